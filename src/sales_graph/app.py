@@ -1,0 +1,64 @@
+"""The Starlette application factory. Its lifespan is the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from sales_graph.auth.middleware import AuthenticationMiddleware
+from sales_graph.errors import SalesGraphError
+from sales_graph.logs import configure_logging, get_logger
+from sales_graph.runtime import Runtime, build_runtime
+from sales_graph.schema import build_schema
+from sales_graph.settings import Settings
+from sales_graph.web.envelope import handle_http_exception, handle_sales_graph_error
+from sales_graph.web.graphql import GraphQLApp
+from sales_graph.web.health import healthz, readyz
+from sales_graph.web.middleware import RequestContextMiddleware
+
+_log = get_logger("sales_graph.app")
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Starlette:
+    """The gateway. Pass ``runtime`` to share clients the caller already built (the demo, tests)."""
+    settings = settings or (runtime.settings if runtime else Settings())
+    configure_logging(settings.log_level, json=settings.log_json)
+    schema = build_schema()
+    graphql = GraphQLApp(
+        schema,
+        graphql_ide=None if settings.is_production else "graphiql",
+        allow_queries_via_get=True,
+        multipart_uploads_enabled=False,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime or build_runtime(settings)
+        _log.info("app.started", env=settings.env.value, database=app.state.runtime.db.dialect)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.runtime.close()
+            _log.info("app.stopped")
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware), Middleware(AuthenticationMiddleware)],
+        exception_handlers={
+            HTTPException: handle_http_exception,
+            SalesGraphError: handle_sales_graph_error,
+        },
+        lifespan=lifespan,
+    )

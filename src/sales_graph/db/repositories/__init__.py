@@ -1,0 +1,1 @@
+"""All SQL of sales-graph lives in these modules; services call them."""

@@ -1,0 +1,86 @@
+"""Operator tasks behind the CLI: migrate, seed, tokens, the demo, the exported contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sales_graph.db.engine import Database
+from sales_graph.db.migrate import current_revision, upgrade
+from sales_graph.db.repositories import users
+from sales_graph.domain import Role
+from sales_graph.runtime import build_runtime
+from sales_graph.seed import DemoSummary, seed_demo
+from sales_graph.settings import Settings
+
+
+async def migrate_database(settings: Settings) -> str | None:
+    db = Database(settings.effective_database_url)
+    try:
+        await upgrade(db.engine)
+        return await current_revision(db.engine)
+    finally:
+        await db.dispose()
+
+
+async def seed_demo_database(settings: Settings) -> DemoSummary | None:
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.session() as session:
+            if await users.count(session):
+                return None
+            return await seed_demo(session)
+    finally:
+        await db.dispose()
+
+
+async def issue_user_token(
+    settings: Settings, *, email: str | None, role: str | None, ttl_s: int | None = None
+) -> str:
+    runtime = build_runtime(settings)
+    try:
+        async with runtime.db.session() as session:
+            if email is not None:
+                user = await users.get_by_email(session, email)
+            else:
+                user = await users.first_with_role(session, Role(str(role)).value)
+        if user is None:
+            raise SystemExit(f"no user with {'email ' + email if email else 'role ' + str(role)}")
+        return runtime.tokens.issue(str(user.id), roles=[user.role], ttl_s=ttl_s)
+    finally:
+        await runtime.close()
+
+
+async def prepare_demo(settings: Settings, base_url: str) -> list[str]:
+    """Migrate, seed when empty, and the lines the demo prints: URLs and ready tokens."""
+    await migrate_database(settings)
+    summary = await seed_demo_database(settings)
+    lines = [
+        "sales-graph demo",
+        f"  database:   {settings.effective_database_url}",
+        (
+            f"  seeded:     {summary.users} users, {summary.territories} territories, "
+            f"{summary.accounts} accounts, {summary.leads} leads, "
+            f"{summary.opportunities} opportunities"
+            if summary
+            else "  seeded:     (existing data kept)"
+        ),
+        f"  GraphQL IDE: {base_url}/graphql",
+        f"  health:      {base_url}/healthz  {base_url}/readyz",
+        "",
+        "Bearer tokens (paste as 'Authorization: Bearer <token>'):",
+    ]
+    for role in (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN):
+        token = await issue_user_token(settings, email=None, role=role.value)
+        lines.append(f"  {role.value:<14} {token}")
+    return lines
+
+
+def export_contract(directory: Path) -> list[Path]:
+    from strawberry.printer import print_schema
+
+    from sales_graph.schema import schema
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "schema.graphql"
+    path.write_text(print_schema(schema) + "\n")
+    return [path]

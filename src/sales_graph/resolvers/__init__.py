@@ -1,0 +1,1 @@
+"""Query and mutation resolvers (args -> service -> type) and the dataloaders they use."""

@@ -1,0 +1,63 @@
+"""The composition root: every long-lived client, built once from the settings and closed once.
+
+``app.py``'s lifespan and the CLI build a :class:`Runtime`; everything else receives what it
+needs from it as arguments and never reads settings or globals itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from sales_graph.auth.keys import SigningKeys
+from sales_graph.auth.tokens import TokenIssuer
+from sales_graph.db.engine import Database
+from sales_graph.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    tokens: TokenIssuer
+    redis: Redis | None = None
+    checks: dict[str, float] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.db.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = Database(settings.effective_database_url, echo=settings.database_echo)
+    keys = SigningKeys.load_or_create(settings.effective_signing_keys_file)
+    tokens = TokenIssuer(
+        keys,
+        issuer=settings.auth.issuer,
+        audience=settings.auth.audience,
+        ttl_s=settings.auth.access_token_ttl_s,
+    )
+    redis = (
+        Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
+        )
+        if settings.redis_url
+        else None
+    )
+    return Runtime(settings=settings, db=db, tokens=tokens, redis=redis)
+
+
+async def kafka_reachable(bootstrap_servers: str, timeout_s: float = 3.0) -> None:
+    """Raises unless the Kafka cluster answers a metadata request in time."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await admin.start()
+            await admin.describe_cluster()
+    finally:
+        await admin.close()

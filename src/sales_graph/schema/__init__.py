@@ -1,0 +1,32 @@
+"""The Strawberry schema: the central contract, exported to ``schema/schema.graphql``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.types import ExecutionContext
+
+from sales_graph.resolvers.query import Query
+from sales_graph.schema.errors import ErrorCodes
+from sales_graph.schema.scalars import SCALAR_OVERRIDES
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ErrorCodes has logged what deserves a log line; the rest is the caller's mistake.
+        return None
+
+
+def build_schema(**options: Any) -> strawberry.Schema:
+    return _Schema(
+        query=Query, extensions=[ErrorCodes], scalar_overrides=SCALAR_OVERRIDES, **options
+    )
+
+
+schema = build_schema()
+
+__all__ = ["build_schema", "schema"]

@@ -1,0 +1,67 @@
+"""The outermost middleware: request ids, the access log, and the 500 envelope."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sales_graph.errors import SalesGraphError
+from sales_graph.logs import get_logger
+from sales_graph.web.context import (
+    RequestContext,
+    client_supplied_id,
+    enter_request,
+    leave_request,
+)
+from sales_graph.web.envelope import error_response
+
+_log = get_logger("sales_graph.http")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = client_supplied_id(headers.get("x-request-id")) or str(uuid.uuid4())
+        correlation_id = client_supplied_id(headers.get("x-correlation-id")) or request_id
+        token = enter_request(RequestContext(request_id, correlation_id))
+        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        status = 500
+        started = False
+        begun = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Logged here with the request id; the caller learns nothing of the internals.
+            _log.exception("http.unhandled_error", method=scope["method"], path=scope["path"])
+            if started:
+                raise
+            await error_response(SalesGraphError(), request_id)(scope, receive, send_with_id)
+        finally:
+            _log.info(
+                "http.request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - begun) * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()
+            leave_request(token)
