@@ -1,0 +1,35 @@
+# The two commands of the README, and a few more.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-stamp
+export SALES_GRAPH_DATA_DIR ?= .demo
+
+.PHONY: demo test check services-up services-down schema clean
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test,bench,lint]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/sales-graph serve --demo
+
+test: $(STAMP)
+	scripts/services up
+	eval "$$(scripts/services env)" && $(VENV)/bin/pytest
+
+check: $(STAMP)
+	scripts/check
+
+schema: $(STAMP)
+	$(VENV)/bin/sales-graph export-schema
+
+services-up:
+	scripts/services up
+
+services-down:
+	scripts/services down
+
+clean:
+	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from sales_graph.settings import Settings
+from tests.services import ServiceUrls, read_service_urls, require_reachable
+
+SERVICES = read_service_urls()
+
+
+@pytest.fixture(scope="session")
+def services() -> ServiceUrls:
+    return SERVICES
+
+
+@pytest.fixture
+def postgres_url(services: ServiceUrls) -> str:
+    require_reachable("PostgreSQL", services.postgres)
+    return services.postgres
+
+
+@pytest.fixture
+def redis_url(services: ServiceUrls) -> str:
+    require_reachable("Redis", services.redis)
+    return services.redis
+
+
+@pytest.fixture
+def kafka_bootstrap(services: ServiceUrls) -> str:
+    require_reachable("Kafka", services.kafka)
+    return services.kafka
+
+
+@pytest.fixture
+async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    url = make_url(postgres_url)
+    name = f"sg_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+def fresh_sqlite(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'sales_graph.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each storage test runs on SQLite and on the real PostgreSQL."""
+    fixture = "fresh_sqlite" if request.param == "sqlite" else "fresh_postgres"
+    yield request.getfixturevalue(fixture)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, log_json=True, _env_file=None)  # type: ignore[call-arg]

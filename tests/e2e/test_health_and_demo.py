@@ -1,0 +1,72 @@
+"""Liveness, readiness against the real services, and a demo user calling ``me``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sales_graph.app import create_app
+from sales_graph.ops import issue_user_token, prepare_demo
+from sales_graph.settings import Settings
+from tests.e2e.conftest import live_server
+from tests.e2e.test_http_errors import assert_envelope
+
+
+def _settings(tmp_path: Path, **values: object) -> Settings:
+    return Settings(data_dir=tmp_path, _env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def test_ready_with_postgres_redis_and_kafka(
+    tmp_path: Path, fresh_postgres: str, redis_url: str, kafka_bootstrap: str
+) -> None:
+    settings = _settings(
+        tmp_path,
+        database_url=fresh_postgres,
+        redis_url=redis_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+    )
+    async with live_server(create_app(settings)) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    checks = ready.json()["checks"]
+    assert set(checks) == {"database", "redis", "kafka"}
+    assert all(check["status"] == "ok" for check in checks.values())
+
+
+async def test_not_ready_names_the_failing_parts(tmp_path: Path, fresh_postgres: str) -> None:
+    # Nothing listens on port 1: Redis and Kafka both fail, the database does not.
+    settings = _settings(
+        tmp_path,
+        database_url=fresh_postgres,
+        redis_url="redis://127.0.0.1:1/0",
+        kafka_bootstrap_servers="127.0.0.1:1",
+    )
+    async with live_server(create_app(settings)) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        response = await client.get("/readyz")
+    error = assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
+    assert "kafka" in error["message"] and "redis" in error["message"]
+    checks = error["details"]["checks"]
+    assert checks["database"]["status"] == "ok"
+    assert checks["redis"]["status"] == "fail"
+    assert checks["kafka"]["status"] == "fail"
+
+
+async def test_demo_user_calls_me_with_a_printed_token(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    lines = await prepare_demo(settings, "http://127.0.0.1:8000")
+    assert any("GraphQL IDE" in line for line in lines)
+    printed = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  sales_")}
+    assert set(printed) == {"sales_rep", "sales_manager"}
+    token = await issue_user_token(settings, email=None, role="admin")
+    async with live_server(create_app(settings)) as client:
+        for bearer, role in [(token, "ADMIN"), (printed["sales_rep"], "SALES_REP")]:
+            response = await client.post(
+                "/graphql",
+                json={"query": "{ me { email role } health { status } }"},
+                headers={"Authorization": f"Bearer {bearer}"},
+            )
+            assert response.status_code == 200, response.text
+            data = response.json()["data"]
+            assert data["me"]["role"] == role
+            assert data["health"] == {"status": "ok"}

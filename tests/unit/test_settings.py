@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sales_graph.settings import Environment, Settings
+
+
+def test_defaults_are_the_embedded_footprint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.env is Environment.DEVELOPMENT
+    assert settings.redis_url is None
+    assert settings.kafka_bootstrap_servers is None
+    assert settings.effective_database_url == f"sqlite+aiosqlite:///{tmp_path / 'sales_graph.db'}"
+    assert settings.events_log_file == Path("events.jsonl")
+    assert settings.graphql.default_page_size == 50
+    assert settings.graphql.max_page_size == 200
+
+
+def test_environment_variables_with_prefix_and_nested_groups(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SALES_GRAPH_ENV", "production")
+    monkeypatch.setenv("SALES_GRAPH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SALES_GRAPH_DATABASE_URL", "postgresql+asyncpg://u:p@db/sales_graph")
+    monkeypatch.setenv("SALES_GRAPH_BILLING__BASE_URL", "http://billing:9000")
+    monkeypatch.setenv("SALES_GRAPH_BILLING__DEADLINE_S", "3.5")
+    monkeypatch.setenv("SALES_GRAPH_AUTH__ACCESS_TOKEN_TTL_S", "600")
+    settings = Settings()
+    assert settings.is_production
+    assert settings.effective_database_url == "postgresql+asyncpg://u:p@db/sales_graph"
+    assert settings.billing.base_url == "http://billing:9000"
+    assert settings.billing.deadline_s == 3.5
+    assert settings.marketing.base_url is None
+    assert settings.auth.access_token_ttl_s == 600
+    assert settings.effective_signing_keys_file == tmp_path / "signing-keys.json"
+    assert settings.events_log_file == tmp_path / "events.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SALES_GRAPH_ENV", "staging"),
+        ("SALES_GRAPH_FISCAL_YEAR_START_MONTH", "13"),
+        ("SALES_GRAPH_GRAPHQL__MAX_PAGE_SIZE", "0"),
+    ],
+)
+def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name.removeprefix("SALES_GRAPH_").split("__")[-1].lower()):
+        Settings()
