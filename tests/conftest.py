@@ -43,7 +43,11 @@ async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
     url = make_url(postgres_url)
     name = f"sg_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -62,7 +66,7 @@ def fresh_sqlite(tmp_path: Path) -> str:
 def fresh_database(request: pytest.FixtureRequest) -> Iterator[str]:
     """Each storage test runs on SQLite and on the real PostgreSQL."""
     fixture = "fresh_sqlite" if request.param == "sqlite" else "fresh_postgres"
-    yield request.getfixturevalue(fixture)
+    return request.getfixturevalue(fixture)
 
 
 @pytest.fixture

@@ -45,7 +45,8 @@ async def test_not_ready_names_the_failing_parts(tmp_path: Path, fresh_postgres:
         assert (await client.get("/healthz")).status_code == 200
         response = await client.get("/readyz")
     error = assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
-    assert "kafka" in error["message"] and "redis" in error["message"]
+    assert "kafka" in error["message"]
+    assert "redis" in error["message"]
     checks = error["details"]["checks"]
     assert checks["database"]["status"] == "ok"
     assert checks["redis"]["status"] == "fail"

@@ -37,7 +37,8 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
     error = body["error"]
     assert set(error) == {"code", "message", "details", "request_id", "timestamp"}
     assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
     assert isinstance(error["details"], dict)
     assert error["request_id"] == response.headers["x-request-id"]
     stamp = datetime.fromisoformat(error["timestamp"].replace("Z", "+00:00"))
@@ -73,7 +74,9 @@ async def test_unexpected_exception_is_masked_and_logged_with_the_request_id(
     assert "RuntimeError" not in response.text
     logged = capsys.readouterr().err
     failure = [line for line in logged.splitlines() if "http.unhandled_error" in line]
-    assert failure and request_id in failure[0] and "hunter2" in failure[0]
+    assert failure
+    assert request_id in failure[0]
+    assert "hunter2" in failure[0]
 
 
 async def test_bad_bearer_token_is_unauthorized(client: httpx.AsyncClient) -> None:

@@ -7,7 +7,9 @@ import pytest
 from sales_graph.settings import Environment, Settings
 
 
-def test_defaults_are_the_embedded_footprint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_defaults_are_the_embedded_footprint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     settings = Settings()
     assert settings.env is Environment.DEVELOPMENT
