@@ -50,8 +50,9 @@ class Territory(_Timestamps, table=True):
     is_active: bool = Field(default=True, index=True)
     # Order in which territories are tried for a new lead (lower first).
     priority: int = 100
-    # Round-robin turn counter, advanced atomically by the assignment engine.
-    rr_counter: int = Field(default=0, sa_type=BigInteger)
+    # Advanced by every automatic assignment; that UPDATE is the row lock that serialises
+    # concurrent assignments to the territory (PostgreSQL and SQLite alike).
+    assignment_seq: int = Field(default=0, sa_type=BigInteger)
     version: int = 1
 
 
@@ -61,6 +62,8 @@ class TerritoryMember(SQLModel, table=True):
     territory_id: uuid.UUID = Field(foreign_key="territories.id", primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True)
     position: int = 0
+    # Round-robin turns this member has had in this territory.
+    turns: int = 0
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

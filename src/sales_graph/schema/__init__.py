@@ -8,6 +8,7 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
+from sales_graph.resolvers.mutation import Mutation
 from sales_graph.resolvers.query import Query
 from sales_graph.schema.errors import ErrorCodes
 from sales_graph.schema.scalars import SCALAR_OVERRIDES
@@ -23,7 +24,11 @@ class _Schema(strawberry.Schema):
 
 def build_schema(**options: Any) -> strawberry.Schema:
     return _Schema(
-        query=Query, extensions=[ErrorCodes], scalar_overrides=SCALAR_OVERRIDES, **options
+        query=Query,
+        mutation=Mutation,
+        extensions=[ErrorCodes],
+        scalar_overrides=SCALAR_OVERRIDES,
+        **options,
     )
 
 

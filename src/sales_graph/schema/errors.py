@@ -6,6 +6,9 @@ logged with the request id and masked as INTERNAL_ERROR.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
@@ -14,6 +17,38 @@ from sales_graph.logs import get_logger
 from sales_graph.web.context import current_request_id
 
 _log = get_logger("sales_graph.graphql")
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?\s*$")
+_VARIABLE_PATH = re.compile(
+    r"got invalid value .*? at '([\w.\[\]]+)'|Variable '\$(\w+)' has invalid value"
+)
+
+
+_ARGUMENT_BEFORE = re.compile(r"(\w+)\s*:\s*$")
+
+
+def _bad_field(error: GraphQLError, message: str) -> str | None:
+    """The input field a document or variable error is about, when it can be told."""
+    if match := _VARIABLE_PATH.search(message):
+        return (match.group(1) or match.group(2)).split(".", 1)[-1]
+    if error.source is not None and error.positions and "Variable" not in message:
+        text = error.source.body[: error.positions[0]]
+        if match := _ARGUMENT_BEFORE.search(text):
+            return match.group(1)
+    return None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _graphql_details(details: dict[str, Any]) -> dict[str, Any]:
+    """Field names in GraphQL's spelling: ``employee_count`` -> ``employeeCount``."""
+    fields = details.get("fields")
+    if not isinstance(fields, dict):
+        return details
+    renamed = {".".join(_camel(p) for p in str(k).split(".")): v for k, v in fields.items()}
+    return {**details, "fields": renamed}
 
 
 def _with_extensions(
@@ -42,11 +77,15 @@ class ErrorCodes(MaskErrors):
         if isinstance(original, SalesGraphError):
             extensions: dict[str, object] = {"code": original.code}
             if original.details:
-                extensions["details"] = original.details
+                extensions["details"] = _graphql_details(original.details)
             return _with_extensions(error, original.message, extensions)
-        if original is None:
-            # Parse and validation errors of the document itself.
-            return _with_extensions(error, error.message, {"code": "VALIDATION_ERROR"})
+        if original is None or isinstance(original, GraphQLError):
+            # Errors of the document or its variables; no schema hints leak out.
+            message = _SUGGESTION.sub("", error.message)
+            extensions = {"code": "VALIDATION_ERROR"}
+            if field := _bad_field(error, message):
+                extensions["details"] = {"fields": {field: message.split("; ", 1)[-1]}}
+            return _with_extensions(error, message, extensions)
         _log.error(
             "graphql.unexpected_error",
             path=error.path,

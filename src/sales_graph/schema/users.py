@@ -9,7 +9,9 @@ import strawberry
 
 from sales_graph.db.models import User as UserRow
 from sales_graph.domain import Role as RoleValue
+from sales_graph.schema.context import Info
 
+# Registers the domain enum as the GraphQL enum Role; annotations use the domain class.
 Role = strawberry.enum(RoleValue, name="Role", description="What a user may see and do.")
 
 
@@ -18,10 +20,14 @@ class User:
     id: strawberry.ID
     email: str
     name: str
-    role: Role  # type: ignore[valid-type]
+    role: RoleValue
     is_active: bool
     created_at: datetime
     manager_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="Who this user reports to.")
+    async def manager(self, info: Info) -> User | None:
+        return await load_user(info, self.manager_id)
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
@@ -34,3 +40,10 @@ class User:
             created_at=row.created_at,
             manager_id=row.manager_id,
         )
+
+
+async def load_user(info: Info, user_id: uuid.UUID | None) -> User | None:
+    if user_id is None:
+        return None
+    row = await info.context.loaders.user.load(user_id)
+    return User.from_row(row) if row else None

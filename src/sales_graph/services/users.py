@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.auth.principal import Principal
 from sales_graph.db.models import User
+from sales_graph.db.paging import PageRequest
 from sales_graph.db.repositories import users
 from sales_graph.errors import NotFound, Unauthorized
 
@@ -19,3 +20,11 @@ async def current_user(session: AsyncSession, principal: Principal | None) -> Us
     if user is None or not user.is_active:
         raise Unauthorized("The token's user does not exist or is inactive")
     return user
+
+
+async def list_users(
+    session: AsyncSession, *, role: str | None, is_active: bool | None, page: PageRequest
+) -> list[User]:
+    return await users.listing(
+        session, role=role, is_active=is_active, limit=page.limit, offset=page.offset
+    )

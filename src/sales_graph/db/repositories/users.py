@@ -1,10 +1,11 @@
-"""Users: look-ups by id and email."""
+"""Users: look-ups, the directory, and a manager's team."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,8 +38,27 @@ async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[User]:
     return list(result.all())
 
 
-async def count(session: AsyncSession) -> int:
-    from sqlalchemy import func
+async def listing(
+    session: AsyncSession, *, role: str | None, is_active: bool | None, limit: int, offset: int
+) -> list[User]:
+    statement = select(User)
+    if role is not None:
+        statement = statement.where(User.role == role)
+    if is_active is not None:
+        statement = statement.where(User.is_active == is_active)
+    statement = statement.order_by(col(User.name), col(User.id)).limit(limit).offset(offset)
+    return list((await session.exec(statement)).all())
 
+
+async def count(session: AsyncSession) -> int:
     result = await session.exec(select(func.count()).select_from(User))
     return int(result.one())
+
+
+async def team_of(session: AsyncSession, manager_id: uuid.UUID) -> set[uuid.UUID]:
+    """The manager and everyone reporting to them, directly or through other managers."""
+    team = select(col(User.id)).where(User.id == manager_id).cte("team", recursive=True)
+    reports = select(col(User.id)).join(team, col(User.manager_id) == team.c.id)
+    team = team.union(reports)
+    result = await session.exec(select(team.c.id))
+    return set(result.all())

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 03:12:07.226357
+Create Date: 2026-11-28 03:25:04.018072
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Uuid(), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("rr_counter", sa.BigInteger(), nullable=False),
+        sa.Column("assignment_seq", sa.BigInteger(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["owner_id"],
@@ -296,6 +296,7 @@ def upgrade() -> None:
         sa.Column("territory_id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("turns", sa.Integer(), nullable=False),
         sa.Column("added_at", sales_graph.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["territory_id"],

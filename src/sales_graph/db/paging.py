@@ -1,0 +1,154 @@
+"""Offset and keyset (cursor) paging, the same for every list."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import orjson
+from sqlalchemy import tuple_
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from sales_graph.errors import ValidationError
+
+Kind = Literal["datetime", "int", "str", "date"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One sort order of a list: a key expression, its direction, and how to read a cursor."""
+
+    name: str
+    key: Any
+    id_column: Any
+    descending: bool
+    kind: Kind
+    value_of: Callable[[Any], Any]
+
+    def apply(self, statement: SelectOfScalar[Any]) -> SelectOfScalar[Any]:
+        if self.descending:
+            return statement.order_by(self.key.desc(), self.id_column.desc())
+        return statement.order_by(self.key.asc(), self.id_column.asc())
+
+    def after(self, statement: SelectOfScalar[Any], cursor: Cursor) -> SelectOfScalar[Any]:
+        value, row_id = self._decode_values(cursor)
+        left = tuple_(self.key, self.id_column)
+        right = tuple_(value, row_id)
+        return statement.where(left < right if self.descending else left > right)
+
+    def _decode_values(self, cursor: Cursor) -> tuple[Any, uuid.UUID]:
+        if cursor.order != self.name:
+            raise ValidationError(
+                "The cursor belongs to another sort order",
+                details={"fields": {"after": f"cursor is for {cursor.order}, not {self.name}"}},
+            )
+        try:
+            value: Any = cursor.value
+            if self.kind == "datetime":
+                value = datetime.fromisoformat(str(value))
+            elif self.kind == "int":
+                value = int(value)
+            return value, uuid.UUID(cursor.row_id)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(
+                "Malformed cursor", details={"fields": {"after": "malformed cursor"}}
+            ) from exc
+
+    def cursor_for(self, value: Any, row_id: uuid.UUID) -> str:
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        return Cursor(self.name, value, str(row_id)).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    order: str
+    value: Any
+    row_id: str
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.order, self.value, self.row_id])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            order, value, row_id = orjson.loads(raw)
+            return cls(str(order), value, str(row_id))
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise ValidationError(
+                "Malformed cursor", details={"fields": {"after": "malformed cursor"}}
+            ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A validated page: offset paging, or keyset paging after a cursor (never both)."""
+
+    limit: int
+    offset: int = 0
+    after: Cursor | None = None
+
+    @property
+    def is_cursor(self) -> bool:
+        return self.after is not None
+
+
+def page_request(
+    *,
+    limit: int | None,
+    offset: int | None,
+    first: int | None,
+    after: str | None,
+    default_size: int,
+    max_size: int,
+) -> PageRequest:
+    problems: dict[str, str] = {}
+    if limit is not None and first is not None:
+        problems["first"] = "give limit or first, not both"
+    if after is not None and offset not in (None, 0):
+        problems["after"] = "give offset or after, not both"
+    size = first if first is not None else limit
+    name = "first" if first is not None else "limit"
+    if size is not None and not 1 <= size <= max_size:
+        problems[name] = f"must be between 1 and {max_size}"
+    if offset is not None and offset < 0:
+        problems["offset"] = "must be 0 or more"
+    if problems:
+        raise ValidationError("Invalid paging arguments", details={"fields": problems})
+    return PageRequest(
+        limit=size or default_size,
+        offset=offset or 0,
+        after=Cursor.decode(after) if after is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult(Generic[T]):
+    items: list[T]
+    has_more: bool
+    end_cursor: str | None
+
+
+async def fetch_page(
+    session: AsyncSession, statement: SelectOfScalar[T], order: Order, request: PageRequest
+) -> PageResult[T]:
+    """One statement: a page plus one row, to know whether more follow."""
+    if request.after is not None:
+        statement = order.after(statement, request.after)
+    statement = order.apply(statement).limit(request.limit + 1)
+    if not request.is_cursor:
+        statement = statement.offset(request.offset)
+    rows = list((await session.exec(statement)).all())
+    has_more = len(rows) > request.limit
+    rows = rows[: request.limit]
+    end = order.cursor_for(order.value_of(rows[-1]), rows[-1].id) if rows else None  # type: ignore[attr-defined]
+    return PageResult(rows, has_more, end)

@@ -1,0 +1,105 @@
+"""Accounts and their contacts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from sales_graph.auth.scope import AccessScope
+from sales_graph.db.models import Account, Contact
+from sales_graph.db.paging import Order, PageRequest, PageResult, fetch_page
+from sales_graph.db.visibility import account_visible
+
+ORDERS: dict[str, Order] = {
+    "NAME_ASC": Order(
+        "NAME_ASC",
+        col(Account.name_normalized),
+        col(Account.id),
+        False,
+        "str",
+        lambda r: r.name_normalized,
+    ),
+    "CREATED_AT_DESC": Order(
+        "CREATED_AT_DESC",
+        col(Account.created_at),
+        col(Account.id),
+        True,
+        "datetime",
+        lambda r: r.created_at,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFilter:
+    owner_id: uuid.UUID | None = None
+    territory_id: uuid.UUID | None = None
+    search: str | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        if self.owner_id is not None:
+            clauses.append(col(Account.owner_id) == self.owner_id)
+        if self.territory_id is not None:
+            clauses.append(col(Account.territory_id) == self.territory_id)
+        if self.search:
+            pattern = f"%{self.search.lower()}%"
+            clauses.append(
+                or_(
+                    col(Account.name_normalized).like(pattern),
+                    func.lower(func.coalesce(Account.domain, "")).like(pattern),
+                )
+            )
+        return clauses
+
+
+def _visible(scope: AccessScope) -> SelectOfScalar[Account]:
+    return select(Account).where(account_visible(scope))
+
+
+async def get_visible(
+    session: AsyncSession, scope: AccessScope, account_id: uuid.UUID
+) -> Account | None:
+    return (await session.exec(_visible(scope).where(col(Account.id) == account_id))).first()
+
+
+async def by_ids_visible(
+    session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
+) -> list[Account]:
+    if not ids:
+        return []
+    return list((await session.exec(_visible(scope).where(col(Account.id).in_(ids)))).all())
+
+
+async def page(
+    session: AsyncSession,
+    scope: AccessScope,
+    where: AccountFilter,
+    order: Order,
+    request: PageRequest,
+) -> PageResult[Account]:
+    return await fetch_page(session, _visible(scope).where(*where.clauses()), order, request)
+
+
+async def count(session: AsyncSession, scope: AccessScope, where: AccountFilter) -> int:
+    statement = (
+        select(func.count()).select_from(Account).where(account_visible(scope), *where.clauses())
+    )
+    return int((await session.exec(statement)).one())
+
+
+async def contacts_of(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> list[Contact]:
+    if not account_ids:
+        return []
+    statement = (
+        select(Contact)
+        .where(col(Contact.account_id).in_(account_ids))
+        .order_by(col(Contact.is_primary).desc(), col(Contact.last_name), col(Contact.id))
+    )
+    return list((await session.exec(statement)).all())

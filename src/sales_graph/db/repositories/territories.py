@@ -1,0 +1,186 @@
+"""Territories, their members and their ordered assignment rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.db.models import Lead, Territory, TerritoryMember, TerritoryRule, User
+
+OPEN_LEAD_STATUSES = ("new", "working", "qualified")
+
+
+async def get(session: AsyncSession, territory_id: uuid.UUID) -> Territory | None:
+    return await session.get(Territory, territory_id)
+
+
+async def get_by_name(session: AsyncSession, name: str) -> Territory | None:
+    return (await session.exec(select(Territory).where(Territory.name == name))).first()
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Territory]:
+    if not ids:
+        return []
+    return list((await session.exec(select(Territory).where(col(Territory.id).in_(ids)))).all())
+
+
+async def listing(
+    session: AsyncSession, *, owner_id: uuid.UUID | None, is_active: bool | None
+) -> list[Territory]:
+    statement = select(Territory)
+    if owner_id is not None:
+        statement = statement.where(Territory.owner_id == owner_id)
+    if is_active is not None:
+        statement = statement.where(Territory.is_active == is_active)
+    statement = statement.order_by(col(Territory.priority), col(Territory.name))
+    return list((await session.exec(statement)).all())
+
+
+async def owned_by(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
+    result = await session.exec(select(Territory.id).where(Territory.owner_id == user_id))
+    return set(result.all())
+
+
+async def with_member(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
+    statement = select(TerritoryMember.territory_id).where(TerritoryMember.user_id == user_id)
+    return set((await session.exec(statement)).all())
+
+
+async def active_in_order(session: AsyncSession) -> list[Territory]:
+    statement = (
+        select(Territory)
+        .where(col(Territory.is_active).is_(True))
+        .order_by(col(Territory.priority), col(Territory.name))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def rules_of(
+    session: AsyncSession, territory_ids: Sequence[uuid.UUID]
+) -> list[TerritoryRule]:
+    if not territory_ids:
+        return []
+    statement = (
+        select(TerritoryRule)
+        .where(col(TerritoryRule.territory_id).in_(territory_ids))
+        .order_by(col(TerritoryRule.territory_id), col(TerritoryRule.position))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def members_of(
+    session: AsyncSession, territory_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, User]]:
+    if not territory_ids:
+        return []
+    statement = (
+        select(TerritoryMember.territory_id, User)
+        .join(User, col(User.id) == TerritoryMember.user_id)
+        .where(col(TerritoryMember.territory_id).in_(territory_ids))
+        .order_by(col(TerritoryMember.territory_id), col(TerritoryMember.position))
+    )
+    return [(tid, user) for tid, user in (await session.exec(statement)).all()]
+
+
+async def is_member(session: AsyncSession, territory_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    return await session.get(TerritoryMember, (territory_id, user_id)) is not None
+
+
+async def lock_for_assignment(session: AsyncSession, territory_id: uuid.UUID) -> None:
+    """Takes the territory's row lock until commit: concurrent assignments queue here."""
+    await session.exec(
+        update(Territory)
+        .where(col(Territory.id) == territory_id)
+        .values(assignment_seq=Territory.assignment_seq + 1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    user_id: uuid.UUID
+    position: int
+    turns: int
+    open_leads: int
+    capacity: int | None
+
+    @property
+    def has_capacity(self) -> bool:
+        return self.capacity is None or self.open_leads < self.capacity
+
+
+async def candidates(session: AsyncSession, territory_id: uuid.UUID) -> list[Candidate]:
+    """Active members of a territory with their turns and open leads (one statement)."""
+    open_leads = (
+        select(col(Lead.assigned_to_id).label("user_id"), func.count().label("n"))
+        .where(col(Lead.status).in_(OPEN_LEAD_STATUSES), col(Lead.assigned_to_id).is_not(None))
+        .group_by(col(Lead.assigned_to_id))
+        .subquery()
+    )
+    statement = (
+        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
+            col(TerritoryMember.user_id),
+            col(TerritoryMember.position),
+            col(TerritoryMember.turns),
+            func.coalesce(open_leads.c.n, 0),
+            col(User.lead_capacity),
+        )
+        .join(User, col(User.id) == TerritoryMember.user_id)
+        .outerjoin(open_leads, open_leads.c.user_id == TerritoryMember.user_id)
+        .where(TerritoryMember.territory_id == territory_id, col(User.is_active).is_(True))
+        .order_by(col(TerritoryMember.position))
+    )
+    rows = (await session.exec(statement)).all()
+    return [Candidate(uid, pos, turns, int(n), cap) for uid, pos, turns, n, cap in rows]
+
+
+async def take_turn(session: AsyncSession, territory_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    await session.exec(
+        update(TerritoryMember)
+        .where(
+            col(TerritoryMember.territory_id) == territory_id,
+            col(TerritoryMember.user_id) == user_id,
+        )
+        .values(turns=TerritoryMember.turns + 1)
+    )
+
+
+async def replace_members(
+    session: AsyncSession, territory_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> None:
+    existing = {
+        m.user_id: m
+        for m in (
+            await session.exec(
+                select(TerritoryMember).where(TerritoryMember.territory_id == territory_id)
+            )
+        ).all()
+    }
+    for user_id, member in existing.items():
+        if user_id not in user_ids:
+            await session.delete(member)
+    for position, user_id in enumerate(user_ids):
+        if user_id in existing:
+            existing[user_id].position = position
+        else:
+            session.add(
+                TerritoryMember(territory_id=territory_id, user_id=user_id, position=position)
+            )
+    await session.flush()
+
+
+async def replace_rules(
+    session: AsyncSession, territory_id: uuid.UUID, rules: Sequence[TerritoryRule]
+) -> None:
+    for old in await rules_of(session, [territory_id]):
+        await session.delete(old)
+    await session.flush()
+    for position, rule in enumerate(rules):
+        rule.territory_id = territory_id
+        rule.position = position
+        session.add(rule)
+    await session.flush()

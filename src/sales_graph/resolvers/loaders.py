@@ -1,0 +1,101 @@
+"""One dataloader per relation, built per request: a page of N items costs one statement per
+relation level, whatever N is."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Hashable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from sales_graph.db.models import (
+    Account,
+    Contact,
+    Lead,
+    LeadAssignment,
+    Territory,
+    TerritoryRule,
+    User,
+)
+from sales_graph.db.repositories import accounts, leads, territories, users
+
+if TYPE_CHECKING:
+    from sales_graph.schema.context import Context
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _by_key(keys: Sequence[K], rows: Sequence[V], key: Callable[[V], K]) -> list[V | None]:
+    found = {key(row): row for row in rows}
+    return [found.get(k) for k in keys]
+
+
+def _grouped(keys: Sequence[K], pairs: Sequence[tuple[K, V]]) -> list[list[V]]:
+    groups: dict[K, list[V]] = defaultdict(list)
+    for k, value in pairs:
+        groups[k].append(value)
+    return [groups.get(k, []) for k in keys]
+
+
+class Loaders:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self.user = self._loader(self._users)
+        self.territory = self._loader(self._territories)
+        self.territory_members = self._loader(self._territory_members)
+        self.territory_rules = self._loader(self._territory_rules)
+        self.account = self._loader(self._accounts)
+        self.contacts_by_account = self._loader(self._contacts)
+        self.lead = self._loader(self._leads)
+        self.assignments_by_lead = self._loader(self._assignments)
+
+    @staticmethod
+    def _loader(
+        batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]],
+    ) -> DataLoader[Any, Any]:
+        return DataLoader(batch_load_fn=batch, max_batch_size=500)
+
+    async def _users(self, ids: list[uuid.UUID]) -> list[User | None]:
+        async with self._context.db() as session:
+            rows = await users.by_ids(session, ids)
+        return _by_key(ids, rows, lambda u: u.id)
+
+    async def _territories(self, ids: list[uuid.UUID]) -> list[Territory | None]:
+        async with self._context.db() as session:
+            rows = await territories.by_ids(session, ids)
+        return _by_key(ids, rows, lambda t: t.id)
+
+    async def _territory_members(self, ids: list[uuid.UUID]) -> list[list[User]]:
+        async with self._context.db() as session:
+            pairs = await territories.members_of(session, ids)
+        return _grouped(ids, pairs)
+
+    async def _territory_rules(self, ids: list[uuid.UUID]) -> list[list[TerritoryRule]]:
+        async with self._context.db() as session:
+            rules = await territories.rules_of(session, ids)
+        return _grouped(ids, [(r.territory_id, r) for r in rules])
+
+    async def _accounts(self, ids: list[uuid.UUID]) -> list[Account | None]:
+        scope = await self._context.scope()
+        async with self._context.db() as session:
+            rows = await accounts.by_ids_visible(session, scope, ids)
+        return _by_key(ids, rows, lambda a: a.id)
+
+    async def _contacts(self, ids: list[uuid.UUID]) -> list[list[Contact]]:
+        async with self._context.db() as session:
+            rows = await accounts.contacts_of(session, ids)
+        return _grouped(ids, [(c.account_id, c) for c in rows])
+
+    async def _leads(self, ids: list[uuid.UUID]) -> list[Lead | None]:
+        scope = await self._context.scope()
+        async with self._context.db() as session:
+            rows = await leads.by_ids_visible(session, scope, ids)
+        return _by_key(ids, rows, lambda lead: lead.id)
+
+    async def _assignments(self, ids: list[uuid.UUID]) -> list[list[LeadAssignment]]:
+        async with self._context.db() as session:
+            rows = await leads.assignments_of(session, ids)
+        return _grouped(ids, [(a.lead_id, a) for a in rows])

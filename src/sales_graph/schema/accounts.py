@@ -1,0 +1,115 @@
+"""GraphQL types of accounts and contacts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from sales_graph.db.models import Account as AccountRow
+from sales_graph.db.models import Contact as ContactRow
+from sales_graph.schema.common import PageInfo, money
+from sales_graph.schema.context import Info
+from sales_graph.schema.territories import Territory, load_territory
+from sales_graph.schema.users import User, load_user
+
+
+@strawberry.enum(description="Sort orders of account lists.")
+class AccountOrder(Enum):
+    NAME_ASC = "NAME_ASC"
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+
+
+@strawberry.type(description="A person at a customer account.")
+class Contact:
+    id: strawberry.ID
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    title: str | None
+    contact_type: str
+    is_primary: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: ContactRow) -> Contact:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            phone=row.phone,
+            title=row.title,
+            contact_type=row.contact_type,
+            is_primary=row.is_primary,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="A customer or prospect company.")
+class Account:
+    id: strawberry.ID
+    name: str
+    domain: str | None
+    industry: str | None
+    employee_count: int | None
+    annual_revenue: float | None
+    country: str | None
+    region: str | None
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[AccountRow]
+
+    @strawberry.field(description="The rep who owns the account.")
+    async def owner(self, info: Info) -> User | None:
+        return await load_user(info, self.row.owner_id)
+
+    @strawberry.field
+    async def territory(self, info: Info) -> Territory | None:
+        return await load_territory(info, self.row.territory_id)
+
+    @strawberry.field(description="Contacts, the primary one first.")
+    async def contacts(self, info: Info) -> list[Contact]:
+        rows = await info.context.loaders.contacts_by_account.load(self.row.id)
+        return [Contact.from_row(row) for row in rows]
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> Account:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            domain=row.domain,
+            industry=row.industry,
+            employee_count=row.employee_count,
+            annual_revenue=money(row.annual_revenue),
+            country=row.country,
+            region=row.region,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+
+async def load_account(info: Info, account_id: uuid.UUID | None) -> Account | None:
+    if account_id is None:
+        return None
+    row = await info.context.loaders.account.load(account_id)
+    return Account.from_row(row) if row else None
+
+
+@strawberry.type(description="A page of accounts: offset paging or cursors.")
+class AccountConnection:
+    items: list[Account]
+    limit: int
+    offset: int
+    has_more: bool
+    page_info: PageInfo
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many accounts match the filters (all pages).")
+    async def total_count(self) -> int:
+        return await self.counter()

@@ -1,0 +1,203 @@
+"""GraphQL types and inputs of leads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from enum import Enum
+from typing import cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from sales_graph.db.models import Lead as LeadRow
+from sales_graph.domain import LeadStatus as LeadStatusValue
+from sales_graph.schema.common import PageInfo, money
+from sales_graph.schema.context import Info
+from sales_graph.schema.territories import Territory, TerritoryAssignment, load_territory
+from sales_graph.schema.users import User, load_user
+
+# Registers the domain enum as the GraphQL enum LeadStatus; annotations use the domain class.
+LeadStatus = strawberry.enum(LeadStatusValue, name="LeadStatus")
+
+
+@strawberry.enum(description="Sort orders of lead lists.")
+class LeadOrder(Enum):
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+    CREATED_AT_ASC = "CREATED_AT_ASC"
+    UPDATED_AT_DESC = "UPDATED_AT_DESC"
+    SCORE_DESC = "SCORE_DESC"
+
+
+@strawberry.type(description="Marketing attribution of a lead.")
+class Attribution:
+    first_touch: str | None
+    last_touch: str | None
+    touches: list[str]
+
+
+@strawberry.type(description="A prospective customer, before conversion.")
+class Lead:
+    id: strawberry.ID
+    status: LeadStatusValue
+    first_name: str | None
+    last_name: str | None
+    email: str
+    phone: str | None
+    company: str | None
+    title: str | None
+    industry: str | None
+    employee_count: int | None
+    annual_revenue: float | None
+    country: str | None
+    region: str | None
+    source: str | None
+    score: int | None
+    campaign_id: str | None
+    attribution: Attribution | None
+    metadata: JSON
+    assigned_at: datetime | None
+    disqualified_reason: str | None
+    converted_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[LeadRow]
+
+    @strawberry.field(description="The rep the lead is assigned to.")
+    async def assigned_to(self, info: Info) -> User | None:
+        return await load_user(info, self.row.assigned_to_id)
+
+    @strawberry.field(description="The territory the lead belongs to.")
+    async def territory(self, info: Info) -> Territory | None:
+        return await load_territory(info, self.row.territory_id)
+
+    @strawberry.field(description="Every assignment of this lead, oldest first.")
+    async def assignments(self, info: Info) -> list[TerritoryAssignment]:
+        rows = await info.context.loaders.assignments_by_lead.load(self.row.id)
+        return [TerritoryAssignment.from_row(row) for row in rows]
+
+    @strawberry.field(description="The opportunity this lead was converted to.")
+    def opportunity_id(self) -> strawberry.ID | None:
+        return strawberry.ID(str(self.row.opportunity_id)) if self.row.opportunity_id else None
+
+    @classmethod
+    def from_row(cls, row: LeadRow) -> Lead:
+        attribution = row.attribution or None
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            status=LeadStatusValue(row.status),
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            phone=row.phone,
+            company=row.company,
+            title=row.title,
+            industry=row.industry,
+            employee_count=row.employee_count,
+            annual_revenue=money(row.annual_revenue),
+            country=row.country,
+            region=row.region,
+            source=row.source,
+            score=row.score,
+            campaign_id=row.campaign_id,
+            attribution=Attribution(
+                first_touch=attribution.get("first_touch"),
+                last_touch=attribution.get("last_touch"),
+                touches=list(attribution.get("touches") or []),
+            )
+            if attribution
+            else None,
+            metadata=cast(JSON, row.lead_metadata),
+            assigned_at=row.assigned_at,
+            disqualified_reason=row.disqualified_reason,
+            converted_at=row.converted_at,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+
+async def load_lead(info: Info, lead_id: uuid.UUID | None) -> Lead | None:
+    if lead_id is None:
+        return None
+    row = await info.context.loaders.lead.load(lead_id)
+    return Lead.from_row(row) if row else None
+
+
+@strawberry.type(description="A page of leads: offset paging (limit, offset, hasMore) or cursors.")
+class LeadConnection:
+    items: list[Lead]
+    limit: int
+    offset: int
+    has_more: bool
+    page_info: PageInfo
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many leads match the filters (all pages).")
+    async def total_count(self) -> int:
+        return await self.counter()
+
+
+@strawberry.input(description="Marketing attribution.")
+class AttributionInput:
+    first_touch: str | None = strawberry.UNSET
+    last_touch: str | None = strawberry.UNSET
+    touches: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input(description="The spec's Create Lead request.")
+class CreateLeadInput:
+    email: str
+    source: str | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    company: str | None = strawberry.UNSET
+    title: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    employee_count: int | None = strawberry.UNSET
+    annual_revenue: float | None = strawberry.UNSET
+    score: int | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+    region: str | None = strawberry.UNSET
+    campaign_id: str | None = strawberry.UNSET
+    attribution: AttributionInput | None = strawberry.UNSET
+    metadata: JSON | None = strawberry.UNSET
+
+
+@strawberry.input(
+    description="Profile changes; the assignee and territory change by assignTerritory."
+)
+class UpdateLeadInput:
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    company: str | None = strawberry.UNSET
+    title: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    employee_count: int | None = strawberry.UNSET
+    annual_revenue: float | None = strawberry.UNSET
+    score: int | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+    region: str | None = strawberry.UNSET
+    source: str | None = strawberry.UNSET
+    status: LeadStatusValue | None = strawberry.UNSET
+    expected_version: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The version the change is based on; a stale one is a CONFLICT.",
+    )
+
+
+@strawberry.input(description="Assign a lead to a territory (and rep) by hand, with a reason.")
+class AssignTerritoryInput:
+    lead_id: strawberry.ID
+    territory_id: strawberry.ID
+    reason: str
+    assigned_to: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A member of the territory; by default the next in round robin.",
+    )

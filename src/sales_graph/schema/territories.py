@@ -1,0 +1,158 @@
+"""GraphQL types of territories, their rules, and lead assignments."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from sales_graph.db.models import LeadAssignment as AssignmentRow
+from sales_graph.db.models import Territory as TerritoryRow
+from sales_graph.db.models import TerritoryRule as RuleRow
+from sales_graph.schema.common import money
+from sales_graph.schema.context import Info
+from sales_graph.schema.users import User, load_user
+
+if TYPE_CHECKING:
+    from sales_graph.schema.leads import Lead
+
+
+@strawberry.type(description="One assignment rule; every condition it sets must hold.")
+class TerritoryRule:
+    position: int
+    country: str | None
+    region: str | None
+    industry: str | None
+    employee_count_min: int | None
+    employee_count_max: int | None
+    annual_revenue_min: float | None
+    annual_revenue_max: float | None
+
+    @classmethod
+    def from_row(cls, row: RuleRow) -> TerritoryRule:
+        return cls(
+            position=row.position,
+            country=row.country,
+            region=row.region,
+            industry=row.industry,
+            employee_count_min=row.employee_count_min,
+            employee_count_max=row.employee_count_max,
+            annual_revenue_min=money(row.annual_revenue_min),
+            annual_revenue_max=money(row.annual_revenue_max),
+        )
+
+
+@strawberry.type(description="A sales territory: an owner, members, and ordered rules.")
+class Territory:
+    id: strawberry.ID
+    name: str
+    description: str | None
+    is_active: bool
+    priority: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    owner_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="The manager who owns the territory.")
+    async def owner(self, info: Info) -> User | None:
+        return await load_user(info, self.owner_id)
+
+    @strawberry.field(description="The reps leads are assigned to, in round-robin order.")
+    async def members(self, info: Info) -> list[User]:
+        rows = await info.context.loaders.territory_members.load(uuid.UUID(self.id))
+        return [User.from_row(row) for row in rows]
+
+    @strawberry.field(description="Assignment rules, in the order they are tried.")
+    async def rules(self, info: Info) -> list[TerritoryRule]:
+        rows = await info.context.loaders.territory_rules.load(uuid.UUID(self.id))
+        return [TerritoryRule.from_row(row) for row in rows]
+
+    @classmethod
+    def from_row(cls, row: TerritoryRow) -> Territory:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            description=row.description,
+            is_active=row.is_active,
+            priority=row.priority,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            owner_id=row.owner_id,
+        )
+
+
+async def load_territory(info: Info, territory_id: uuid.UUID | None) -> Territory | None:
+    if territory_id is None:
+        return None
+    row = await info.context.loaders.territory.load(territory_id)
+    return Territory.from_row(row) if row else None
+
+
+@strawberry.type(description="One assignment of a lead: to which territory and rep, by whom, why.")
+class TerritoryAssignment:
+    assigned_at: datetime
+    reason: str | None
+    method: str
+    row: strawberry.Private[AssignmentRow]
+
+    @strawberry.field
+    async def lead(
+        self, info: Info
+    ) -> Annotated[Lead, strawberry.lazy("sales_graph.schema.leads")] | None:
+        from sales_graph.schema.leads import load_lead
+
+        return await load_lead(info, self.row.lead_id)
+
+    @strawberry.field
+    async def territory(self, info: Info) -> Territory | None:
+        return await load_territory(info, self.row.territory_id)
+
+    @strawberry.field(description="The rep the lead went to; null when no member had capacity.")
+    async def assigned_to(self, info: Info) -> User | None:
+        return await load_user(info, self.row.assigned_to_id)
+
+    @strawberry.field(description="Who made the assignment; null for automatic ones by a system.")
+    async def assigned_by(self, info: Info) -> User | None:
+        return await load_user(info, self.row.actor_id)
+
+    @classmethod
+    def from_row(cls, row: AssignmentRow) -> TerritoryAssignment:
+        return cls(assigned_at=row.assigned_at, reason=row.reason, method=row.method, row=row)
+
+
+@strawberry.input(description="One assignment rule; leave a condition out to not test it.")
+class TerritoryRuleInput:
+    country: str | None = strawberry.UNSET
+    region: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    employee_count_min: int | None = strawberry.UNSET
+    employee_count_max: int | None = strawberry.UNSET
+    annual_revenue_min: float | None = strawberry.UNSET
+    annual_revenue_max: float | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateTerritoryInput:
+    name: str
+    owner_id: strawberry.ID
+    description: str | None = strawberry.UNSET
+    member_ids: list[strawberry.ID] | None = strawberry.UNSET
+    rules: list[TerritoryRuleInput] | None = strawberry.UNSET
+    is_active: bool | None = strawberry.UNSET
+    priority: int | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields sent change; members and rules are replaced whole.")
+class UpdateTerritoryInput:
+    name: str | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    member_ids: list[strawberry.ID] | None = strawberry.UNSET
+    rules: list[TerritoryRuleInput] | None = strawberry.UNSET
+    is_active: bool | None = strawberry.UNSET
+    priority: int | None = strawberry.UNSET
+    expected_version: int | None = strawberry.UNSET

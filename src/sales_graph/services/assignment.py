@@ -1,0 +1,131 @@
+"""The assignment engine of DESIGN.md: a lead goes to the first active territory whose rules
+match (in territory priority order, then rule order), then to a member of that territory by
+round robin among the members with capacity. Concurrent assignments queue on the territory's
+row lock, so no two leads are handed the same turn."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.db.models import Lead, LeadAssignment, Territory, TerritoryRule
+from sales_graph.db.repositories import leads as lead_repo
+from sales_graph.db.repositories import territories as territory_repo
+from sales_graph.db.repositories.territories import Candidate
+from sales_graph.timeutil import utcnow
+
+
+def rule_matches(rule: TerritoryRule, lead: Lead) -> bool:
+    """Every condition the rule sets must hold; a rule that sets none matches every lead."""
+    if rule.country is not None and (lead.country or "").upper() != rule.country.upper():
+        return False
+    if rule.region is not None and (lead.region or "").lower() != rule.region.lower():
+        return False
+    if rule.industry is not None and (lead.industry or "").lower() != rule.industry.lower():
+        return False
+    if rule.employee_count_min is not None or rule.employee_count_max is not None:
+        if lead.employee_count is None:
+            return False
+        if rule.employee_count_min is not None and lead.employee_count < rule.employee_count_min:
+            return False
+        if rule.employee_count_max is not None and lead.employee_count > rule.employee_count_max:
+            return False
+    if rule.annual_revenue_min is not None or rule.annual_revenue_max is not None:
+        if lead.annual_revenue is None:
+            return False
+        if rule.annual_revenue_min is not None and lead.annual_revenue < rule.annual_revenue_min:
+            return False
+        if rule.annual_revenue_max is not None and lead.annual_revenue > rule.annual_revenue_max:
+            return False
+    return True
+
+
+def choose_rep(candidates: Sequence[Candidate]) -> Candidate | None:
+    """Round robin: fewest turns first; fewest open leads, then member order, break ties."""
+    eligible = [c for c in candidates if c.has_capacity]
+    if not eligible:
+        return None
+    return min(eligible, key=lambda c: (c.turns, c.open_leads, c.position))
+
+
+async def territory_for_lead(session: AsyncSession, lead: Lead) -> Territory | None:
+    territories = await territory_repo.active_in_order(session)
+    rules: dict[uuid.UUID, list[TerritoryRule]] = defaultdict(list)
+    for rule in await territory_repo.rules_of(session, [t.id for t in territories]):
+        rules[rule.territory_id].append(rule)
+    for territory in territories:
+        if any(rule_matches(rule, lead) for rule in rules[territory.id]):
+            return territory
+    return None
+
+
+async def next_rep(session: AsyncSession, territory_id: uuid.UUID) -> uuid.UUID | None:
+    await territory_repo.lock_for_assignment(session, territory_id)
+    chosen = choose_rep(await territory_repo.candidates(session, territory_id))
+    if chosen is None:
+        return None
+    await territory_repo.take_turn(session, territory_id, chosen.user_id)
+    return chosen.user_id
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    record: LeadAssignment
+    lead: Lead
+
+
+async def assign(
+    session: AsyncSession,
+    lead: Lead,
+    *,
+    territory: Territory | None,
+    rep_id: uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    method: str,
+    reason: str | None,
+) -> Assignment:
+    """Sets the lead's territory and rep and records who did it, when and why."""
+    now = utcnow()
+    record = LeadAssignment(
+        lead_id=lead.id,
+        territory_id=territory.id if territory else None,
+        assigned_to_id=rep_id,
+        previous_assigned_to_id=lead.assigned_to_id,
+        actor_id=actor_id,
+        method=method,
+        reason=reason,
+        assigned_at=now,
+    )
+    lead.territory_id = territory.id if territory else None
+    lead.assigned_to_id = rep_id
+    lead.assigned_at = now
+    lead.updated_at = now
+    lead.version += 1
+    session.add(lead)
+    await lead_repo.record_assignment(session, record)
+    return Assignment(record, lead)
+
+
+async def assign_automatically(
+    session: AsyncSession, lead: Lead, *, actor_id: uuid.UUID | None
+) -> Assignment | None:
+    territory = await territory_for_lead(session, lead)
+    if territory is None:
+        return None
+    rep_id = await next_rep(session, territory.id)
+    reason = f"Matched the rules of territory {territory.name}"
+    if rep_id is None:
+        reason += "; no member with capacity, left unassigned"
+    return await assign(
+        session,
+        lead,
+        territory=territory,
+        rep_id=rep_id,
+        actor_id=actor_id,
+        method="round_robin" if rep_id else "rules",
+        reason=reason,
+    )

@@ -1,0 +1,277 @@
+"""Leads: one function per command (create, update, qualify, disqualify, assign)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import EmailStr, Field, StringConstraints, field_validator
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.auth.scope import AccessScope
+from sales_graph.db.models import Lead
+from sales_graph.db.paging import PageRequest, PageResult
+from sales_graph.db.repositories import leads as lead_repo
+from sales_graph.db.repositories import territories as territory_repo
+from sales_graph.db.repositories.leads import ORDERS, LeadFilter
+from sales_graph.domain import LeadStatus, Role
+from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
+from sales_graph.services import assignment
+from sales_graph.services.validation import Input, invalid
+from sales_graph.timeutil import utcnow
+
+Name = Annotated[str, StringConstraints(max_length=100)]
+Text200 = Annotated[str, StringConstraints(max_length=200)]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+
+# Which status a command may move a lead to, from which status.
+TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
+    LeadStatus.NEW: frozenset({LeadStatus.WORKING, LeadStatus.QUALIFIED, LeadStatus.DISQUALIFIED}),
+    LeadStatus.WORKING: frozenset({LeadStatus.NEW, LeadStatus.QUALIFIED, LeadStatus.DISQUALIFIED}),
+    LeadStatus.QUALIFIED: frozenset(
+        {LeadStatus.WORKING, LeadStatus.DISQUALIFIED, LeadStatus.CONVERTED}
+    ),
+    LeadStatus.DISQUALIFIED: frozenset({LeadStatus.WORKING}),
+    LeadStatus.CONVERTED: frozenset(),
+}
+OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED)
+
+
+class Attribution(Input):
+    first_touch: Name | None = None
+    last_touch: Name | None = None
+    touches: list[Name] = Field(default_factory=list, max_length=50)
+
+
+class LeadProfile(Input):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    company: Text200 | None = None
+    title: Text200 | None = None
+    industry: Name | None = None
+    employee_count: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    annual_revenue: Money | None = None
+    country: Country | None = None
+    region: Name | None = None
+    source: Name | None = None
+    score: Annotated[int, Field(ge=0, le=100)] | None = None
+
+
+class NewLead(LeadProfile):
+    campaign_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    attribution: Attribution | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > 50:
+            raise ValueError("at most 50 keys")
+        return value
+
+
+class LeadChanges(Input):
+    """What ``updateLead`` may change: not the assignee or territory (assignTerritory does)."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Annotated[EmailStr, StringConstraints(max_length=254)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    company: Text200 | None = None
+    title: Text200 | None = None
+    industry: Name | None = None
+    employee_count: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    annual_revenue: Money | None = None
+    country: Country | None = None
+    region: Name | None = None
+    source: Name | None = None
+    score: Annotated[int, Field(ge=0, le=100)] | None = None
+    status: LeadStatus | None = None
+    expected_version: Annotated[int, Field(ge=1)] | None = None
+
+
+class TerritoryAssignmentRequest(Input):
+    lead_id: uuid.UUID
+    territory_id: uuid.UUID
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    assigned_to_id: uuid.UUID | None = None
+
+
+async def visible_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
+    lead = await lead_repo.get_visible(session, scope, lead_id)
+    if lead is None:
+        raise NotFound("Lead not found", details={"lead_id": str(lead_id)})
+    return lead
+
+
+async def list_leads(
+    session: AsyncSession, scope: AccessScope, where: LeadFilter, order: str, page: PageRequest
+) -> PageResult[Lead]:
+    return await lead_repo.page(session, scope, where, ORDERS[order], page)
+
+
+async def count_leads(session: AsyncSession, scope: AccessScope, where: LeadFilter) -> int:
+    return await lead_repo.count(session, scope, where)
+
+
+async def _ensure_email_free(session: AsyncSession, email: str, own_id: uuid.UUID | None) -> None:
+    existing = await lead_repo.by_email(session, email)
+    if existing is not None and existing.id != own_id:
+        raise Conflict(
+            "A lead with this email already exists",
+            details={"field": "email", "existing_lead_id": str(existing.id)},
+        )
+
+
+async def create_lead(session: AsyncSession, scope: AccessScope, data: NewLead) -> Lead:
+    """CreateLead: stores the lead and assigns it a territory and a rep."""
+    await _ensure_email_free(session, data.email, None)
+    metadata = dict(data.metadata)
+    campaign_id = data.campaign_id or metadata.get("campaign_id")
+    now = utcnow()
+    lead = Lead(
+        **data.model_dump(exclude={"campaign_id", "attribution", "metadata"}),
+        email_normalized=data.email.lower(),
+        status=LeadStatus.NEW.value,
+        campaign_id=str(campaign_id) if campaign_id is not None else None,
+        attribution=data.attribution.model_dump() if data.attribution else None,
+        lead_metadata=metadata,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            await lead_repo.add(session, lead)
+    except IntegrityError as exc:
+        # Another request took the address between our check and our insert.
+        raise Conflict("A lead with this email already exists", details={"field": "email"}) from exc
+    await assignment.assign_automatically(session, lead, actor_id=scope.actor_id)
+    return lead
+
+
+def _check_transition(lead: Lead, target: LeadStatus) -> None:
+    current = LeadStatus(lead.status)
+    allowed = TRANSITIONS[current]
+    if target != current and target not in allowed:
+        raise ValidationError(
+            "Invalid lead status transition",
+            details={
+                "current_status": current.value,
+                "requested_status": target.value,
+                "allowed_statuses": sorted(s.value for s in allowed if s != LeadStatus.CONVERTED),
+            },
+        )
+
+
+def _may_edit(scope: AccessScope, lead: Lead) -> None:
+    # Visible is editable for managers and admins; a rep edits the leads assigned to them.
+    if scope.role is Role.SALES_REP and lead.assigned_to_id != scope.actor_id:
+        raise Forbidden("A rep may change only the leads assigned to them")
+
+
+async def _editable(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
+    lead = await lead_repo.get_for_update(session, scope, lead_id)
+    if lead is None:
+        raise NotFound("Lead not found", details={"lead_id": str(lead_id)})
+    _may_edit(scope, lead)
+    return lead
+
+
+def _touch(lead: Lead) -> None:
+    lead.updated_at = utcnow()
+    lead.version += 1
+
+
+async def update_lead(
+    session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID, changes: LeadChanges
+) -> Lead:
+    lead = await _editable(session, scope, lead_id)
+    if changes.expected_version is not None and changes.expected_version != lead.version:
+        raise Conflict(
+            "The lead changed since it was read",
+            details={"expected_version": changes.expected_version, "current_version": lead.version},
+        )
+    values = changes.model_dump(exclude_unset=True, exclude={"expected_version"})
+    if "status" in values:
+        target = LeadStatus(values["status"])
+        if target not in (LeadStatus.NEW, LeadStatus.WORKING):
+            raise invalid(
+                "status", "use qualifyLead, disqualifyLead or convertLead for that status"
+            )
+        _check_transition(lead, target)
+        values["status"] = target.value
+    if values.get("email"):
+        await _ensure_email_free(session, values["email"], lead.id)
+        values["email_normalized"] = values["email"].lower()
+    if "email" in values and values["email"] is None:
+        raise invalid("email", "a lead needs an email")
+    for name, value in values.items():
+        setattr(lead, name, value)
+    _touch(lead)
+    session.add(lead)
+    await session.flush()
+    return lead
+
+
+async def qualify_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
+    lead = await _editable(session, scope, lead_id)
+    _check_transition(lead, LeadStatus.QUALIFIED)
+    lead.status = LeadStatus.QUALIFIED.value
+    lead.disqualified_reason = None
+    _touch(lead)
+    session.add(lead)
+    await session.flush()
+    return lead
+
+
+async def disqualify_lead(
+    session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID, reason: str
+) -> Lead:
+    reason = reason.strip()
+    if not reason or len(reason) > 2000:
+        raise invalid("reason", "a reason of 1 to 2000 characters is required")
+    lead = await _editable(session, scope, lead_id)
+    _check_transition(lead, LeadStatus.DISQUALIFIED)
+    lead.status = LeadStatus.DISQUALIFIED.value
+    lead.disqualified_reason = reason
+    _touch(lead)
+    session.add(lead)
+    await session.flush()
+    return lead
+
+
+async def assign_territory(
+    session: AsyncSession, scope: AccessScope, request: TerritoryAssignmentRequest
+) -> assignment.Assignment:
+    """AssignTerritory: a manager or admin overrides the assignment, with a reason."""
+    scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
+    lead = await lead_repo.get_for_update(session, scope, request.lead_id)
+    if lead is None:
+        raise NotFound("Lead not found", details={"lead_id": str(request.lead_id)})
+    if lead.status == LeadStatus.CONVERTED.value:
+        raise Conflict("A converted lead is not reassigned", details={"lead_id": str(lead.id)})
+    territory = await territory_repo.get(session, request.territory_id)
+    if territory is None:
+        raise NotFound("Territory not found", details={"territory_id": str(request.territory_id)})
+    if not territory.is_active:
+        raise invalid("territory_id", "the territory is not active")
+    if request.assigned_to_id is not None:
+        if not await territory_repo.is_member(session, territory.id, request.assigned_to_id):
+            raise invalid("assigned_to", "the user is not a member of the territory")
+        rep_id: uuid.UUID | None = request.assigned_to_id
+    else:
+        rep_id = await assignment.next_rep(session, territory.id)
+    return await assignment.assign(
+        session,
+        lead,
+        territory=territory,
+        rep_id=rep_id,
+        actor_id=scope.actor_id,
+        method="manual",
+        reason=request.reason,
+    )

@@ -1,0 +1,39 @@
+"""Input models are pydantic; their failures become one VALIDATION_ERROR naming every field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import pydantic
+
+from sales_graph.errors import ValidationError
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class Input(pydantic.BaseModel):
+    """Base of every command input: unknown fields are errors, strings are trimmed."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def field_errors(exc: pydantic.ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "input"
+        fields.setdefault(name, error["msg"])
+    return fields
+
+
+def parse(model: type[M], data: Mapping[str, Any]) -> M:
+    try:
+        return model.model_validate(dict(data))
+    except pydantic.ValidationError as exc:
+        raise ValidationError(
+            "Invalid request data", details={"fields": field_errors(exc)}
+        ) from exc
+
+
+def invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(message, details={"fields": {field: message}})
