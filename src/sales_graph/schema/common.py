@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -34,6 +35,8 @@ def input_values(value: Any) -> Any:
     """A Strawberry input as plain data, leaving out the fields the caller did not send."""
     if isinstance(value, list):
         return [input_values(item) for item in value]
+    if isinstance(value, Enum):
+        return value
     fields = getattr(value, "__strawberry_definition__", None)
     if fields is None:
         return value

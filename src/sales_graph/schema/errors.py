@@ -31,7 +31,7 @@ def _bad_field(error: GraphQLError, message: str) -> str | None:
     if match := _VARIABLE_PATH.search(message):
         return (match.group(1) or match.group(2)).split(".", 1)[-1]
     if error.source is not None and error.positions and "Variable" not in message:
-        text = error.source.body[: error.positions[0]]
+        text = error.source.body[: next(iter(error.positions))]
         if match := _ARGUMENT_BEFORE.search(text):
             return match.group(1)
     return None

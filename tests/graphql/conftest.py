@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import event
+from starlette.applications import Starlette
+
+from sales_graph.app import create_app
+from sales_graph.db.engine import Database
+from sales_graph.db.migrate import upgrade
+from sales_graph.db.models import User
+from sales_graph.runtime import Runtime
+from sales_graph.settings import Settings
+from tests.factories import Org, make_org
+
+
+@dataclass
+class Gateway:
+    client: httpx.AsyncClient
+    app: Starlette
+    org: Org
+    dialect: str
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+    def token(self, user: User) -> str:
+        return self.runtime.tokens.issue(str(user.id), roles=[user.role])
+
+    async def post(self, user: User | None, query: str, **variables: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+
+    async def gql(self, user: User | None, query: str, **variables: Any) -> dict[str, Any]:
+        """The response body; asserts the HTTP status is 200."""
+        response = await self.post(user, query, **variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, user: User | None, query: str, **variables: Any) -> dict[str, Any]:
+        """The data of a query that must succeed without errors."""
+        body = await self.gql(user, query, **variables)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def error(self, user: User | None, query: str, **variables: Any) -> dict[str, Any]:
+        """The single error of a query that must fail."""
+        body = await self.gql(user, query, **variables)
+        assert body.get("errors"), body
+        assert len(body["errors"]) == 1, body["errors"]
+        error: dict[str, Any] = body["errors"][0]
+        return error
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+
+@pytest.fixture
+async def gateway(fresh_database: str, tmp_path: Path) -> AsyncIterator[Gateway]:
+    db = Database(fresh_database)
+    await upgrade(db.engine)
+    async with db.session() as session:
+        org = await make_org(session)
+    await db.dispose()
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path, database_url=fresh_database, log_level="WARNING", _env_file=None
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
+        ) as client,
+    ):
+        yield Gateway(client, app, org, fresh_database.split(":")[0].split("+")[0])
+
+
+@pytest.fixture
+def count_statements(gateway: Gateway) -> StatementCounter:
+    counter = StatementCounter()
+    event.listen(gateway.runtime.db.engine.sync_engine, "before_cursor_execute", counter)
+    return counter

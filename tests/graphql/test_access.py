@@ -1,0 +1,67 @@
+"""Who sees which leads and accounts: the role and territory rules of DESIGN.md."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from sales_graph.db.models import Account, Lead
+from tests.graphql.conftest import Gateway
+from tests.graphql.test_leads import CREATE, lead_input
+
+IDS = "{ leads(limit: 200) { totalCount items { id } } }"
+
+
+async def test_each_role_sees_its_own_leads(gateway: Gateway) -> None:
+    org = gateway.org
+    for n in range(6):
+        await gateway.data(org.admin, CREATE, input=lead_input(n, country="US"))
+    await gateway.data(org.admin, CREATE, input=lead_input(99, country="FR"))
+    # One unassigned lead in T1, as if no member had capacity.
+    async with gateway.runtime.db.session() as session:
+        session.add(
+            Lead(
+                email="free@example.com",
+                email_normalized="free@example.com",
+                territory_id=org.t1.id,
+                status="new",
+            )
+        )
+
+    counts = {}
+    for name in ("admin", "m1", "m2", "r1", "r4"):
+        data = await gateway.data(getattr(org, name), IDS)
+        counts[name] = data["leads"]["totalCount"]
+        assert len(data["leads"]["items"]) == counts[name]
+    assert counts == {"admin": 8, "m1": 7, "m2": 1, "r1": 3, "r4": 1}
+
+
+async def test_accounts_follow_ownership(gateway: Gateway) -> None:
+    org = gateway.org
+    async with gateway.runtime.db.session() as session:
+        session.add_all(
+            [
+                Account(name="Mine", name_normalized="mine", owner_id=org.r1.id),
+                Account(
+                    name="Theirs",
+                    name_normalized="theirs",
+                    owner_id=org.r4.id,
+                    territory_id=org.t2.id,
+                ),
+            ]
+        )
+    query = "{ accounts { totalCount items { name owner { name } } } }"
+    assert (await gateway.data(org.r1, query))["accounts"]["totalCount"] == 1
+    assert (await gateway.data(org.m1, query))["accounts"]["items"][0]["name"] == "Mine"
+    assert (await gateway.data(org.m2, query))["accounts"]["items"][0]["name"] == "Theirs"
+    assert (await gateway.data(org.admin, query))["accounts"]["totalCount"] == 2
+    async with gateway.runtime.db.session() as session:
+        theirs = (await session.exec(select(Account).where(Account.name == "Theirs"))).one()
+    error = await gateway.error(
+        org.r1, "query($id: ID!) { account(id: $id) { name } }", id=str(theirs.id)
+    )
+    assert error["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_anonymous_callers_get_unauthorized(gateway: Gateway) -> None:
+    error = await gateway.error(None, IDS)
+    assert error["extensions"]["code"] == "UNAUTHORIZED"
