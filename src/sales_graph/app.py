@@ -11,15 +11,19 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from sales_graph.auth.middleware import AuthenticationMiddleware
+from sales_graph.auth.routes import auth_routes
 from sales_graph.errors import SalesGraphError
 from sales_graph.logs import configure_logging, get_logger
-from sales_graph.runtime import Runtime, build_runtime
+from sales_graph.runtime import Runtime, build_runtime, load_deal_model
 from sales_graph.schema import build_schema
 from sales_graph.settings import Settings
+from sales_graph.web.body import RequestBodyLimits
+from sales_graph.web.browser import SecurityHeadersMiddleware, cors_middleware
 from sales_graph.web.envelope import handle_http_exception, handle_sales_graph_error
 from sales_graph.web.graphql import GraphQLApp
 from sales_graph.web.health import healthz, readyz
 from sales_graph.web.middleware import RequestContextMiddleware
+from sales_graph.web.ratelimit import RateLimitMiddleware
 
 _log = get_logger("sales_graph.app")
 
@@ -28,7 +32,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """The gateway. Pass ``runtime`` to share clients the caller already built (the demo, tests)."""
     settings = settings or (runtime.settings if runtime else Settings())
     configure_logging(settings.log_level, json=settings.log_json)
-    schema = build_schema()
+    schema = build_schema(settings.graphql, introspection=not settings.is_production)
     graphql = GraphQLApp(
         schema,
         graphql_ide=None if settings.is_production else "graphiql",
@@ -40,6 +44,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or build_runtime(settings)
+        await load_deal_model(app.state.runtime)
         _log.info("app.started", env=settings.env.value, database=app.state.runtime.db.dialect)
         try:
             yield
@@ -52,10 +57,20 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        *auth_routes(),
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware), Middleware(AuthenticationMiddleware)],
+        # Outermost first. Security headers wrap even the 500 envelope; CORS headers reach
+        # 401/413/429 too; rate limits need the principal; body limits count as requests.
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(RequestContextMiddleware),
+            cors_middleware(settings.http),
+            Middleware(AuthenticationMiddleware),
+            Middleware(RateLimitMiddleware),
+            Middleware(RequestBodyLimits, max_body_bytes=settings.http.max_body_bytes),
+        ],
         exception_handlers={
             HTTPException: handle_http_exception,
             SalesGraphError: handle_sales_graph_error,

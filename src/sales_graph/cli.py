@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from sales_graph.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="sales-graph gateway")
+T = TypeVar("T")
 
 
 def _settings(demo: bool = False) -> Settings:
@@ -105,6 +107,105 @@ def serve(
         log_level="warning",
         access_log=False,
         proxy_headers=False,
+        server_header=False,
+    )
+
+
+client_app = typer.Typer(no_args_is_help=True, help="OAuth clients (client credentials)")
+apikey_app = typer.Typer(no_args_is_help=True, help="API keys of partner systems")
+keys_app = typer.Typer(no_args_is_help=True, help="the keys that sign our JWTs")
+app.add_typer(client_app, name="client")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(keys_app, name="keys")
+
+
+def _admin(task: Coroutine[Any, Any, T]) -> T:
+    from sales_graph.auth.admin import AdminError
+
+    try:
+        return asyncio.run(task)
+    except AdminError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@client_app.command("create")
+def client_create(
+    name: Annotated[str, typer.Option(help="who the client is")],
+    scopes: Annotated[str, typer.Option(help='space-separated, e.g. "leads:read"')] = "",
+    user_email: Annotated[str | None, typer.Option(help="tokens act as this user")] = None,
+) -> None:
+    """Register an OAuth client; prints client_id and the secret (shown only now)."""
+    from sales_graph.auth.admin import create_client
+
+    created = _admin(create_client(_settings(), name=name, user_email=user_email, scopes=scopes))
+    typer.echo(f"client_id:     {created.client_id}")
+    typer.echo(f"client_secret: {created.client_secret}")
+    typer.echo(f"scopes:        {created.scopes or '-'}")
+    typer.echo(f"acts as user:  {created.user_email or '- (partner client)'}")
+    typer.echo("The secret is shown only now; store it in a secret manager.")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="what the key is for")],
+    scopes: Annotated[str, typer.Option(help='e.g. "leads:write leads:read"')],
+    expires_in_days: Annotated[int | None, typer.Option(help="lifetime in days")] = None,
+    client: Annotated[str | None, typer.Option(help="client_id the key belongs to")] = None,
+) -> None:
+    """Create an API key (X-API-Key); prints it once."""
+    from sales_graph.auth.admin import create_api_key
+
+    created = _admin(
+        create_api_key(
+            _settings(),
+            name=name,
+            scopes=scopes,
+            expires_in_days=expires_in_days,
+            client_id=client,
+        )
+    )
+    typer.echo(f"api_key:    {created.api_key}")
+    typer.echo(f"prefix:     {created.prefix}")
+    typer.echo(f"client_id:  {created.client_id}")
+    typer.echo(f"scopes:     {created.scopes}")
+    typer.echo(f"expires_at: {created.expires_at.isoformat() if created.expires_at else 'never'}")
+    typer.echo("The key is shown only now; store it in a secret manager.")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(prefix: Annotated[str, typer.Argument(help="sgk_ and 12 hex digits")]) -> None:
+    """Revoke an API key at once."""
+    from sales_graph.auth.admin import revoke
+
+    _admin(revoke(_settings(), prefix))
+    typer.echo(f"revoked {prefix.strip()[:16]}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; the previous one keeps verifying until the next rotation."""
+    from sales_graph.auth.admin import rotate_signing_keys
+
+    kids = rotate_signing_keys(_settings())
+    typer.echo(f"signing with {kids[-1]}; verifying {', '.join(kids)}")
+
+
+model_app = typer.Typer(no_args_is_help=True, help="The deal-score model.")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("train")
+def model_train(
+    holdout: Annotated[float, typer.Option(help="share of closed deals held out")] = 0.25,
+) -> None:
+    """Fit the deal-score model on closed won/lost history; prints AUC on the held-out split."""
+    from sales_graph.ops import train_deal_model
+
+    report = asyncio.run(train_deal_model(_settings(), holdout=holdout))
+    typer.echo(
+        f"model {report.version}: trained on {report.trained_on} closed deals, "
+        f"AUC {report.auc:.3f} on {report.held_out} held out (prior model: {report.prior_auc:.3f})"
     )
 
 

@@ -36,7 +36,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # Not cached: structlog.testing.capture_logs must see every logger, whenever it was made.
+        cache_logger_on_first_use=False,
     )
 
 

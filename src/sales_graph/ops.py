@@ -10,6 +10,7 @@ from sales_graph.db.repositories import users
 from sales_graph.domain import Role
 from sales_graph.runtime import build_runtime
 from sales_graph.seed import DemoSummary, seed_demo
+from sales_graph.services.deal_models import TrainingReport, train
 from sales_graph.settings import Settings
 
 
@@ -84,3 +85,12 @@ def export_contract(directory: Path) -> list[Path]:
     path = directory / "schema.graphql"
     path.write_text(print_schema(schema) + "\n")
     return [path]
+
+
+async def train_deal_model(settings: Settings, *, holdout: float) -> TrainingReport:
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.session() as session:
+            return await train(session, holdout=holdout)
+    finally:
+        await db.dispose()

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from sales_graph.auth.authenticator import Authenticator, build_authenticator
 from sales_graph.auth.keys import SigningKeys
 from sales_graph.auth.tokens import TokenIssuer
 from sales_graph.db.engine import Database
+from sales_graph.services.scoring import PRIOR, Model
 from sales_graph.settings import Settings
+from sales_graph.web.limiter import RateLimiter, build_rate_limiter
 
 
 @dataclass
@@ -22,10 +25,17 @@ class Runtime:
     settings: Settings
     db: Database
     tokens: TokenIssuer
+    # Bearer tokens (ours, the external IdP's JWKS client) and the API key verifier.
+    authenticator: Authenticator
     redis: Redis | None = None
     checks: dict[str, float] = field(default_factory=dict)
+    # In Redis when there is one, else in process; None: requests are not rate limited.
+    rate_limiter: RateLimiter | None = None
+    # The deal-score model in use: the newest trained version, else the documented prior.
+    deal_model: Model = PRIOR
 
     async def close(self) -> None:
+        await self.authenticator.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
@@ -47,7 +57,15 @@ def build_runtime(settings: Settings) -> Runtime:
         if settings.redis_url
         else None
     )
-    return Runtime(settings=settings, db=db, tokens=tokens, redis=redis)
+    authenticator = build_authenticator(settings.auth, db, tokens)
+    return Runtime(
+        settings=settings,
+        db=db,
+        tokens=tokens,
+        authenticator=authenticator,
+        redis=redis,
+        rate_limiter=build_rate_limiter(settings.rate_limit, redis),
+    )
 
 
 async def kafka_reachable(bootstrap_servers: str, timeout_s: float = 3.0) -> None:
@@ -61,3 +79,16 @@ async def kafka_reachable(bootstrap_servers: str, timeout_s: float = 3.0) -> Non
             await admin.describe_cluster()
     finally:
         await admin.close()
+
+
+async def load_deal_model(runtime: Runtime) -> None:
+    """The newest trained deal-score model, or the prior when none was trained (or no table)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from sales_graph.services.deal_models import current_model
+
+    try:
+        async with runtime.db.session() as session:
+            runtime.deal_model = await current_model(session)
+    except DBAPIError:
+        runtime.deal_model = PRIOR

@@ -4,8 +4,8 @@ opportunities across every stage in the current and next quarter. Deterministic 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +15,7 @@ from sales_graph.db.models import (
     Contact,
     Lead,
     Opportunity,
+    OpportunityHistory,
     OpportunityProduct,
     Product,
     Territory,
@@ -24,6 +25,7 @@ from sales_graph.db.models import (
 )
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import LeadStatus, OpportunityStage, Role
+from sales_graph.services.scoring import PRIOR, Signals, features
 from sales_graph.services.stages import STAGES
 from sales_graph.timeutil import utcnow
 
@@ -307,17 +309,50 @@ async def seed_demo(
     start, end = _quarter_bounds(today)
     span = (end - start).days
     stages = list(OpportunityStage)
+    open_stages = [s for s in stages if not STAGES[s].is_closed]
     opportunities: list[Opportunity] = []
     lines: list[OpportunityProduct] = []
-    for index in range(200):
+    history: list[OpportunityHistory] = []
+    # 200 deals closing this quarter and next, then 400 closed ones of the past year: the
+    # history `sales-graph model train` learns from. Outcomes follow the prior model plus
+    # chance, so the history carries signal.
+    for index in range(600):
         account = accounts[index % len(accounts)]
-        stage = stages[index % len(stages)] if index % 4 else OpportunityStage.DISCOVERY
-        rule = STAGES[stage]
+        current = index < 200
+        if current:
+            stage = stages[index % len(stages)] if index % 4 else OpportunityStage.DISCOVERY
+            close = start + timedelta(days=rng.randint(0, span))
+        else:
+            stage = OpportunityStage.CLOSED_WON  # decided below from the signals
+            close = start - timedelta(days=rng.randint(1, 365))
+        before = rng.choice(open_stages) if STAGES[stage].is_closed else stage
         product_id, product_name, price = _PRODUCTS[index % len(_PRODUCTS)]
         quantity = rng.choice([10, 25, 50, 100, 250])
         amount = price * quantity * 12
-        close = start + timedelta(days=rng.randint(0, span))
-        created = now - timedelta(days=rng.randint(5, 90))
+        created = (now if current else datetime.combine(close, time(), UTC)) - timedelta(
+            days=rng.randint(5, 90)
+        )
+        metadata = {"competition": ["Competitor A"] * rng.randint(1, 3)} if index % 5 == 0 else {}
+        signals = Signals(
+            stage=before,
+            stage_changed_at=created,
+            close_date_slips=rng.choice([0, 0, 0, 1, 2]),
+            amount=amount,
+            account_annual_revenue=account.annual_revenue,
+            account_health=account.health_score,
+            nps=account.nps,
+            critical_tickets=account.open_critical_tickets,
+            escalations=account.escalations,
+            next_step="Schedule a demo" if index % 3 else None,
+            competitors=len(metadata.get("competition", [])),
+        )
+        closed_at = datetime.combine(close, time(17), UTC) if not current else now
+        if STAGES[stage].is_closed:
+            won = rng.random() < PRIOR.probability(features(signals, closed_at - timedelta(days=7)))
+            stage = OpportunityStage.CLOSED_WON if won else OpportunityStage.CLOSED_LOST
+        rule = STAGES[stage]
+        score, factors = PRIOR.score(replace(signals, stage=stage), now)
+        won_terms = stage is OpportunityStage.CLOSED_WON
         opportunity = Opportunity(
             name=f"{account.name} - {product_name}",
             account_id=account.id,
@@ -328,19 +363,41 @@ async def seed_demo(
             expected_close_date=close,
             owner_id=account.owner_id or admin.id,
             territory_id=account.territory_id,
-            next_step="Schedule a demo" if index % 3 else None,
-            opportunity_metadata={"competition": ["Competitor A"]} if index % 5 == 0 else {},
-            contract_term=12 if stage is OpportunityStage.CLOSED_WON else None,
-            start_date=close + timedelta(days=1) if stage is OpportunityStage.CLOSED_WON else None,
-            payment_terms="net_30" if stage is OpportunityStage.CLOSED_WON else None,
-            billing_frequency="monthly" if stage is OpportunityStage.CLOSED_WON else None,
+            next_step=signals.next_step,
+            opportunity_metadata=metadata,
+            close_date_slips=signals.close_date_slips,
+            contract_term=12 if won_terms else None,
+            start_date=close + timedelta(days=1) if won_terms else None,
+            payment_terms="net_30" if won_terms else None,
+            billing_frequency="monthly" if won_terms else None,
             loss_reason="Chose a competitor" if stage is OpportunityStage.CLOSED_LOST else None,
-            closed_at=now if rule.is_closed else None,
+            deal_score=score,
+            deal_score_factors=[
+                {
+                    "feature": f.feature,
+                    "direction": f.direction,
+                    "weight": f.weight,
+                    "explanation": f.explanation,
+                }
+                for f in factors
+            ],
+            deal_score_model_version=PRIOR.version,
+            closed_at=closed_at if rule.is_closed else None,
             created_at=created,
             updated_at=created,
             stage_changed_at=created,
         )
         opportunities.append(opportunity)
+        if rule.is_closed:
+            history.append(
+                OpportunityHistory(
+                    opportunity_id=opportunity.id,
+                    field="stage",
+                    old_value=before.value,
+                    new_value=stage.value,
+                    changed_at=closed_at,
+                )
+            )
         lines.append(
             OpportunityProduct(
                 opportunity_id=opportunity.id,
@@ -353,6 +410,7 @@ async def seed_demo(
     session.add_all(opportunities)
     await session.flush()
     session.add_all(lines)
+    session.add_all(history)
     await session.flush()
     return DemoSummary(
         users=len(people),

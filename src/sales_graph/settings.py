@@ -42,11 +42,48 @@ class AuthSettings(BaseModel):
     external_issuer: str | None = None
     external_audience: str | None = None
     external_roles_claim: str = "roles"
+    # The claim that names our user (matched to users.email); see docs/auth.md.
+    external_email_claim: str = "email"
+    external_jwks_timeout_s: float = Field(default=3.0, gt=0)
+    external_jwks_max_age_s: int = Field(default=3600, gt=0)
+    # At most one refresh per interval when a token names a kid we do not know.
+    external_jwks_refresh_interval_s: int = Field(default=60, ge=0)
+    # /.well-known/jwks.json Cache-Control max-age: short, so a rotation is seen soon.
+    jwks_max_age_s: int = Field(default=300, ge=0)
+    # last_used_at of an API key is written at most once per interval.
+    api_key_last_used_interval_s: int = Field(default=60, ge=0)
 
 
 class GraphQLSettings(BaseModel):
     default_page_size: int = Field(default=50, gt=0)
     max_page_size: int = Field(default=200, gt=0)
+    # Query limits, checked before execution; see docs/limits.md for the cost model.
+    max_depth: int = Field(default=10, gt=0)
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=2000, gt=0)
+    max_cost: int = Field(default=50_000, gt=0)
+
+
+class HTTPSettings(BaseModel):
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Browser origins allowed to call the API (CORS); none by default.
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_max_age_s: int = Field(default=600, ge=0)
+
+
+class RateLimitSettings(BaseModel):
+    """The spec's limits: per principal per window, a burst window, and a global window."""
+
+    enabled: bool = True
+    principal_limit: int = Field(default=1000, gt=0)
+    burst_limit: int = Field(default=50, gt=0)
+    global_limit: int = Field(default=100_000, gt=0)
+    window_s: float = Field(default=60.0, gt=0)
+    burst_window_s: float = Field(default=1.0, gt=0)
+    key_prefix: str = "sales-graph:ratelimit"
+    # When Redis does not answer in time, count in process and try Redis again after retry_s.
+    store_timeout_s: float = Field(default=0.25, gt=0)
+    store_retry_s: float = Field(default=5.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -68,6 +105,8 @@ class Settings(BaseSettings):
 
     auth: AuthSettings = AuthSettings()
     graphql: GraphQLSettings = GraphQLSettings()
+    http: HTTPSettings = HTTPSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
 
     marketing: UpstreamSettings = UpstreamSettings()
     customer_experience: UpstreamSettings = UpstreamSettings()

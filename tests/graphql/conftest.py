@@ -16,7 +16,7 @@ from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import User
 from sales_graph.runtime import Runtime
-from sales_graph.settings import Settings
+from sales_graph.settings import RateLimitSettings, Settings
 from tests.factories import Org, make_org
 
 
@@ -80,7 +80,12 @@ async def gateway(fresh_database: str, tmp_path: Path) -> AsyncIterator[Gateway]
         org = await make_org(session)
     await db.dispose()
     settings = Settings(  # type: ignore[call-arg]
-        data_dir=tmp_path, database_url=fresh_database, log_level="WARNING", _env_file=None
+        data_dir=tmp_path,
+        database_url=fresh_database,
+        log_level="WARNING",
+        # These tests drive many requests a second; tests/limits covers rate limiting.
+        rate_limit=RateLimitSettings(enabled=False),
+        _env_file=None,
     )
     app = create_app(settings)
     async with (

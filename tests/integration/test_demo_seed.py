@@ -31,9 +31,16 @@ async def test_demo_covers_roles_stages_and_quarters(fresh_database: str) -> Non
                     select(
                         func.min(Opportunity.expected_close_date),
                         func.max(Opportunity.expected_close_date),
-                    )
+                    ).where(col(Opportunity.closed_at).is_(None))
                 )
             ).one()
+            closed = (
+                await session.exec(
+                    select(Opportunity.stage, func.count())
+                    .where(col(Opportunity.expected_close_date) < date(2026, 1, 1))
+                    .group_by(Opportunity.stage)
+                )
+            ).all()
             catch_all = (
                 await session.exec(
                     select(func.count())
@@ -53,5 +60,8 @@ async def test_demo_covers_roles_stages_and_quarters(fresh_database: str) -> Non
         assert closes[1] <= date(2026, 6, 30)
         assert closes[1] >= date(2026, 4, 1)  # the next quarter is there too
         assert catch_all == 1
+        # A year of closed history, won and lost, for `sales-graph model train`.
+        assert dict(closed).keys() == {"closed_won", "closed_lost"}
+        assert sum(n for _, n in closed) == 400
     finally:
         await db.dispose()

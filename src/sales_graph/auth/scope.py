@@ -20,6 +20,9 @@ class AccessScope:
     territory_ids: frozenset[uuid.UUID] = frozenset()
     # Unassigned leads of these territories are visible (a rep's territories).
     unassigned_lead_territory_ids: frozenset[uuid.UUID] = frozenset()
+    # A partner client sees everything its scopes allow; users are governed by their role.
+    scopes: frozenset[str] = frozenset()
+    is_partner: bool = False
 
     @property
     def actor_id(self) -> uuid.UUID | None:
@@ -28,6 +31,13 @@ class AccessScope:
     @property
     def role(self) -> Role | None:
         return self.principal.role
+
+    def require_scope(self, scope: str) -> None:
+        """Partners need the OAuth scope of the operation; users pass (their role decides)."""
+        if self.is_partner and scope not in self.scopes:
+            raise Forbidden(
+                f"This operation needs the scope '{scope}'", details={"required_scope": scope}
+            )
 
     def require_role(self, *roles: Role) -> None:
         if self.role not in roles:

@@ -366,3 +366,17 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class DealScoreModel(SQLModel, table=True):
+    """A version of the deal-score model: logistic coefficients fitted on closed history."""
+
+    __tablename__ = "deal_score_models"
+
+    version: str = Field(primary_key=True, max_length=64)
+    # {"weights": {feature: w}, "baseline": {feature: typical value}}
+    coefficients: dict[str, Any] = Field(sa_type=JSONDoc)
+    intercept: float
+    auc: float | None = None
+    trained_on: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlmodel import col
 
 from sales_graph.auth.scope import AccessScope
-from sales_graph.db.models import Account, Lead
+from sales_graph.db.models import Account, Lead, Opportunity
 
 
 def _any(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
@@ -42,3 +42,9 @@ def account_visible(scope: AccessScope) -> ColumnElement[bool]:
     if scope.unrestricted:
         return true()
     return _any(_owned(scope, Account.owner_id, Account.territory_id))
+
+
+def opportunity_visible(scope: AccessScope) -> ColumnElement[bool]:
+    if scope.unrestricted:
+        return true()
+    return _any(_owned(scope, Opportunity.owner_id, Opportunity.territory_id))

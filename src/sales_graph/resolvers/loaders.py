@@ -15,11 +15,14 @@ from sales_graph.db.models import (
     Contact,
     Lead,
     LeadAssignment,
+    Opportunity,
+    OpportunityHistory,
+    OpportunityProduct,
     Territory,
     TerritoryRule,
     User,
 )
-from sales_graph.db.repositories import accounts, leads, territories, users
+from sales_graph.db.repositories import accounts, leads, opportunities, territories, users
 
 if TYPE_CHECKING:
     from sales_graph.schema.context import Context
@@ -51,6 +54,12 @@ class Loaders:
         self.contacts_by_account = self._loader(self._contacts)
         self.lead = self._loader(self._leads)
         self.assignments_by_lead = self._loader(self._assignments)
+        # An opportunity's account is shown to whoever sees the opportunity.
+        self.account_any = self._loader(self._accounts_any)
+        self.opportunity = self._loader(self._opportunities)
+        self.opportunities_by_account = self._loader(self._account_opportunities)
+        self.products_by_opportunity = self._loader(self._products)
+        self.history_by_opportunity = self._loader(self._history)
 
     @staticmethod
     def _loader(
@@ -99,3 +108,30 @@ class Loaders:
         async with self._context.db() as session:
             rows = await leads.assignments_of(session, ids)
         return _grouped(ids, [(a.lead_id, a) for a in rows])
+
+    async def _accounts_any(self, ids: list[uuid.UUID]) -> list[Account | None]:
+        async with self._context.db() as session:
+            rows = await accounts.by_ids(session, ids)
+        return _by_key(ids, rows, lambda a: a.id)
+
+    async def _opportunities(self, ids: list[uuid.UUID]) -> list[Opportunity | None]:
+        scope = await self._context.scope()
+        async with self._context.db() as session:
+            rows = await opportunities.by_ids_visible(session, scope, ids)
+        return _by_key(ids, rows, lambda o: o.id)
+
+    async def _account_opportunities(self, ids: list[uuid.UUID]) -> list[list[Opportunity]]:
+        scope = await self._context.scope()
+        async with self._context.db() as session:
+            rows = await opportunities.of_accounts_visible(session, scope, ids)
+        return _grouped(ids, [(o.account_id, o) for o in rows])
+
+    async def _products(self, ids: list[uuid.UUID]) -> list[list[OpportunityProduct]]:
+        async with self._context.db() as session:
+            rows = await opportunities.products_of(session, ids)
+        return _grouped(ids, [(p.opportunity_id, p) for p in rows])
+
+    async def _history(self, ids: list[uuid.UUID]) -> list[list[OpportunityHistory]]:
+        async with self._context.db() as session:
+            rows = await opportunities.history_of(session, ids)
+        return _grouped(ids, [(h.opportunity_id, h) for h in rows])

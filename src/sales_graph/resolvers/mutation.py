@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from sales_graph.resolvers.common import mutate
+from sales_graph.resolvers.opportunities import OpportunityMutations
 from sales_graph.schema.common import input_values, parse_id
 from sales_graph.schema.context import Info
 from sales_graph.schema.leads import (
@@ -24,7 +25,7 @@ from sales_graph.services.validation import parse
 
 
 @strawberry.type
-class Mutation:
+class Mutation(OpportunityMutations):
     @strawberry.mutation(description="Create a lead; it is assigned a territory and a rep.")
     async def create_lead(self, info: Info, input: CreateLeadInput) -> Lead:
         data = parse(leads.NewLead, input_values(input))

@@ -11,7 +11,9 @@ from strawberry.types import ExecutionContext
 from sales_graph.resolvers.mutation import Mutation
 from sales_graph.resolvers.query import Query
 from sales_graph.schema.errors import ErrorCodes
+from sales_graph.schema.limits import SuggestionFreeExecutor, query_limit_extensions
 from sales_graph.schema.scalars import SCALAR_OVERRIDES
+from sales_graph.settings import GraphQLSettings
 
 
 class _Schema(strawberry.Schema):
@@ -22,11 +24,16 @@ class _Schema(strawberry.Schema):
         return None
 
 
-def build_schema(**options: Any) -> strawberry.Schema:
+def build_schema(
+    limits: GraphQLSettings | None = None, *, introspection: bool = True, **options: Any
+) -> strawberry.Schema:
+    """The schema with the query limits of ``limits`` (the defaults when not given)."""
+    limits = limits or GraphQLSettings()
+    options.setdefault("execution_context_class", SuggestionFreeExecutor)
     return _Schema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorCodes],
+        extensions=[ErrorCodes, *query_limit_extensions(limits, introspection=introspection)],
         scalar_overrides=SCALAR_OVERRIDES,
         **options,
     )

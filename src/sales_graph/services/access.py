@@ -3,8 +3,9 @@
 The rules of DESIGN.md section 6: a ``sales_rep`` sees what they own and the unassigned leads
 of the territories they are a member of; a ``sales_manager`` sees what their team owns
 (themselves and their reports, recursively) and everything in the territories they own; an
-``admin`` sees everything. Repositories turn a scope into WHERE clauses, so lists, look-ups
-by id, nested fields and aggregates all obey the same rule.
+``admin`` sees everything; a partner client (no user) sees everything its OAuth scopes allow,
+checked per operation with ``AccessScope.require_scope``. Repositories turn a scope into WHERE
+clauses, so lists, look-ups by id, nested fields and aggregates all obey the same rule.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ __all__ = ["AccessScope", "scope_for"]
 async def scope_for(session: AsyncSession, principal: Principal | None) -> AccessScope:
     if principal is None:
         raise Unauthorized()
+    if principal.is_partner:
+        # Partner clients act across the organisation, limited by their scopes.
+        return AccessScope(principal, unrestricted=True, is_partner=True, scopes=principal.scopes)
     if principal.user_id is None or principal.role is None:
         raise Forbidden("This caller has no user role")
     user = await users.get(session, principal.user_id)

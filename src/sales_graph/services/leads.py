@@ -29,8 +29,12 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
 
 # Which status a command may move a lead to, from which status.
 TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
-    LeadStatus.NEW: frozenset({LeadStatus.WORKING, LeadStatus.QUALIFIED, LeadStatus.DISQUALIFIED}),
-    LeadStatus.WORKING: frozenset({LeadStatus.NEW, LeadStatus.QUALIFIED, LeadStatus.DISQUALIFIED}),
+    LeadStatus.NEW: frozenset(
+        {LeadStatus.WORKING, LeadStatus.QUALIFIED, LeadStatus.DISQUALIFIED, LeadStatus.CONVERTED}
+    ),
+    LeadStatus.WORKING: frozenset(
+        {LeadStatus.NEW, LeadStatus.QUALIFIED, LeadStatus.DISQUALIFIED, LeadStatus.CONVERTED}
+    ),
     LeadStatus.QUALIFIED: frozenset(
         {LeadStatus.WORKING, LeadStatus.DISQUALIFIED, LeadStatus.CONVERTED}
     ),

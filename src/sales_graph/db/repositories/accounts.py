@@ -59,6 +59,38 @@ class AccountFilter:
         return clauses
 
 
+async def get(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Account]:
+    if not ids:
+        return []
+    return list((await session.exec(select(Account).where(col(Account.id).in_(ids)))).all())
+
+
+async def find_for_company(
+    session: AsyncSession, name_normalized: str | None, domain: str | None
+) -> Account | None:
+    """An existing account with the same company name or email domain (name first)."""
+    for clause in (
+        col(Account.name_normalized) == name_normalized if name_normalized else None,
+        col(Account.domain) == domain if domain else None,
+    ):
+        if clause is not None:
+            statement = select(Account).where(clause).order_by(col(Account.created_at)).limit(1)
+            if (found := (await session.exec(statement)).first()) is not None:
+                return found
+    return None
+
+
+async def has_primary_contact(session: AsyncSession, account_id: uuid.UUID) -> bool:
+    statement = select(Contact.id).where(
+        Contact.account_id == account_id, col(Contact.is_primary).is_(True)
+    )
+    return (await session.exec(statement.limit(1))).first() is not None
+
+
 def _visible(scope: AccessScope) -> SelectOfScalar[Account]:
     return select(Account).where(account_visible(scope))
 

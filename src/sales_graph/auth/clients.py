@@ -1,0 +1,99 @@
+"""OAuth clients and API keys as a service: register, authenticate, grant, issue, revoke.
+
+Callers hand in a session and commit (the token endpoint, ``auth.admin``); no HTTP here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.auth.api_keys import generate_api_key
+from sales_graph.auth.hashing import hash_client_secret, verify_client_secret
+from sales_graph.db.models import ApiClient, ApiKey, User
+from sales_graph.db.repositories import api_clients
+from sales_graph.timeutil import utcnow
+
+CLIENT_ID_MARKER = "sgc_"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredClient:
+    client: ApiClient
+    # Shown once; only its hash is stored.
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedApiKey:
+    key: ApiKey
+    client: ApiClient
+    # Shown once; only the hash of its secret part is stored.
+    plaintext: str
+
+
+async def register_client(
+    session: AsyncSession, *, name: str, scopes: frozenset[str], user: User | None
+) -> RegisteredClient:
+    secret = secrets.token_urlsafe(32)
+    # scrypt is deliberately slow; keep it off the event loop.
+    secret_hash = await asyncio.to_thread(hash_client_secret, secret)
+    client = ApiClient(
+        name=name,
+        client_id=CLIENT_ID_MARKER + secrets.token_hex(8),
+        client_secret_hash=secret_hash,
+        user_id=user.id if user else None,
+        scopes=sorted(scopes),
+    )
+    return RegisteredClient(await api_clients.add_client(session, client), secret)
+
+
+async def authenticate_client(
+    session: AsyncSession, client_id: str, secret: str
+) -> ApiClient | None:
+    """The client when the secret is right and it is not revoked; the cost is the same when
+    the client does not exist, so timing tells nothing about which ids exist."""
+    client = await api_clients.get_client(session, client_id)
+    stored = client.client_secret_hash if client else None
+    matches = await asyncio.to_thread(verify_client_secret, secret, stored)
+    if client is None or not matches or client.revoked_at is not None:
+        return None
+    return client
+
+
+async def issue_api_key(
+    session: AsyncSession,
+    *,
+    name: str,
+    scopes: frozenset[str],
+    expires_at: datetime | None,
+    client: ApiClient | None,
+) -> IssuedApiKey:
+    """A key of ``client``, or of a new partner client of its own (no secret, no user)."""
+    if client is None:
+        client = await api_clients.add_client(
+            session,
+            ApiClient(
+                name=name,
+                client_id=CLIENT_ID_MARKER + secrets.token_hex(8),
+                scopes=sorted(scopes),
+            ),
+        )
+    generated = generate_api_key()
+    key = ApiKey(
+        client_id=client.id,
+        name=name,
+        prefix=generated.prefix,
+        key_hash=generated.secret_hash,
+        scopes=sorted(scopes),
+        expires_at=expires_at,
+    )
+    return IssuedApiKey(await api_clients.add_key(session, key), client, generated.key)
+
+
+async def revoke_api_key(session: AsyncSession, prefix: str) -> bool:
+    return await api_clients.revoke_key(session, prefix, utcnow())

@@ -1,0 +1,99 @@
+"""The connectors of all five systems, built once from the settings by the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from redis.asyncio import Redis
+
+from sales_graph.connectors.base import DEFAULT_STALE_TTL_S, MAX_RESPONSE_BYTES
+from sales_graph.connectors.billing import BillingClient
+from sales_graph.connectors.breaker import CircuitBreaker
+from sales_graph.connectors.cache import Cache, InProcessCache, RedisCache
+from sales_graph.connectors.customer_experience import CustomerExperienceClient
+from sales_graph.connectors.finance import FinanceClient
+from sales_graph.connectors.marketing import MarketingClient
+from sales_graph.connectors.retry import RetryPolicy
+from sales_graph.connectors.support import SupportClient
+from sales_graph.connectors.system_client import SystemClient
+from sales_graph.settings import Settings
+
+DEFAULT_CACHE_PREFIX = "sales-graph:upstream:"
+C = TypeVar("C", bound=SystemClient)
+
+
+@dataclass
+class Connectors:
+    marketing: MarketingClient
+    customer_experience: CustomerExperienceClient
+    support: SupportClient
+    billing: BillingClient
+    finance: FinanceClient
+    cache: Cache
+
+    def clients(self) -> tuple[SystemClient, ...]:
+        return (
+            self.marketing,
+            self.customer_experience,
+            self.support,
+            self.billing,
+            self.finance,
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients; the Redis client belongs to whoever passed it in."""
+        await asyncio.gather(*(client.aclose() for client in self.clients()))
+
+
+def build_connectors(
+    settings: Settings,
+    redis: Redis | None = None,
+    *,
+    cache: Cache | None = None,
+    cache_prefix: str = DEFAULT_CACHE_PREFIX,
+    in_process_cache_entries: int = 10_000,
+    ttls: Mapping[str, Mapping[str, float]] | None = None,
+    stale_ttl_s: float = DEFAULT_STALE_TTL_S,
+    retry: RetryPolicy | None = None,
+    breaker_failure_threshold: int = 5,
+    breaker_reset_timeout_s: float = 30.0,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+) -> Connectors:
+    """One client per system, sharing one cache: Redis when ``redis`` is given, else in-process.
+
+    ``ttls`` overrides resource TTLs per system, e.g. ``{"customer_experience": {"health": 60}}``.
+    A system without ``base_url`` gets a client whose calls raise ``UpstreamUnavailable``.
+    """
+    shared: Cache = cache or (
+        RedisCache(redis, prefix=cache_prefix)
+        if redis is not None
+        else InProcessCache(max_entries=in_process_cache_entries)
+    )
+    overrides = ttls or {}
+
+    def build(cls: type[C]) -> C:
+        return cls.from_settings(
+            getattr(settings, cls.SYSTEM),
+            cache=shared,
+            ttls=overrides.get(cls.SYSTEM),
+            stale_ttl_s=stale_ttl_s,
+            retry=retry,
+            breaker=CircuitBreaker(
+                name=cls.SYSTEM,
+                failure_threshold=breaker_failure_threshold,
+                reset_timeout_s=breaker_reset_timeout_s,
+            ),
+            max_response_bytes=max_response_bytes,
+        )
+
+    return Connectors(
+        marketing=build(MarketingClient),
+        customer_experience=build(CustomerExperienceClient),
+        support=build(SupportClient),
+        billing=build(BillingClient),
+        finance=build(FinanceClient),
+        cache=shared,
+    )

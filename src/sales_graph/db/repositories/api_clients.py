@@ -1,0 +1,73 @@
+"""OAuth clients and API keys: look-ups for authentication, and the admin writes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.db.models import ApiClient, ApiKey
+
+
+async def get_client(session: AsyncSession, client_id: str) -> ApiClient | None:
+    """By the public ``client_id`` (not the row id)."""
+    result = await session.exec(select(ApiClient).where(ApiClient.client_id == client_id))
+    return result.first()
+
+
+async def add_client(session: AsyncSession, client: ApiClient) -> ApiClient:
+    session.add(client)
+    await session.flush()
+    return client
+
+
+async def add_key(session: AsyncSession, key: ApiKey) -> ApiKey:
+    session.add(key)
+    await session.flush()
+    return key
+
+
+async def key_with_client(session: AsyncSession, prefix: str) -> tuple[ApiKey, ApiClient] | None:
+    statement = (
+        select(ApiKey, ApiClient)
+        .join(ApiClient, col(ApiClient.id) == col(ApiKey.client_id))
+        .where(ApiKey.prefix == prefix)
+    )
+    row = (await session.exec(statement)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def touch_key(
+    session: AsyncSession, key_id: uuid.UUID, now: datetime, *, unless_used_after: datetime
+) -> bool:
+    """Records a use, unless one was recorded after ``unless_used_after`` (one write a minute).
+
+    The condition is in the UPDATE so that concurrent requests and workers write at most once.
+    """
+    statement = (
+        update(ApiKey)
+        .where(
+            col(ApiKey.id) == key_id,
+            or_(
+                col(ApiKey.last_used_at).is_(None),
+                col(ApiKey.last_used_at) <= unless_used_after,
+            ),
+        )
+        .values(last_used_at=now)
+    )
+    result = await session.exec(statement)
+    return bool(result.rowcount)
+
+
+async def revoke_key(session: AsyncSession, prefix: str, now: datetime) -> bool:
+    """False when no key has this prefix or it was revoked already."""
+    statement = (
+        update(ApiKey)
+        .where(col(ApiKey.prefix) == prefix, col(ApiKey.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    result = await session.exec(statement)
+    return bool(result.rowcount)

@@ -1,0 +1,95 @@
+"""Stored forecasts (submitted by managers, or generated) and quotas."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.auth.scope import AccessScope
+from sales_graph.db.models import Forecast, Quota
+
+
+async def add_forecast(session: AsyncSession, forecast: Forecast) -> Forecast:
+    session.add(forecast)
+    await session.flush()
+    return forecast
+
+
+async def submitted(
+    session: AsyncSession,
+    *,
+    period: str,
+    territory_ids: Sequence[uuid.UUID] | None,
+    forecast_type: str | None,
+) -> list[Forecast]:
+    statement = select(Forecast).where(Forecast.period == period, Forecast.kind == "submitted")
+    if territory_ids is not None:
+        statement = statement.where(col(Forecast.territory_id).in_(territory_ids))
+    if forecast_type is not None:
+        statement = statement.where(Forecast.forecast_type == forecast_type)
+    statement = statement.order_by(col(Forecast.created_at).desc(), col(Forecast.id))
+    return list((await session.exec(statement)).all())
+
+
+def _quota_visible(scope: AccessScope) -> ColumnElement[bool]:
+    if scope.unrestricted:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if scope.owner_ids:
+        clauses.append(col(Quota.user_id).in_(scope.owner_ids))
+    if scope.territory_ids:
+        clauses.append(col(Quota.territory_id).in_(scope.territory_ids))
+    return or_(*clauses) if clauses else false()
+
+
+async def quota_visible(
+    session: AsyncSession, scope: AccessScope, quota_id: uuid.UUID, *, for_update: bool = False
+) -> Quota | None:
+    statement = select(Quota).where(col(Quota.id) == quota_id, _quota_visible(scope))
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.exec(statement)).first()
+
+
+async def quota_for(
+    session: AsyncSession, period: str, user_id: uuid.UUID | None, territory_id: uuid.UUID | None
+) -> Quota | None:
+    statement = select(Quota).where(
+        Quota.period == period,
+        and_(
+            col(Quota.user_id).is_(None) if user_id is None else col(Quota.user_id) == user_id,
+            col(Quota.territory_id).is_(None)
+            if territory_id is None
+            else col(Quota.territory_id) == territory_id,
+        ),
+    )
+    return (await session.exec(statement)).first()
+
+
+async def quotas(
+    session: AsyncSession,
+    scope: AccessScope,
+    *,
+    period: str | None,
+    user_id: uuid.UUID | None,
+    territory_id: uuid.UUID | None,
+) -> list[Quota]:
+    statement = select(Quota).where(_quota_visible(scope))
+    if period is not None:
+        statement = statement.where(Quota.period == period)
+    if user_id is not None:
+        statement = statement.where(col(Quota.user_id) == user_id)
+    if territory_id is not None:
+        statement = statement.where(col(Quota.territory_id) == territory_id)
+    statement = statement.order_by(col(Quota.period), col(Quota.created_at), col(Quota.id))
+    return list((await session.exec(statement)).all())
+
+
+async def add_quota(session: AsyncSession, quota: Quota) -> Quota:
+    session.add(quota)
+    await session.flush()
+    return quota

@@ -1,0 +1,285 @@
+"""Opportunities, their product lines and history, and the pipeline aggregates (in SQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from sales_graph.auth.scope import AccessScope
+from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
+from sales_graph.db.paging import Order, PageRequest, PageResult, fetch_page
+from sales_graph.db.visibility import opportunity_visible
+from sales_graph.domain import OpportunityStage
+from sales_graph.services.scoring import Signals
+
+ORDERS: dict[str, Order] = {
+    "CREATED_AT_DESC": Order(
+        "CREATED_AT_DESC",
+        col(Opportunity.created_at),
+        col(Opportunity.id),
+        True,
+        "datetime",
+        lambda r: r.created_at,
+    ),
+    "CREATED_AT_ASC": Order(
+        "CREATED_AT_ASC",
+        col(Opportunity.created_at),
+        col(Opportunity.id),
+        False,
+        "datetime",
+        lambda r: r.created_at,
+    ),
+    "UPDATED_AT_DESC": Order(
+        "UPDATED_AT_DESC",
+        col(Opportunity.updated_at),
+        col(Opportunity.id),
+        True,
+        "datetime",
+        lambda r: r.updated_at,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityFilter:
+    stage: str | None = None
+    owner_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    territory_id: uuid.UUID | None = None
+    close_from: date | None = None
+    close_to: date | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        if self.stage is not None:
+            clauses.append(col(Opportunity.stage) == self.stage)
+        if self.owner_id is not None:
+            clauses.append(col(Opportunity.owner_id) == self.owner_id)
+        if self.account_id is not None:
+            clauses.append(col(Opportunity.account_id) == self.account_id)
+        if self.territory_id is not None:
+            clauses.append(col(Opportunity.territory_id) == self.territory_id)
+        if self.close_from is not None:
+            clauses.append(col(Opportunity.expected_close_date) >= self.close_from)
+        if self.close_to is not None:
+            clauses.append(col(Opportunity.expected_close_date) <= self.close_to)
+        return clauses
+
+
+def _visible(scope: AccessScope) -> SelectOfScalar[Opportunity]:
+    return select(Opportunity).where(opportunity_visible(scope))
+
+
+async def get_visible(
+    session: AsyncSession,
+    scope: AccessScope,
+    opportunity_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Opportunity | None:
+    statement = _visible(scope).where(col(Opportunity.id) == opportunity_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.exec(statement)).first()
+
+
+async def by_ids_visible(
+    session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
+) -> list[Opportunity]:
+    if not ids:
+        return []
+    statement = _visible(scope).where(col(Opportunity.id).in_(ids))
+    return list((await session.exec(statement)).all())
+
+
+async def of_accounts_visible(
+    session: AsyncSession, scope: AccessScope, account_ids: Sequence[uuid.UUID]
+) -> list[Opportunity]:
+    if not account_ids:
+        return []
+    statement = (
+        _visible(scope)
+        .where(col(Opportunity.account_id).in_(account_ids))
+        .order_by(col(Opportunity.created_at).desc(), col(Opportunity.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def page(
+    session: AsyncSession,
+    scope: AccessScope,
+    where: OpportunityFilter,
+    order: Order,
+    request: PageRequest,
+) -> PageResult[Opportunity]:
+    return await fetch_page(session, _visible(scope).where(*where.clauses()), order, request)
+
+
+async def count(session: AsyncSession, scope: AccessScope, where: OpportunityFilter) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Opportunity)
+        .where(opportunity_visible(scope), *where.clauses())
+    )
+    return int((await session.exec(statement)).one())
+
+
+async def products_of(
+    session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]
+) -> list[OpportunityProduct]:
+    if not opportunity_ids:
+        return []
+    statement = (
+        select(OpportunityProduct)
+        .where(col(OpportunityProduct.opportunity_id).in_(opportunity_ids))
+        .order_by(col(OpportunityProduct.opportunity_id), col(OpportunityProduct.position))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def history_of(
+    session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]
+) -> list[OpportunityHistory]:
+    if not opportunity_ids:
+        return []
+    statement = (
+        select(OpportunityHistory)
+        .where(col(OpportunityHistory.opportunity_id).in_(opportunity_ids))
+        .order_by(col(OpportunityHistory.changed_at), col(OpportunityHistory.field))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def replace_products(
+    session: AsyncSession, opportunity_id: uuid.UUID, lines: Sequence[OpportunityProduct]
+) -> None:
+    for old in await products_of(session, [opportunity_id]):
+        await session.delete(old)
+    await session.flush()
+    for position, line in enumerate(lines):
+        line.opportunity_id = opportunity_id
+        line.position = position
+        session.add(line)
+    await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class StageTotals:
+    stage: str
+    count: int
+    total_amount: Decimal
+    weighted_amount: Decimal
+    predicted_amount: Decimal
+
+
+async def totals_by_stage(
+    session: AsyncSession,
+    scope: AccessScope,
+    *,
+    stages: Sequence[str],
+    start: date,
+    end: date,
+    owner_id: uuid.UUID | None = None,
+    territory_id: uuid.UUID | None = None,
+) -> list[StageTotals]:
+    """Count, amount, probability-weighted and score-weighted amount per stage, in one query."""
+    amount = func.coalesce(Opportunity.amount, 0)
+    statement = select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
+        col(Opportunity.stage),
+        func.count(),
+        func.coalesce(func.sum(amount), 0),
+        func.coalesce(func.sum(amount * func.coalesce(Opportunity.probability, 0) / 100), 0),
+        func.coalesce(func.sum(amount * func.coalesce(Opportunity.deal_score, 0) / 100), 0),
+    ).where(
+        opportunity_visible(scope),
+        col(Opportunity.stage).in_(stages),
+        col(Opportunity.expected_close_date) >= start,
+        col(Opportunity.expected_close_date) <= end,
+    )
+    if owner_id is not None:
+        statement = statement.where(col(Opportunity.owner_id) == owner_id)
+    if territory_id is not None:
+        statement = statement.where(col(Opportunity.territory_id) == territory_id)
+    rows = (await session.exec(statement.group_by(col(Opportunity.stage)))).all()
+    return [
+        StageTotals(stage, int(n), Decimal(str(total)), Decimal(str(weighted)), Decimal(str(ai)))
+        for stage, n, total, weighted, ai in rows
+    ]
+
+
+async def won_amount(
+    session: AsyncSession,
+    *,
+    start: date,
+    end: date,
+    owner_id: uuid.UUID | None = None,
+    territory_id: uuid.UUID | None = None,
+) -> Decimal:
+    statement = select(func.coalesce(func.sum(Opportunity.amount), 0)).where(
+        col(Opportunity.stage) == "closed_won",
+        col(Opportunity.expected_close_date) >= start,
+        col(Opportunity.expected_close_date) <= end,
+    )
+    if owner_id is not None:
+        statement = statement.where(col(Opportunity.owner_id) == owner_id)
+    if territory_id is not None:
+        statement = statement.where(col(Opportunity.territory_id) == territory_id)
+    return Decimal(str((await session.exec(statement)).one()))
+
+
+async def closed_history(
+    session: AsyncSession, *, limit: int
+) -> list[tuple[Signals, datetime, bool]]:
+    """Closed deals with the signals they had just before closing (the stage they left)."""
+    from sales_graph.db.models import Account, Lead
+
+    last_stage = (
+        select(
+            col(OpportunityHistory.opportunity_id).label("opportunity_id"),
+            func.max(OpportunityHistory.old_value).label("stage_before"),
+        )
+        .where(
+            OpportunityHistory.field == "stage",
+            col(OpportunityHistory.new_value).in_(["closed_won", "closed_lost"]),
+        )
+        .group_by(col(OpportunityHistory.opportunity_id))
+        .subquery()
+    )
+    statement = (
+        select(Opportunity, Account, Lead, last_stage.c.stage_before)
+        .join(Account, col(Account.id) == Opportunity.account_id)
+        .outerjoin(Lead, col(Lead.id) == Opportunity.lead_id)
+        .outerjoin(last_stage, last_stage.c.opportunity_id == Opportunity.id)
+        .where(col(Opportunity.stage).in_(["closed_won", "closed_lost"]))
+        .order_by(col(Opportunity.closed_at).desc())
+        .limit(limit)
+    )
+    examples = []
+    for opportunity, account, lead, stage_before in (await session.exec(statement)).all():
+        closed_at = opportunity.closed_at or opportunity.updated_at
+        competition = opportunity.opportunity_metadata.get("competition")
+        signals = Signals(
+            stage=OpportunityStage(stage_before or "negotiation"),
+            stage_changed_at=opportunity.stage_changed_at,
+            close_date_slips=opportunity.close_date_slips,
+            amount=opportunity.amount,
+            account_annual_revenue=account.annual_revenue,
+            lead_score=lead.score if lead else None,
+            lead_source=lead.source if lead else None,
+            account_health=account.health_score,
+            nps=account.nps,
+            critical_tickets=account.open_critical_tickets,
+            escalations=account.escalations,
+            next_step=opportunity.next_step,
+            competitors=len(competition) if isinstance(competition, list) else 0,
+        )
+        examples.append((signals, closed_at, opportunity.stage == "closed_won"))
+    return examples

@@ -1,0 +1,163 @@
+"""ConvertLead (DESIGN.md): account, primary contact and opportunity, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.auth.scope import AccessScope
+from sales_graph.db.models import Account, Contact, Lead, Opportunity
+from sales_graph.db.repositories import accounts as account_repo
+from sales_graph.db.repositories import leads as lead_repo
+from sales_graph.domain import LeadStatus, OpportunityStage, Role
+from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
+from sales_graph.services.opportunities import rescore
+from sales_graph.services.scoring import Model
+from sales_graph.services.stages import STAGES
+from sales_graph.services.validation import Input, invalid
+from sales_graph.timeutil import utcnow
+
+# Addresses at these domains say nothing about the company (free mail, RFC 2606 examples).
+_NON_COMPANY_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "icloud.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.net",
+        "mail.com",
+        "example.com",
+        "example.org",
+        "example.net",
+    }
+)
+
+
+class ConvertLead(Input):
+    opportunity_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    amount: Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)] | None = None
+    expected_close_date: date | None = None
+    stage: OpportunityStage = OpportunityStage.DISCOVERY
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    lead: Lead
+    opportunity: Opportunity
+    account: Account
+
+
+def company_domain(email: str) -> str | None:
+    domain = email.rsplit("@", 1)[-1].lower()
+    return None if domain in _NON_COMPANY_DOMAINS else domain
+
+
+async def _account_for(session: AsyncSession, lead: Lead, owner_id: uuid.UUID) -> Account:
+    name = (lead.company or "").strip()
+    domain = company_domain(lead.email)
+    existing = await account_repo.find_for_company(session, name.lower() or None, domain)
+    if existing is not None:
+        return existing
+    if not name:
+        name = domain or f"{lead.first_name or ''} {lead.last_name or ''}".strip() or lead.email
+    account = Account(
+        name=name,
+        name_normalized=name.lower(),
+        domain=domain,
+        industry=lead.industry,
+        employee_count=lead.employee_count,
+        annual_revenue=lead.annual_revenue,
+        country=lead.country,
+        region=lead.region,
+        owner_id=owner_id,
+        territory_id=lead.territory_id,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def convert_lead(
+    session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID, data: ConvertLead, model: Model
+) -> Conversion:
+    scope.require_scope("leads:write")
+    scope.require_scope("opportunities:write")
+    lead = await lead_repo.get_for_update(session, scope, lead_id)
+    if lead is None:
+        raise NotFound("Lead not found", details={"lead_id": str(lead_id)})
+    if scope.role is Role.SALES_REP and lead.assigned_to_id != scope.actor_id:
+        raise Forbidden("A rep may convert only the leads assigned to them")
+    if lead.status == LeadStatus.CONVERTED.value:
+        raise Conflict(
+            "The lead is already converted",
+            details={"lead_id": str(lead.id), "opportunity_id": str(lead.opportunity_id)},
+        )
+    if lead.status == LeadStatus.DISQUALIFIED.value:
+        raise ValidationError(
+            "A disqualified lead is not converted",
+            details={
+                "current_status": lead.status,
+                "requested_status": "converted",
+                "allowed_statuses": ["working"],
+            },
+        )
+    rule = STAGES[data.stage]
+    if rule.is_closed:
+        raise invalid("stage", "a new opportunity starts in an open stage")
+    owner_id = lead.assigned_to_id or scope.actor_id
+    if owner_id is None:
+        raise invalid("lead_id", "assign the lead before a partner converts it")
+    account = await _account_for(session, lead, owner_id)
+    session.add(
+        Contact(
+            account_id=account.id,
+            lead_id=lead.id,
+            first_name=lead.first_name,
+            last_name=lead.last_name,
+            email=lead.email,
+            phone=lead.phone,
+            title=lead.title,
+            contact_type="primary",
+            is_primary=not await account_repo.has_primary_contact(session, account.id),
+        )
+    )
+    now = utcnow()
+    opportunity = Opportunity(
+        name=data.opportunity_name,
+        account_id=account.id,
+        lead_id=lead.id,
+        stage=data.stage.value,
+        amount=data.amount,
+        probability=rule.default_probability,
+        forecast_category=rule.forecast_category.value,
+        expected_close_date=data.expected_close_date,
+        owner_id=owner_id,
+        territory_id=account.territory_id or lead.territory_id,
+        stage_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    await rescore(session, opportunity, model)
+    session.add(opportunity)
+    await session.flush()
+    lead.status = LeadStatus.CONVERTED.value
+    lead.converted_at = now
+    lead.opportunity_id = opportunity.id
+    lead.account_id = account.id
+    lead.updated_at = now
+    lead.version += 1
+    session.add(lead)
+    await session.flush()
+    return Conversion(lead, opportunity, account)

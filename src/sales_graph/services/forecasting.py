@@ -1,0 +1,236 @@
+"""Pipeline and forecasts (DESIGN.md): aggregated in SQL, cumulative forecast types."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.auth.scope import AccessScope
+from sales_graph.db.models import Forecast
+from sales_graph.db.repositories import forecasts as forecast_repo
+from sales_graph.db.repositories import opportunities as opportunity_repo
+from sales_graph.db.repositories import territories as territory_repo
+from sales_graph.db.repositories.opportunities import StageTotals
+from sales_graph.domain import ForecastCategory, ForecastType, OpportunityStage, Role
+from sales_graph.errors import Forbidden, NotFound
+from sales_graph.services.periods import Period
+from sales_graph.services.stages import OPEN_STAGES, PIPELINE_ORDER, STAGES
+from sales_graph.services.validation import Input, invalid
+from sales_graph.timeutil import utcnow
+
+C = ForecastCategory
+# Cumulative, as in Salesforce collaborative forecasts.
+CATEGORIES_OF: dict[ForecastType, frozenset[ForecastCategory]] = {
+    ForecastType.CLOSED: frozenset({C.CLOSED}),
+    ForecastType.COMMIT: frozenset({C.COMMIT, C.CLOSED}),
+    ForecastType.BEST_CASE: frozenset({C.BEST_CASE, C.COMMIT, C.CLOSED}),
+    ForecastType.PIPELINE: frozenset({C.PIPELINE, C.BEST_CASE, C.COMMIT}),
+}
+CENT = Decimal("0.01")
+
+
+def stages_of(forecast_type: ForecastType) -> list[OpportunityStage]:
+    categories = CATEGORIES_OF[forecast_type]
+    return [s for s in PIPELINE_ORDER if STAGES[s].forecast_category in categories]
+
+
+@dataclass(frozen=True, slots=True)
+class StageLine:
+    stage: OpportunityStage
+    count: int
+    total_amount: Decimal
+    probability: int
+    weighted_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    period: str
+    owner_id: uuid.UUID
+    total_count: int
+    total_amount: Decimal
+    weighted_amount: Decimal
+    by_stage: list[StageLine]
+
+
+def _lines(stages: list[OpportunityStage], totals: list[StageTotals]) -> list[StageLine]:
+    found = {t.stage: t for t in totals}
+    lines = []
+    for stage in stages:
+        t = found.get(stage.value)
+        lines.append(
+            StageLine(
+                stage=stage,
+                count=t.count if t else 0,
+                total_amount=(t.total_amount if t else Decimal(0)).quantize(CENT),
+                probability=STAGES[stage].default_probability,
+                weighted_amount=(t.weighted_amount if t else Decimal(0)).quantize(CENT),
+            )
+        )
+    return lines
+
+
+async def pipeline(
+    session: AsyncSession, scope: AccessScope, owner_id: uuid.UUID, period: Period
+) -> Pipeline:
+    """Open opportunities of an owner closing in the period, as far as the caller sees them."""
+    scope.require_scope("opportunities:read")
+    totals = await opportunity_repo.totals_by_stage(
+        session,
+        scope,
+        stages=[s.value for s in OPEN_STAGES],
+        start=period.start,
+        end=period.end,
+        owner_id=owner_id,
+    )
+    lines = _lines(list(OPEN_STAGES), totals)
+    return Pipeline(
+        period=period.name,
+        owner_id=owner_id,
+        total_count=sum(line.count for line in lines),
+        total_amount=sum((line.total_amount for line in lines), Decimal(0)),
+        weighted_amount=sum((line.weighted_amount for line in lines), Decimal(0)),
+        by_stage=lines,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ComputedForecast:
+    """The ``forecast.updated`` payload of the spec, plus the AI-predicted amount."""
+
+    period: str
+    territory_id: uuid.UUID
+    forecast_type: ForecastType
+    amount: Decimal
+    probability_weighted_amount: Decimal
+    ai_predicted_amount: Decimal
+    breakdown: list[StageLine]
+    generated_at: datetime
+
+
+async def compute_forecast(
+    session: AsyncSession,
+    scope: AccessScope,
+    territory_id: uuid.UUID,
+    period: Period,
+    forecast_type: ForecastType,
+) -> ComputedForecast:
+    stages = stages_of(forecast_type)
+    totals = await opportunity_repo.totals_by_stage(
+        session,
+        scope,
+        stages=[s.value for s in stages],
+        start=period.start,
+        end=period.end,
+        territory_id=territory_id,
+    )
+    lines = [line for line in _lines(stages, totals) if line.count]
+    return ComputedForecast(
+        period=period.name,
+        territory_id=territory_id,
+        forecast_type=forecast_type,
+        amount=sum((line.total_amount for line in lines), Decimal(0)),
+        probability_weighted_amount=sum((line.weighted_amount for line in lines), Decimal(0)),
+        ai_predicted_amount=sum((t.predicted_amount for t in totals), Decimal(0)).quantize(CENT),
+        breakdown=lines,
+        generated_at=utcnow(),
+    )
+
+
+async def forecast_territories(
+    session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """The territories whose forecasts the caller may read."""
+    if territory_id is not None:
+        if await territory_repo.get(session, territory_id) is None:
+            raise NotFound("Territory not found", details={"territory_id": str(territory_id)})
+        allowed = scope.unrestricted or territory_id in await _own_territories(session, scope)
+        if not allowed:
+            raise NotFound("Territory not found", details={"territory_id": str(territory_id)})
+        return [territory_id]
+    if scope.unrestricted:
+        return [t.id for t in await territory_repo.active_in_order(session)]
+    return sorted(await _own_territories(session, scope), key=str)
+
+
+async def _own_territories(session: AsyncSession, scope: AccessScope) -> set[uuid.UUID]:
+    mine = set(scope.territory_ids) | set(scope.unassigned_lead_territory_ids)
+    if scope.actor_id is not None:
+        mine |= await territory_repo.with_member(session, scope.actor_id)
+    return mine
+
+
+async def forecasts(
+    session: AsyncSession,
+    scope: AccessScope,
+    period: Period,
+    territory_id: uuid.UUID | None,
+    forecast_type: ForecastType | None,
+) -> tuple[list[ComputedForecast], list[Forecast]]:
+    """Live forecasts per territory and type, and the forecasts managers submitted."""
+    scope.require_scope("forecasts:read")
+    territory_ids = await forecast_territories(session, scope, territory_id)
+    types = [forecast_type] if forecast_type else list(ForecastType)
+    computed = [
+        await compute_forecast(session, scope, tid, period, kind)
+        for tid in territory_ids
+        for kind in types
+    ]
+    submitted = await forecast_repo.submitted(
+        session,
+        period=period.name,
+        territory_ids=territory_ids,
+        forecast_type=forecast_type.value if forecast_type else None,
+    )
+    return computed, submitted
+
+
+class SubmitForecast(Input):
+    period: Annotated[str, StringConstraints(max_length=16)]
+    territory_id: uuid.UUID
+    forecast_type: ForecastType
+    amount: Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2)]
+    notes: Annotated[str, StringConstraints(max_length=10000)] | None = None
+
+
+async def submit_forecast(
+    session: AsyncSession, scope: AccessScope, data: SubmitForecast, period: Period
+) -> Forecast:
+    """CreateForecast: a manager's number for a territory, with its pipeline coverage."""
+    scope.require_scope("forecasts:write")
+    if not scope.is_partner:
+        scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
+    territory = await territory_repo.get(session, data.territory_id)
+    if territory is None:
+        raise NotFound("Territory not found", details={"territory_id": str(data.territory_id)})
+    if not scope.unrestricted and territory.id not in scope.territory_ids:
+        raise Forbidden("A manager submits forecasts for the territories they own")
+    pipeline_totals = await compute_forecast(
+        session, scope, territory.id, period, ForecastType.PIPELINE
+    )
+    current = pipeline_totals.amount
+    if data.amount <= 0:
+        raise invalid("amount", "must be greater than 0")
+    coverage = (current / data.amount).quantize(CENT, rounding=ROUND_HALF_UP)
+    return await forecast_repo.add_forecast(
+        session,
+        Forecast(
+            kind="submitted",
+            period=period.name,
+            territory_id=territory.id,
+            forecast_type=data.forecast_type.value,
+            amount=data.amount,
+            current_pipeline=current,
+            pipeline_coverage=coverage,
+            probability_weighted_amount=pipeline_totals.probability_weighted_amount,
+            ai_predicted_amount=pipeline_totals.ai_predicted_amount,
+            notes=data.notes,
+            submitted_by_id=scope.actor_id,
+        ),
+    )

@@ -1,0 +1,390 @@
+"""Opportunities: create, change stage, update, reassign — one function per command.
+
+The stage table (probabilities, categories, transitions) is ``services.stages``; every change
+of stage, amount, probability, close date or owner leaves a history row; a write based on a
+stale ``version`` is a CONFLICT.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.auth.scope import AccessScope
+from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
+from sales_graph.db.paging import PageRequest, PageResult
+from sales_graph.db.repositories import accounts as account_repo
+from sales_graph.db.repositories import leads as lead_repo
+from sales_graph.db.repositories import opportunities as opportunity_repo
+from sales_graph.db.repositories import users as user_repo
+from sales_graph.db.repositories.opportunities import ORDERS, OpportunityFilter
+from sales_graph.domain import OpportunityStage, Role
+from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
+from sales_graph.services.scoring import Model, Signals
+from sales_graph.services.stages import STAGES
+from sales_graph.services.validation import Input, invalid
+from sales_graph.timeutil import utcnow
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class ProductLine(Input):
+    product_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    product_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    quantity: Annotated[int, Field(ge=1, le=10_000_000)]
+    unit_price: Money
+    discount: Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4)] = Decimal(0)
+    configuration: dict[str, Any] = Field(default_factory=dict)
+
+    def to_row(self) -> OpportunityProduct:
+        return OpportunityProduct(opportunity_id=uuid.UUID(int=0), **self.model_dump())
+
+
+class NewOpportunity(Input):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    account_id: uuid.UUID
+    lead_id: uuid.UUID | None = None
+    stage: OpportunityStage = OpportunityStage.DISCOVERY
+    amount: Money | None = None
+    expected_close_date: date | None = None
+    probability: Annotated[int, Field(ge=0, le=100)] | None = None
+    owner_id: uuid.UUID | None = None
+    products: list[ProductLine] = Field(default_factory=list, max_length=100)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    next_step: Text | None = None
+    notes: Annotated[str, StringConstraints(max_length=10000)] | None = None
+
+
+class StageChange(Input):
+    stage: OpportunityStage
+    probability: Annotated[int, Field(ge=0, le=100)] | None = None
+    next_step: Text | None = None
+    notes: Annotated[str, StringConstraints(max_length=10000)] | None = None
+    expected_version: Annotated[int, Field(ge=1)] | None = None
+    contract_term: Annotated[int, Field(ge=1, le=120)] | None = None
+    start_date: date | None = None
+    payment_terms: Literal["due_on_receipt", "net_15", "net_30", "net_45", "net_60"] | None = None
+    billing_frequency: Literal["monthly", "quarterly", "annually"] | None = None
+    loss_reason: Text | None = None
+
+
+class OpportunityChanges(Input):
+    """What ``updateOpportunity`` may change: not the owner or territory."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    amount: Money | None = None
+    expected_close_date: date | None = None
+    products: list[ProductLine] | None = Field(default=None, max_length=100)
+    next_step: Text | None = None
+    notes: Annotated[str, StringConstraints(max_length=10000)] | None = None
+    expected_version: Annotated[int, Field(ge=1)] | None = None
+
+
+async def visible_opportunity(
+    session: AsyncSession,
+    scope: AccessScope,
+    opportunity_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Opportunity:
+    row = await opportunity_repo.get_visible(session, scope, opportunity_id, for_update=for_update)
+    if row is None:
+        raise NotFound("Opportunity not found", details={"opportunity_id": str(opportunity_id)})
+    return row
+
+
+async def list_opportunities(
+    session: AsyncSession,
+    scope: AccessScope,
+    where: OpportunityFilter,
+    order: str,
+    page: PageRequest,
+) -> PageResult[Opportunity]:
+    return await opportunity_repo.page(session, scope, where, ORDERS[order], page)
+
+
+async def count_opportunities(
+    session: AsyncSession, scope: AccessScope, where: OpportunityFilter
+) -> int:
+    return await opportunity_repo.count(session, scope, where)
+
+
+def _competitors(metadata: dict[str, Any]) -> int:
+    competition = metadata.get("competition")
+    return len(competition) if isinstance(competition, list) else 0
+
+
+async def rescore(session: AsyncSession, opportunity: Opportunity, model: Model) -> None:
+    """Deal score from locally stored signals only: it never waits on an upstream system."""
+    account = await account_repo.get(session, opportunity.account_id)
+    lead = await lead_repo.get(session, opportunity.lead_id) if opportunity.lead_id else None
+    signals = Signals(
+        stage=OpportunityStage(opportunity.stage),
+        stage_changed_at=opportunity.stage_changed_at,
+        close_date_slips=opportunity.close_date_slips,
+        amount=opportunity.amount,
+        account_annual_revenue=account.annual_revenue if account else None,
+        lead_score=lead.score if lead else None,
+        lead_source=lead.source if lead else None,
+        account_health=account.health_score if account else None,
+        nps=account.nps if account else None,
+        critical_tickets=account.open_critical_tickets if account else None,
+        escalations=account.escalations if account else None,
+        next_step=opportunity.next_step,
+        competitors=_competitors(opportunity.opportunity_metadata),
+    )
+    score, factors = model.score(signals, utcnow())
+    opportunity.deal_score = score
+    opportunity.deal_score_factors = [
+        {
+            "feature": f.feature,
+            "direction": f.direction,
+            "weight": f.weight,
+            "explanation": f.explanation,
+        }
+        for f in factors
+    ]
+    opportunity.deal_score_model_version = model.version
+
+
+async def check_owner(session: AsyncSession, scope: AccessScope, owner_id: uuid.UUID) -> None:
+    """Who may own what the caller creates or hands over: a rep themselves, a manager their
+    team, an admin anyone active."""
+    owner = await user_repo.get(session, owner_id)
+    if owner is None or not owner.is_active:
+        raise invalid("owner_id", "no active user with this id")
+    if scope.unrestricted:
+        return
+    if owner_id not in scope.owner_ids:
+        raise Forbidden(
+            "The owner is outside the caller's team", details={"owner_id": str(owner_id)}
+        )
+
+
+def _history(
+    opportunity: Opportunity,
+    field: str,
+    old: object,
+    new: object,
+    actor: uuid.UUID | None,
+    note: str | None,
+) -> OpportunityHistory:
+    return OpportunityHistory(
+        opportunity_id=opportunity.id,
+        field=field,
+        old_value=None if old is None else str(old),
+        new_value=None if new is None else str(new),
+        actor_id=actor,
+        note=note,
+    )
+
+
+async def create_opportunity(
+    session: AsyncSession, scope: AccessScope, data: NewOpportunity, model: Model
+) -> Opportunity:
+    scope.require_scope("opportunities:write")
+    account = await account_repo.get_visible(session, scope, data.account_id)
+    if account is None:
+        raise NotFound("Account not found", details={"account_id": str(data.account_id)})
+    rule = STAGES[data.stage]
+    if rule.is_closed:
+        raise invalid("stage", "a new opportunity starts in an open stage")
+    owner_id = data.owner_id or scope.actor_id
+    if owner_id is None:
+        raise invalid("owner_id", "a partner names the owner")
+    await check_owner(session, scope, owner_id)
+    if data.lead_id is not None and await lead_repo.get(session, data.lead_id) is None:
+        raise invalid("lead_id", "no lead with this id")
+    now = utcnow()
+    opportunity = Opportunity(
+        name=data.name,
+        account_id=account.id,
+        lead_id=data.lead_id,
+        stage=data.stage.value,
+        amount=data.amount,
+        probability=data.probability if data.probability is not None else rule.default_probability,
+        forecast_category=rule.forecast_category.value,
+        expected_close_date=data.expected_close_date,
+        owner_id=owner_id,
+        territory_id=account.territory_id,
+        next_step=data.next_step,
+        notes=data.notes,
+        opportunity_metadata=dict(data.metadata),
+        stage_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    await rescore(session, opportunity, model)
+    session.add(opportunity)
+    await session.flush()
+    await opportunity_repo.replace_products(
+        session, opportunity.id, [p.to_row() for p in data.products]
+    )
+    return opportunity
+
+
+def _may_edit(scope: AccessScope, opportunity: Opportunity) -> None:
+    if scope.role is Role.SALES_REP and opportunity.owner_id != scope.actor_id:
+        raise Forbidden("A rep may change only the opportunities they own")
+
+
+def _check_version(opportunity: Opportunity, expected: int | None) -> None:
+    if expected is not None and expected != opportunity.version:
+        raise Conflict(
+            "The opportunity changed since it was read",
+            details={"expected_version": expected, "current_version": opportunity.version},
+        )
+
+
+def _first_of_next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+async def update_stage(
+    session: AsyncSession,
+    scope: AccessScope,
+    opportunity_id: uuid.UUID,
+    change: StageChange,
+    model: Model,
+) -> Opportunity:
+    scope.require_scope("opportunities:write")
+    opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
+    _may_edit(scope, opportunity)
+    _check_version(opportunity, change.expected_version)
+    current = OpportunityStage(opportunity.stage)
+    target = change.stage
+    rule = STAGES[current]
+    if target not in rule.allowed_next and not (target == current and not rule.is_closed):
+        raise ValidationError(
+            "Invalid opportunity stage transition",
+            details={
+                "current_stage": current.value,
+                "requested_stage": target.value,
+                "allowed_stages": [s.value for s in rule.allowed_next],
+            },
+        )
+    target_rule = STAGES[target]
+    probability = (
+        change.probability if change.probability is not None else target_rule.default_probability
+    )
+    if target_rule.is_closed and probability != target_rule.default_probability:
+        raise invalid(
+            "probability",
+            f"a {target.value} opportunity has probability {target_rule.default_probability}",
+        )
+    now = utcnow()
+    if target is OpportunityStage.CLOSED_WON:
+        if not await opportunity_repo.products_of(session, [opportunity.id]):
+            raise invalid("products", "closing won needs at least one product line")
+        opportunity.contract_term = change.contract_term or opportunity.contract_term or 12
+        opportunity.start_date = (
+            change.start_date or opportunity.start_date or _first_of_next_month(now.date())
+        )
+        opportunity.payment_terms = change.payment_terms or opportunity.payment_terms or "net_30"
+        opportunity.billing_frequency = (
+            change.billing_frequency or opportunity.billing_frequency or "monthly"
+        )
+    if target is OpportunityStage.CLOSED_LOST:
+        if not change.loss_reason:
+            raise invalid("loss_reason", "closing lost needs a loss reason")
+        opportunity.loss_reason = change.loss_reason
+    actor, note = scope.actor_id, change.notes
+    if target != current:
+        session.add(_history(opportunity, "stage", current.value, target.value, actor, note))
+        opportunity.stage = target.value
+        opportunity.stage_changed_at = now
+        opportunity.forecast_category = target_rule.forecast_category.value
+    if probability != opportunity.probability:
+        session.add(
+            _history(opportunity, "probability", opportunity.probability, probability, actor, note)
+        )
+        opportunity.probability = probability
+    if target_rule.is_closed:
+        opportunity.closed_at = now
+        if opportunity.expected_close_date is None:
+            opportunity.expected_close_date = now.date()
+    if change.next_step is not None:
+        opportunity.next_step = change.next_step
+    if change.notes is not None:
+        opportunity.notes = change.notes
+    await _save(session, opportunity, model)
+    return opportunity
+
+
+async def _save(session: AsyncSession, opportunity: Opportunity, model: Model) -> None:
+    await rescore(session, opportunity, model)
+    opportunity.version += 1
+    opportunity.updated_at = utcnow()
+    session.add(opportunity)
+    await session.flush()
+
+
+async def update_opportunity(
+    session: AsyncSession,
+    scope: AccessScope,
+    opportunity_id: uuid.UUID,
+    changes: OpportunityChanges,
+    model: Model,
+) -> Opportunity:
+    scope.require_scope("opportunities:write")
+    opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
+    _may_edit(scope, opportunity)
+    _check_version(opportunity, changes.expected_version)
+    if STAGES[OpportunityStage(opportunity.stage)].is_closed:
+        raise Conflict("A closed opportunity is final", details={"stage": opportunity.stage})
+    actor = scope.actor_id
+    sent = changes.model_fields_set
+    if "name" in sent and changes.name is None:
+        raise invalid("name", "may not be null")
+    if changes.name is not None:
+        opportunity.name = changes.name
+    if "amount" in sent and changes.amount != opportunity.amount:
+        session.add(
+            _history(opportunity, "amount", opportunity.amount, changes.amount, actor, None)
+        )
+        opportunity.amount = changes.amount
+    if (
+        "expected_close_date" in sent
+        and changes.expected_close_date != opportunity.expected_close_date
+    ):
+        old = opportunity.expected_close_date
+        new = changes.expected_close_date
+        session.add(_history(opportunity, "expected_close_date", old, new, actor, None))
+        if old is not None and (new is None or new > old):
+            opportunity.close_date_slips += 1
+        opportunity.expected_close_date = new
+    for field in ("next_step", "notes"):
+        if field in sent:
+            setattr(opportunity, field, getattr(changes, field))
+    if changes.products is not None:
+        await opportunity_repo.replace_products(
+            session, opportunity.id, [p.to_row() for p in changes.products]
+        )
+    await _save(session, opportunity, model)
+    return opportunity
+
+
+async def reassign_opportunity(
+    session: AsyncSession,
+    scope: AccessScope,
+    opportunity_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    reason: str | None,
+    model: Model,
+) -> Opportunity:
+    scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
+    opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
+    await check_owner(session, scope, owner_id)
+    if owner_id != opportunity.owner_id:
+        session.add(
+            _history(opportunity, "owner", opportunity.owner_id, owner_id, scope.actor_id, reason)
+        )
+        opportunity.owner_id = owner_id
+    await _save(session, opportunity, model)
+    return opportunity

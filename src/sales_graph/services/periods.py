@@ -1,0 +1,59 @@
+"""Periods: ``Q1_2026`` (fiscal quarter), ``M03_2026`` (calendar month), ``FY2026`` (fiscal year).
+
+A fiscal year is named by the calendar year it starts in; its first month is the setting
+``fiscal_year_start_month`` (January by default, when fiscal and calendar years agree).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sales_graph.services.validation import invalid
+
+_PATTERN = re.compile(r"^(?:Q([1-4])_(\d{4})|M(0[1-9]|1[0-2])_(\d{4})|FY(\d{4}))$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    name: str
+    start: date
+    end: date  # inclusive
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def parse_period(name: str, fiscal_year_start_month: int = 1, field: str = "period") -> Period:
+    match = _PATTERN.match(name or "")
+    if match is None:
+        raise invalid(field, "a period is Q1_2026, M03_2026 or FY2026")
+    quarter, q_year, month, m_year, fy_year = match.groups()
+    if month:
+        start = date(int(m_year), int(month), 1)
+        length = 1
+    elif quarter:
+        start = _add_months(date(int(q_year), fiscal_year_start_month, 1), 3 * (int(quarter) - 1))
+        length = 3
+    else:
+        start = date(int(fy_year), fiscal_year_start_month, 1)
+        length = 12
+    return Period(name, start, _add_months(start, length) - timedelta(days=1))
+
+
+def quarter_of(day: date, fiscal_year_start_month: int = 1) -> Period:
+    """The fiscal quarter a day falls in."""
+    months_into_year = (day.month - fiscal_year_start_month) % 12
+    fiscal_year = day.year if day.month >= fiscal_year_start_month else day.year - 1
+    quarter = months_into_year // 3 + 1
+    return parse_period(f"Q{quarter}_{fiscal_year}", fiscal_year_start_month)
+
+
+def next_quarter(period: Period, fiscal_year_start_month: int = 1) -> Period:
+    return quarter_of(period.end + timedelta(days=1), fiscal_year_start_month)

@@ -1,0 +1,144 @@
+"""Quotas per user or territory and period; attainment = closed-won amount / quota."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.auth.scope import AccessScope
+from sales_graph.db.models import Quota
+from sales_graph.db.repositories import forecasts as quota_repo
+from sales_graph.db.repositories import opportunities as opportunity_repo
+from sales_graph.db.repositories import territories as territory_repo
+from sales_graph.db.repositories import users as user_repo
+from sales_graph.domain import Role
+from sales_graph.errors import Conflict, Forbidden, NotFound
+from sales_graph.services.periods import Period
+from sales_graph.services.validation import Input, invalid
+from sales_graph.timeutil import utcnow
+
+Amount = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2)]
+
+
+class NewQuota(Input):
+    period: str
+    user_id: uuid.UUID | None = None
+    territory_id: uuid.UUID | None = None
+    amount: Amount
+
+    @model_validator(mode="after")
+    def _one_target(self) -> NewQuota:
+        if (self.user_id is None) == (self.territory_id is None):
+            raise ValueError("a quota is for a user or for a territory (one of them)")
+        return self
+
+
+class QuotaChanges(Input):
+    amount: Amount
+    expected_version: Annotated[int, Field(ge=1)] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attainment:
+    quota: Quota
+    won_amount: Decimal
+    ratio: Decimal  # 1.00 = 100 %
+
+
+async def attainment(session: AsyncSession, quota: Quota, period: Period) -> Attainment:
+    won = await opportunity_repo.won_amount(
+        session,
+        start=period.start,
+        end=period.end,
+        owner_id=quota.user_id,
+        territory_id=quota.territory_id,
+    )
+    ratio = (won / quota.amount).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    return Attainment(quota, won, ratio)
+
+
+async def _may_set(session: AsyncSession, scope: AccessScope, data: NewQuota) -> None:
+    scope.require_scope("quotas:write")
+    if not scope.is_partner:
+        scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
+    if data.user_id is not None:
+        user = await user_repo.get(session, data.user_id)
+        if user is None:
+            raise invalid("user_id", "no user with this id")
+        if not scope.unrestricted and data.user_id not in scope.owner_ids:
+            raise Forbidden("A manager sets quotas for their team")
+    if data.territory_id is not None:
+        if await territory_repo.get(session, data.territory_id) is None:
+            raise invalid("territory_id", "no territory with this id")
+        if not scope.unrestricted and data.territory_id not in scope.territory_ids:
+            raise Forbidden("A manager sets quotas for the territories they own")
+
+
+async def set_quota(
+    session: AsyncSession, scope: AccessScope, data: NewQuota, period: Period
+) -> Quota:
+    await _may_set(session, scope, data)
+    existing = await quota_repo.quota_for(session, period.name, data.user_id, data.territory_id)
+    if existing is not None:
+        raise Conflict(
+            "A quota for this period and target exists; update it instead",
+            details={"existing_quota_id": str(existing.id)},
+        )
+    return await quota_repo.add_quota(
+        session,
+        Quota(
+            period=period.name,
+            user_id=data.user_id,
+            territory_id=data.territory_id,
+            amount=data.amount,
+            set_by_id=scope.actor_id,
+        ),
+    )
+
+
+async def update_quota(
+    session: AsyncSession, scope: AccessScope, quota_id: uuid.UUID, changes: QuotaChanges
+) -> Quota:
+    quota = await quota_repo.quota_visible(session, scope, quota_id, for_update=True)
+    if quota is None:
+        raise NotFound("Quota not found", details={"quota_id": str(quota_id)})
+    target = NewQuota(
+        period=quota.period,
+        user_id=quota.user_id,
+        territory_id=quota.territory_id,
+        amount=changes.amount,
+    )
+    await _may_set(session, scope, target)
+    if changes.expected_version is not None and changes.expected_version != quota.version:
+        raise Conflict(
+            "The quota changed since it was read",
+            details={
+                "expected_version": changes.expected_version,
+                "current_version": quota.version,
+            },
+        )
+    quota.amount = changes.amount
+    quota.version += 1
+    quota.updated_at = utcnow()
+    session.add(quota)
+    await session.flush()
+    return quota
+
+
+async def list_quotas(
+    session: AsyncSession,
+    scope: AccessScope,
+    *,
+    period: str | None,
+    user_id: uuid.UUID | None,
+    territory_id: uuid.UUID | None,
+) -> list[Quota]:
+    scope.require_scope("quotas:read")
+    return await quota_repo.quotas(
+        session, scope, period=period, user_id=user_id, territory_id=territory_id
+    )

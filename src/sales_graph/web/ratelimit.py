@@ -1,0 +1,55 @@
+"""Rate limits on every request (the probes aside), with the ``X-RateLimit-*`` headers.
+
+It runs after authentication: the key is the authenticated principal, and the client address
+of the connection only for anonymous calls. Never a header: ``X-Forwarded-For`` and friends are
+the client's to forge (uvicorn runs with ``proxy_headers=False`` so ``client`` is the peer).
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sales_graph.errors import RateLimitExceeded
+from sales_graph.web.envelope import error_response
+from sales_graph.web.limiter import RateLimiter
+
+# Load balancers probe often and must always get an answer.
+_EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def rate_limit_key(scope: Scope) -> str:
+    principal = scope.get("state", {}).get("principal")
+    if principal is not None:
+        return f"principal:{principal.subject}"
+    client = scope.get("client")
+    return f"address:{client[0] if client else 'unknown'}"
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter: RateLimiter | None = None
+        if scope["type"] == "http" and scope["path"] not in _EXEMPT_PATHS:
+            limiter = scope["app"].state.runtime.rate_limiter
+        if limiter is None:
+            await self.app(scope, receive, send)
+            return
+        decision = await limiter.hit(rate_limit_key(scope))
+        headers = decision.headers()
+        if not decision.allowed:
+            error = RateLimitExceeded(
+                details={"retry_after_s": decision.retry_after_s},
+                headers={**headers, "Retry-After": str(decision.retry_after_s)},
+            )
+            await error_response(error)(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
