@@ -6,12 +6,22 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 from sqlalchemy.engine import make_url
 
 from sales_graph.settings import Settings
 from tests.services import ServiceUrls, read_service_urls, require_reachable
 
 SERVICES = read_service_urls()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts from structlog's defaults: an app's log level does not leak into
+    the next test's captured logs."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sales_graph.auth.authenticator import Authenticator, build_authenticator
 from sales_graph.auth.keys import SigningKeys
 from sales_graph.auth.tokens import TokenIssuer
+from sales_graph.connectors import Connectors, build_connectors
 from sales_graph.db.engine import Database
 from sales_graph.services.scoring import PRIOR, Model
 from sales_graph.settings import Settings
@@ -33,9 +34,13 @@ class Runtime:
     rate_limiter: RateLimiter | None = None
     # The deal-score model in use: the newest trained version, else the documented prior.
     deal_model: Model = PRIOR
+    # The external systems' clients (docs/upstreams.md); None: every upstream field is null.
+    connectors: Connectors | None = None
 
     async def close(self) -> None:
         await self.authenticator.aclose()
+        if self.connectors is not None:
+            await self.connectors.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
@@ -65,6 +70,9 @@ def build_runtime(settings: Settings) -> Runtime:
         authenticator=authenticator,
         redis=redis,
         rate_limiter=build_rate_limiter(settings.rate_limit, redis),
+        # Upstream reads are cached in Redis in production (shared by the workers), else in
+        # process, so that development and test runs never see each other's cached answers.
+        connectors=build_connectors(settings, redis if settings.is_production else None),
     )
 
 

@@ -30,6 +30,18 @@ class UpstreamSettings(BaseModel):
     read_timeout_s: float = 5.0
     deadline_s: float = 8.0
     max_connections: int = 50
+    # Retries (full-jitter backoff, inside the deadline), circuit breaker, payload cap, cache;
+    # see docs/upstreams.md. cache_ttls overrides the client's per-resource TTLs in seconds.
+    retry_max_attempts: int = Field(default=4, ge=1)
+    retry_base_backoff_s: float = Field(default=0.1, ge=0)
+    retry_max_backoff_s: float = Field(default=2.0, ge=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_reset_timeout_s: float = Field(default=30.0, ge=0)
+    max_response_bytes: int = Field(default=1024 * 1024, gt=0)
+    stale_ttl_s: float = Field(default=86400, ge=0)
+    cache_ttls: dict[str, float] = Field(default_factory=dict)
+    # Signs the system's webhooks to us (Standard Webhooks); only Customer Experience sends any.
+    webhook_secret: SecretStr | None = None
 
 
 class AuthSettings(BaseModel):

@@ -159,27 +159,22 @@ async def test_no_client_authentication_is_invalid_client(gateway: Gateway) -> N
     assert response.headers["www-authenticate"].startswith("Basic")
 
 
-@pytest.mark.parametrize(
-    ("form", "status", "error"),
-    [
-        ({}, 400, "invalid_request"),
-        ({"grant_type": ""}, 400, "invalid_request"),
-        ({"grant_type": "password"}, 400, "unsupported_grant_type"),
-        ({"grant_type": "authorization_code"}, 400, "unsupported_grant_type"),
-        ({"grant_type": "client_credentials", "scope": "quotas:write"}, 400, "invalid_scope"),
-        ({"grant_type": "client_credentials", "scope": "leads:read admin"}, 400, "invalid_scope"),
-        ({"grant_type": "client_credentials", "scope": 'leads:read "x"'}, 400, "invalid_scope"),
-    ],
-)
-async def test_request_errors(
-    gateway: Gateway,
-    user_client: CreatedClient,
-    form: dict[str, str],
-    status: int,
-    error: str,
-) -> None:
-    response = await token(gateway, form, **basic(user_client.client_id, user_client.client_secret))
-    oauth_error(response, status, error)
+REQUEST_ERRORS: list[tuple[dict[str, str], str]] = [
+    ({}, "invalid_request"),
+    ({"grant_type": ""}, "invalid_request"),
+    ({"grant_type": "password"}, "unsupported_grant_type"),
+    ({"grant_type": "authorization_code"}, "unsupported_grant_type"),
+    ({"grant_type": "client_credentials", "scope": "quotas:write"}, "invalid_scope"),
+    ({"grant_type": "client_credentials", "scope": "leads:read admin"}, "invalid_scope"),
+    ({"grant_type": "client_credentials", "scope": 'leads:read "x"'}, "invalid_scope"),
+]
+
+
+async def test_request_errors(gateway: Gateway, user_client: CreatedClient) -> None:
+    """One gateway for all cases; each gets its 400 and OAuth error code."""
+    credentials = basic(user_client.client_id, user_client.client_secret)
+    for form, error in REQUEST_ERRORS:
+        oauth_error(await token(gateway, form, **credentials), 400, error)
 
 
 async def test_two_authentication_methods_at_once_are_refused(
@@ -193,25 +188,25 @@ async def test_two_authentication_methods_at_once_are_refused(
     oauth_error(response, 400, "invalid_request")
 
 
-@pytest.mark.parametrize(
-    ("content", "content_type"),
-    [
-        (b'{"grant_type": "client_credentials"}', "application/json"),
-        (b"grant_type=client_credentials&grant_type=password", FORM["content-type"]),
-        (b"grant_type=client_credentials&&&", FORM["content-type"]),
-        (b"grant_type=client_credentials&" + b"x=y&" * 2000, FORM["content-type"]),
-        ("grant_type=client_credentials&scope=é".encode(), FORM["content-type"]),
-    ],
-    ids=["json", "repeated", "empty pairs", "too large", "not ascii"],
-)
+MALFORMED_BODIES: dict[str, tuple[bytes, str]] = {
+    "json": (b'{"grant_type": "client_credentials"}', "application/json"),
+    "no type": (b"grant_type=client_credentials", ""),
+    "repeated": (b"grant_type=client_credentials&grant_type=password", FORM["content-type"]),
+    "empty pairs": (b"grant_type=client_credentials&&&", FORM["content-type"]),
+    "too large": (b"grant_type=client_credentials&" + b"x=y&" * 2000, FORM["content-type"]),
+    "not ascii": ("grant_type=client_credentials&scope=é".encode(), FORM["content-type"]),
+}
+
+
 async def test_malformed_bodies_are_invalid_request(
-    gateway: Gateway, user_client: CreatedClient, content: bytes, content_type: str
+    gateway: Gateway, user_client: CreatedClient
 ) -> None:
-    headers = {"content-type": content_type} | basic(
-        user_client.client_id, user_client.client_secret
-    )
-    response = await gateway.client.post("/oauth/token", content=content, headers=headers)
-    oauth_error(response, 400, "invalid_request")
+    credentials = basic(user_client.client_id, user_client.client_secret)
+    for name, (content, content_type) in MALFORMED_BODIES.items():
+        headers = {"content-type": content_type} | credentials
+        response = await gateway.client.post("/oauth/token", content=content, headers=headers)
+        assert response.json().get("error") == "invalid_request", name
+        oauth_error(response, 400, "invalid_request")
 
 
 async def test_client_of_an_inactive_user_is_unauthorized_client(

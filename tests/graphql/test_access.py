@@ -65,3 +65,38 @@ async def test_accounts_follow_ownership(gateway: Gateway) -> None:
 async def test_anonymous_callers_get_unauthorized(gateway: Gateway) -> None:
     error = await gateway.error(None, IDS)
     assert error["extensions"]["code"] == "UNAUTHORIZED"
+
+
+async def test_nested_opportunities_and_totals_obey_access(gateway: Gateway) -> None:
+    """r2 owns the account, r1 owns a deal on it: r2 reaches neither the deal nor its amount."""
+    from datetime import date
+
+    from sales_graph.db.models import Opportunity
+
+    org = gateway.org
+    async with gateway.runtime.db.session() as session:
+        account = Account(name="Shared", name_normalized="shared", owner_id=org.r2.id)
+        session.add(account)
+        await session.flush()
+        session.add(
+            Opportunity(
+                name="r1's deal", account_id=account.id, stage="proposal", amount=1000,
+                probability=60, forecast_category="best_case", owner_id=org.r1.id,
+                expected_close_date=date(2026, 2, 1),
+            )
+        )
+    nested = "{ accounts { items { name opportunities { name } } } }"
+    assert (await gateway.data(org.r2, nested))["accounts"]["items"] == [
+        {"name": "Shared", "opportunities": []}
+    ]
+    assert (await gateway.data(org.m1, nested))["accounts"]["items"] == [
+        {"name": "Shared", "opportunities": [{"name": "r1's deal"}]}
+    ]
+    totals = """query($o: ID!) { pipeline(ownerId: $o, period: "Q1_2026") { summary { totalAmount } }
+      opportunities { totalCount } }"""
+    seen = await gateway.data(org.r2, totals, o=str(org.r1.id))
+    assert seen == {"pipeline": {"summary": {"totalAmount": 0.0}}, "opportunities": {"totalCount": 0}}
+    seen = await gateway.data(org.m2, totals, o=str(org.r1.id))
+    assert seen["pipeline"]["summary"]["totalAmount"] == 0.0
+    seen = await gateway.data(org.m1, totals, o=str(org.r1.id))
+    assert seen["pipeline"]["summary"]["totalAmount"] == 1000.0

@@ -9,7 +9,6 @@ from typing import TypeVar
 
 from redis.asyncio import Redis
 
-from sales_graph.connectors.base import DEFAULT_STALE_TTL_S, MAX_RESPONSE_BYTES
 from sales_graph.connectors.billing import BillingClient
 from sales_graph.connectors.breaker import CircuitBreaker
 from sales_graph.connectors.cache import Cache, InProcessCache, RedisCache
@@ -19,7 +18,7 @@ from sales_graph.connectors.marketing import MarketingClient
 from sales_graph.connectors.retry import RetryPolicy
 from sales_graph.connectors.support import SupportClient
 from sales_graph.connectors.system_client import SystemClient
-from sales_graph.settings import Settings
+from sales_graph.settings import Settings, UpstreamSettings
 
 DEFAULT_CACHE_PREFIX = "sales-graph:upstream:"
 C = TypeVar("C", bound=SystemClient)
@@ -56,14 +55,16 @@ def build_connectors(
     cache_prefix: str = DEFAULT_CACHE_PREFIX,
     in_process_cache_entries: int = 10_000,
     ttls: Mapping[str, Mapping[str, float]] | None = None,
-    stale_ttl_s: float = DEFAULT_STALE_TTL_S,
+    stale_ttl_s: float | None = None,
     retry: RetryPolicy | None = None,
-    breaker_failure_threshold: int = 5,
-    breaker_reset_timeout_s: float = 30.0,
-    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    breaker_failure_threshold: int | None = None,
+    breaker_reset_timeout_s: float | None = None,
+    max_response_bytes: int | None = None,
 ) -> Connectors:
     """One client per system, sharing one cache: Redis when ``redis`` is given, else in-process.
 
+    Retries, breaker, payload cap, stale TTL and resource TTLs come from each system's
+    :class:`UpstreamSettings`; an argument given here overrides them for every system.
     ``ttls`` overrides resource TTLs per system, e.g. ``{"customer_experience": {"health": 60}}``.
     A system without ``base_url`` gets a client whose calls raise ``UpstreamUnavailable``.
     """
@@ -75,18 +76,26 @@ def build_connectors(
     overrides = ttls or {}
 
     def build(cls: type[C]) -> C:
+        system: UpstreamSettings = getattr(settings, cls.SYSTEM)
         return cls.from_settings(
-            getattr(settings, cls.SYSTEM),
+            system,
             cache=shared,
-            ttls=overrides.get(cls.SYSTEM),
-            stale_ttl_s=stale_ttl_s,
-            retry=retry,
+            ttls={**system.cache_ttls, **overrides.get(cls.SYSTEM, {})},
+            stale_ttl_s=system.stale_ttl_s if stale_ttl_s is None else stale_ttl_s,
+            retry=retry
+            or RetryPolicy(
+                max_attempts=system.retry_max_attempts,
+                base_backoff_s=system.retry_base_backoff_s,
+                max_backoff_s=system.retry_max_backoff_s,
+            ),
             breaker=CircuitBreaker(
                 name=cls.SYSTEM,
-                failure_threshold=breaker_failure_threshold,
-                reset_timeout_s=breaker_reset_timeout_s,
+                failure_threshold=breaker_failure_threshold or system.breaker_failure_threshold,
+                reset_timeout_s=system.breaker_reset_timeout_s
+                if breaker_reset_timeout_s is None
+                else breaker_reset_timeout_s,
             ),
-            max_response_bytes=max_response_bytes,
+            max_response_bytes=max_response_bytes or system.max_response_bytes,
         )
 
     return Connectors(

@@ -23,6 +23,7 @@ from sales_graph.db.models import (
     User,
 )
 from sales_graph.db.repositories import accounts, leads, opportunities, territories, users
+from sales_graph.resolvers.upstream_loaders import UpstreamLoaders
 
 if TYPE_CHECKING:
     from sales_graph.schema.context import Context
@@ -60,6 +61,8 @@ class Loaders:
         self.opportunities_by_account = self._loader(self._account_opportunities)
         self.products_by_opportunity = self._loader(self._products)
         self.history_by_opportunity = self._loader(self._history)
+        # Reads of the external systems, deduplicated and fanned out with bounded concurrency.
+        self.upstream = UpstreamLoaders(context.runtime.connectors)
 
     @staticmethod
     def _loader(

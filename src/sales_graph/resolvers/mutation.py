@@ -21,6 +21,7 @@ from sales_graph.schema.territories import (
     UpdateTerritoryInput,
 )
 from sales_graph.services import leads, territories
+from sales_graph.services.marketing_sync import sync_lead_from_marketing
 from sales_graph.services.validation import parse
 
 
@@ -60,6 +61,16 @@ class Mutation(OpportunityMutations):
         request = parse(leads.TerritoryAssignmentRequest, values)
         result = await mutate(info, lambda s, scope: leads.assign_territory(s, scope, request))
         return TerritoryAssignment.from_row(result.record)
+
+    @strawberry.mutation(description="Sync a lead with Marketing and store its score and campaign.")
+    async def sync_lead_from_marketing(self, info: Info, lead_id: strawberry.ID) -> Lead:
+        parsed = parse_id(lead_id, "leadId")
+        connectors = info.context.runtime.connectors
+        marketing = connectors.marketing if connectors else None
+        row = await mutate(
+            info, lambda s, scope: sync_lead_from_marketing(s, scope, parsed, marketing)
+        )
+        return Lead.from_row(row)
 
     @strawberry.mutation(description="Create a territory (admins).")
     async def create_territory(self, info: Info, input: CreateTerritoryInput) -> Territory:

@@ -127,14 +127,16 @@ class Query(OpportunityQueries):
         owner = parse_id(owner_id, "ownerId") if owner_id else None
         rows = await read(
             info,
-            lambda s, _scope: territories.list_territories(s, owner_id=owner, is_active=is_active),
+            lambda s, scope: territories.list_territories(
+                s, scope, owner_id=owner, is_active=is_active
+            ),
         )
         return [Territory.from_row(row) for row in rows]
 
     @strawberry.field
     async def territory(self, info: Info, id: strawberry.ID) -> Territory:
         territory_id = parse_id(id, "id")
-        row = await read(info, lambda s, _scope: territories.visible_territory(s, territory_id))
+        row = await read(info, lambda s, scope: territories.get_territory(s, scope, territory_id))
         return Territory.from_row(row)
 
     @strawberry.field(description="The people of the sales organisation.")

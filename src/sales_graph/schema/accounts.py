@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -14,7 +15,19 @@ from sales_graph.db.models import Contact as ContactRow
 from sales_graph.schema.common import PageInfo, money
 from sales_graph.schema.context import Info
 from sales_graph.schema.territories import Territory, load_territory
+from sales_graph.schema.upstream import (
+    AccountHealth,
+    AccountNps,
+    AccountUsage,
+    CriticalTickets,
+    CustomerTickets,
+    Escalations,
+    FeatureRequests,
+)
 from sales_graph.schema.users import User, load_user
+
+if TYPE_CHECKING:
+    from sales_graph.schema.opportunities import Opportunity
 
 
 @strawberry.enum(description="Sort orders of account lists.")
@@ -76,6 +89,51 @@ class Account:
     async def contacts(self, info: Info) -> list[Contact]:
         rows = await info.context.loaders.contacts_by_account.load(self.row.id)
         return [Contact.from_row(row) for row in rows]
+
+    @strawberry.field(description="The account's opportunities the caller may see.")
+    async def opportunities(
+        self, info: Info
+    ) -> list[Annotated[Opportunity, strawberry.lazy("sales_graph.schema.opportunities")]]:
+        from sales_graph.schema.opportunities import Opportunity
+
+        rows = await info.context.loaders.opportunities_by_account.load(self.row.id)
+        return [Opportunity.from_row(row) for row in rows]
+
+    # The external systems' view of the account (its id is theirs); null when a system fails.
+    @strawberry.field(description="Customer Experience: health score.")
+    async def health(self, info: Info) -> AccountHealth | None:
+        found = await info.context.loaders.upstream.health.load(str(self.row.id))
+        return AccountHealth.from_model(found) if found else None
+
+    @strawberry.field(description="Customer Experience: product usage.")
+    async def usage(self, info: Info) -> AccountUsage | None:
+        found = await info.context.loaders.upstream.usage.load(str(self.row.id))
+        return AccountUsage.from_model(found) if found else None
+
+    @strawberry.field(description="Customer Experience: recent tickets.")
+    async def tickets(self, info: Info) -> CustomerTickets | None:
+        found = await info.context.loaders.upstream.tickets.load(str(self.row.id))
+        return CustomerTickets.from_model(found) if found else None
+
+    @strawberry.field(description="Customer Experience: Net Promoter Score.")
+    async def nps(self, info: Info) -> AccountNps | None:
+        found = await info.context.loaders.upstream.nps.load(str(self.row.id))
+        return AccountNps.from_model(found) if found else None
+
+    @strawberry.field(description="Support: critical tickets.")
+    async def critical_tickets(self, info: Info) -> CriticalTickets | None:
+        found = await info.context.loaders.upstream.critical_tickets.load(str(self.row.id))
+        return CriticalTickets.from_model(found) if found else None
+
+    @strawberry.field(description="Support: escalations.")
+    async def escalations(self, info: Info) -> Escalations | None:
+        found = await info.context.loaders.upstream.escalations.load(str(self.row.id))
+        return Escalations.from_model(found) if found else None
+
+    @strawberry.field(description="Support: feature requests.")
+    async def feature_requests(self, info: Info) -> FeatureRequests | None:
+        found = await info.context.loaders.upstream.feature_requests.load(str(self.row.id))
+        return FeatureRequests.from_model(found) if found else None
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Account:

@@ -14,6 +14,7 @@ from sales_graph.domain import OpportunityStage as OpportunityStageValue
 from sales_graph.schema.common import money
 from sales_graph.schema.context import Info
 from sales_graph.schema.territories import Territory, load_territory
+from sales_graph.schema.upstream import Revenue
 from sales_graph.schema.users import User, load_user
 from sales_graph.services.forecasting import ComputedForecast, StageLine
 from sales_graph.services.forecasting import Pipeline as PipelineResult
@@ -110,6 +111,11 @@ class Forecast:
     @strawberry.field
     async def submitted_by(self, info: Info) -> User | None:
         return await load_user(info, self.submitted_by_id)
+
+    @strawberry.field(description="Finance: actual revenue of the period (none for FY periods).")
+    async def actual_revenue(self, info: Info) -> Revenue | None:
+        found = await info.context.loaders.upstream.revenue.load(self.period)
+        return Revenue.from_model(found) if found else None
 
     @classmethod
     def from_computed(cls, result: ComputedForecast) -> Forecast:

@@ -16,6 +16,7 @@ from sales_graph.domain import LeadStatus as LeadStatusValue
 from sales_graph.schema.common import PageInfo, money
 from sales_graph.schema.context import Info
 from sales_graph.schema.territories import Territory, TerritoryAssignment, load_territory
+from sales_graph.schema.upstream import Campaign, MarketingScore
 from sales_graph.schema.users import User, load_user
 
 # Registers the domain enum as the GraphQL enum LeadStatus; annotations use the domain class.
@@ -81,6 +82,18 @@ class Lead:
     @strawberry.field(description="The opportunity this lead was converted to.")
     def opportunity_id(self) -> strawberry.ID | None:
         return strawberry.ID(str(self.row.opportunity_id)) if self.row.opportunity_id else None
+
+    @strawberry.field(description="Marketing: the lead's campaign (by campaignId).")
+    async def campaign(self, info: Info) -> Campaign | None:
+        if not self.row.campaign_id:
+            return None
+        found = await info.context.loaders.upstream.campaign.load(self.row.campaign_id)
+        return Campaign.from_model(found) if found else None
+
+    @strawberry.field(description="Marketing: its current score of the lead.")
+    async def marketing_score(self, info: Info) -> MarketingScore | None:
+        found = await info.context.loaders.upstream.lead_score.load(str(self.row.id))
+        return MarketingScore.from_model(found) if found else None
 
     @classmethod
     def from_row(cls, row: LeadRow) -> Lead:

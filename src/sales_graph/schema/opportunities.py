@@ -20,6 +20,7 @@ from sales_graph.schema.accounts import Account
 from sales_graph.schema.common import PageInfo, money
 from sales_graph.schema.context import Info
 from sales_graph.schema.territories import Territory, load_territory
+from sales_graph.schema.upstream import Contract
 from sales_graph.schema.users import User, load_user
 
 # Register the domain enums as GraphQL enums; annotations use the domain classes.
@@ -147,6 +148,13 @@ class Opportunity:
     @strawberry.field
     def lead_id(self) -> strawberry.ID | None:
         return strawberry.ID(str(self.row.lead_id)) if self.row.lead_id else None
+
+    @strawberry.field(description="Billing: the contract of a won deal (by contractId).")
+    async def contract(self, info: Info) -> Contract | None:
+        if not self.row.contract_id:
+            return None
+        found = await info.context.loaders.upstream.contract.load(self.row.contract_id)
+        return Contract.from_model(found) if found else None
 
     @classmethod
     def from_row(cls, row: OpportunityRow) -> Opportunity:

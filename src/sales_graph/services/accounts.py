@@ -17,6 +17,7 @@ from sales_graph.errors import NotFound
 async def visible_account(
     session: AsyncSession, scope: AccessScope, account_id: uuid.UUID
 ) -> Account:
+    scope.require_scope("accounts:read")
     account = await account_repo.get_visible(session, scope, account_id)
     if account is None:
         raise NotFound("Account not found", details={"account_id": str(account_id)})
@@ -26,6 +27,7 @@ async def visible_account(
 async def list_accounts(
     session: AsyncSession, scope: AccessScope, where: AccountFilter, order: str, page: PageRequest
 ) -> PageResult[Account]:
+    scope.require_scope("accounts:read")
     return await account_repo.page(session, scope, where, ORDERS[order], page)
 
 

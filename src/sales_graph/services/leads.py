@@ -107,6 +107,7 @@ class TerritoryAssignmentRequest(Input):
 
 
 async def visible_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
+    scope.require_scope("leads:read")
     lead = await lead_repo.get_visible(session, scope, lead_id)
     if lead is None:
         raise NotFound("Lead not found", details={"lead_id": str(lead_id)})
@@ -116,6 +117,7 @@ async def visible_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.
 async def list_leads(
     session: AsyncSession, scope: AccessScope, where: LeadFilter, order: str, page: PageRequest
 ) -> PageResult[Lead]:
+    scope.require_scope("leads:read")
     return await lead_repo.page(session, scope, where, ORDERS[order], page)
 
 
@@ -134,6 +136,7 @@ async def _ensure_email_free(session: AsyncSession, email: str, own_id: uuid.UUI
 
 async def create_lead(session: AsyncSession, scope: AccessScope, data: NewLead) -> Lead:
     """CreateLead: stores the lead and assigns it a territory and a rep."""
+    scope.require_scope("leads:write")
     await _ensure_email_free(session, data.email, None)
     metadata = dict(data.metadata)
     campaign_id = data.campaign_id or metadata.get("campaign_id")
@@ -179,11 +182,18 @@ def _may_edit(scope: AccessScope, lead: Lead) -> None:
 
 
 async def _editable(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
+    scope.require_scope("leads:write")
     lead = await lead_repo.get_for_update(session, scope, lead_id)
     if lead is None:
         raise NotFound("Lead not found", details={"lead_id": str(lead_id)})
     _may_edit(scope, lead)
     return lead
+
+
+async def editable_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
+    """The lead, locked, when the caller may change it: NOT_FOUND unless visible, FORBIDDEN for
+    a rep on a lead not assigned to them."""
+    return await _editable(session, scope, lead_id)
 
 
 def _touch(lead: Lead) -> None:

@@ -79,9 +79,22 @@ async def visible_territory(session: AsyncSession, territory_id: uuid.UUID) -> T
     return territory
 
 
+async def get_territory(
+    session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID
+) -> Territory:
+    scope.require_scope("territories:read")
+    return await visible_territory(session, territory_id)
+
+
 async def list_territories(
-    session: AsyncSession, *, owner_id: uuid.UUID | None, is_active: bool | None
+    session: AsyncSession,
+    scope: AccessScope,
+    *,
+    owner_id: uuid.UUID | None,
+    is_active: bool | None,
 ) -> list[Territory]:
+    """Territories are the organisation's map: every user reads them all."""
+    scope.require_scope("territories:read")
     return await territory_repo.listing(session, owner_id=owner_id, is_active=is_active)
 
 

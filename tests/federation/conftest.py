@@ -1,0 +1,111 @@
+"""The gateway of tests/graphql, with its connectors pointed at simulators on loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
+
+from sales_graph.app import create_app
+from sales_graph.db.engine import Database
+from sales_graph.db.migrate import upgrade
+from sales_graph.db.models import Account
+from sales_graph.settings import RateLimitSettings, Settings, UpstreamSettings
+from sales_graph.simulators import SYSTEMS, RunningSimulators, serve_simulators
+from tests.factories import make_org
+from tests.graphql.conftest import Gateway
+
+KEYS = {system: f"fed-{system}-key" for system in SYSTEMS}
+DEADLINE_S = 1.0
+WEBHOOK_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cw=="
+
+
+@pytest.fixture
+async def sims() -> AsyncIterator[RunningSimulators]:
+    running = await serve_simulators(api_keys=KEYS)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+def upstream_overrides() -> dict[str, dict[str, Any]]:
+    """Per-system settings a test module changes by overriding this fixture."""
+    return {}
+
+
+def upstream_settings(
+    sims: RunningSimulators, overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, UpstreamSettings]:
+    """Each system at its simulator (the values of ``sims.env()``), with test-sized waits."""
+    env = sims.env()
+    groups: dict[str, UpstreamSettings] = {}
+    for system in SYSTEMS:
+        prefix = f"SALES_GRAPH_{system.upper()}__"
+        values: dict[str, Any] = {
+            "base_url": env[prefix + "BASE_URL"],
+            "api_key": SecretStr(env[prefix + "API_KEY"]),
+            "connect_timeout_s": DEADLINE_S,
+            "read_timeout_s": DEADLINE_S,
+            "deadline_s": DEADLINE_S,
+            "retry_base_backoff_s": 0.01,
+            "retry_max_backoff_s": 0.05,
+        }
+        if system == "customer_experience":
+            values["webhook_secret"] = SecretStr(WEBHOOK_SECRET)
+        values.update((overrides or {}).get(system, {}))
+        groups[system] = UpstreamSettings.model_validate(values)
+    return groups
+
+
+@pytest.fixture
+async def gateway(
+    fresh_database: str,
+    tmp_path: Path,
+    sims: RunningSimulators,
+    upstream_overrides: dict[str, dict[str, Any]],
+) -> AsyncIterator[Gateway]:
+    db = Database(fresh_database)
+    await upgrade(db.engine)
+    async with db.session() as session:
+        org = await make_org(session)
+    await db.dispose()
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url=fresh_database,
+        log_level="WARNING",
+        rate_limit=RateLimitSettings(enabled=False),
+        _env_file=None,
+        **upstream_settings(sims, upstream_overrides),
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
+        ) as client,
+    ):
+        yield Gateway(client, app, org, fresh_database.split(":")[0].split("+")[0])
+
+
+async def make_accounts(gateway: Gateway, count: int) -> list[str]:
+    """``count`` accounts of r1 in T1, named Account 00, 01, ...; their ids in name order."""
+    org = gateway.org
+    rows = [
+        Account(
+            name=f"Account {n:02d}",
+            name_normalized=f"account {n:02d}",
+            owner_id=org.r1.id,
+            territory_id=org.t1.id,
+        )
+        for n in range(count)
+    ]
+    async with gateway.runtime.db.session() as session:
+        session.add_all(rows)
+    return [str(row.id) for row in rows]
