@@ -80,8 +80,13 @@ async def test_nested_opportunities_and_totals_obey_access(gateway: Gateway) -> 
         await session.flush()
         session.add(
             Opportunity(
-                name="r1's deal", account_id=account.id, stage="proposal", amount=1000,
-                probability=60, forecast_category="best_case", owner_id=org.r1.id,
+                name="r1's deal",
+                account_id=account.id,
+                stage="proposal",
+                amount=1000,
+                probability=60,
+                forecast_category="best_case",
+                owner_id=org.r1.id,
                 expected_close_date=date(2026, 2, 1),
             )
         )
@@ -95,7 +100,10 @@ async def test_nested_opportunities_and_totals_obey_access(gateway: Gateway) -> 
     totals = """query($o: ID!) { pipeline(ownerId: $o, period: "Q1_2026") { summary { totalAmount } }
       opportunities { totalCount } }"""
     seen = await gateway.data(org.r2, totals, o=str(org.r1.id))
-    assert seen == {"pipeline": {"summary": {"totalAmount": 0.0}}, "opportunities": {"totalCount": 0}}
+    assert seen == {
+        "pipeline": {"summary": {"totalAmount": 0.0}},
+        "opportunities": {"totalCount": 0},
+    }
     seen = await gateway.data(org.m2, totals, o=str(org.r1.id))
     assert seen["pipeline"]["summary"]["totalAmount"] == 0.0
     seen = await gateway.data(org.m1, totals, o=str(org.r1.id))
