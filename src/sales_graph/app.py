@@ -24,6 +24,7 @@ from sales_graph.web.graphql import GraphQLApp
 from sales_graph.web.health import healthz, readyz
 from sales_graph.web.middleware import RequestContextMiddleware
 from sales_graph.web.ratelimit import RateLimitMiddleware
+from sales_graph.web.webhooks import webhook_routes
 
 _log = get_logger("sales_graph.app")
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *auth_routes(),
+        *webhook_routes(),
     ]
     return Starlette(
         routes=routes,

@@ -93,9 +93,18 @@ def serve(
 
     from sales_graph.ops import prepare_demo
 
+    upstreams: dict[str, str] = {}
+    if demo:
+        from sales_graph.simulators.background import serve_in_thread
+
+        # The simulators serve the app's connectors (docs/upstreams.md); what is set wins.
+        simulators = serve_in_thread()
+        for name, value in simulators.running.env().items():
+            os.environ.setdefault(name, value)
+        upstreams = simulators.running.urls
     settings = _settings(demo=demo)
     if demo:
-        for line in asyncio.run(prepare_demo(settings, f"http://{host}:{port}")):
+        for line in asyncio.run(prepare_demo(settings, f"http://{host}:{port}", upstreams)):
             typer.echo(line)
     os.environ.setdefault("SALES_GRAPH_DATA_DIR", str(settings.data_dir))
     uvicorn.run(
@@ -109,6 +118,23 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+@app.command()
+def simulate(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    base_port: Annotated[int, typer.Option(help="marketing's port; the others follow")] = 9100,
+    seed: Annotated[int, typer.Option(help="seed of the generated data")] = 0,
+) -> None:
+    """Run the simulated external systems until Ctrl-C; prints the settings that use them."""
+    from sales_graph.simulators import RunningSimulators, run_forever
+
+    def started(running: RunningSimulators) -> None:
+        typer.echo("# the simulators are up; point sales-graph at them with:")
+        for name, value in running.env().items():
+            typer.echo(f"export {name}={value}")
+
+    run_forever(host, base_port, seed=seed, on_started=started)
 
 
 client_app = typer.Typer(no_args_is_help=True, help="OAuth clients (client credentials)")

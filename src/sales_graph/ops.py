@@ -51,8 +51,11 @@ async def issue_user_token(
         await runtime.close()
 
 
-async def prepare_demo(settings: Settings, base_url: str) -> list[str]:
-    """Migrate, seed when empty, and the lines the demo prints: URLs and ready tokens."""
+async def prepare_demo(
+    settings: Settings, base_url: str, upstreams: dict[str, str] | None = None
+) -> list[str]:
+    """Migrate, seed when empty, and the lines the demo prints: URLs (the gateway's and the
+    simulated ``upstreams``') and ready tokens."""
     await migrate_database(settings)
     summary = await seed_demo_database(settings)
     lines = [
@@ -67,6 +70,7 @@ async def prepare_demo(settings: Settings, base_url: str) -> list[str]:
         ),
         f"  GraphQL IDE: {base_url}/graphql",
         f"  health:      {base_url}/healthz  {base_url}/readyz",
+        *(f"  simulator:   {system:<20} {url}" for system, url in (upstreams or {}).items()),
         "",
         "Bearer tokens (paste as 'Authorization: Bearer <token>'):",
     ]

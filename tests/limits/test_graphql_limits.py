@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from graphql import get_introspection_query
+from sales_graph.schema import limits
 from tests.limits.conftest import Api
 
 
@@ -161,3 +162,25 @@ async def test_production_errors_suggest_nothing_either(production_api: Api) -> 
     response = await production_api.post("{ leads { itemz } }", production_api.admin())
     assert "Did you mean" not in response.text
     assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_an_integer_too_long_to_convert_leaks_nothing(api: Api) -> None:
+    response = await api.post("{ leads(limit: " + "9" * 5000 + ") { totalCount } }", api.admin())
+    assert response.status_code == 200
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] in {"VALIDATION_ERROR", "INTERNAL_ERROR"}
+    assert "int_max_str_digits" not in response.text
+
+
+async def test_a_failure_inside_the_limits_is_masked(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(limits._Measurer, "operation", broken)
+    response = await api.post("{ health { status } }", api.admin())
+    assert response.status_code == 200
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "INTERNAL_ERROR"
+    assert "secret" not in response.text

@@ -67,11 +67,12 @@ class OpportunityQueries:
             close_to=span.end if span else None,
         )
 
-        async def fetch(s, scope):  # type: ignore[no-untyped-def]
-            scope.require_scope("opportunities:read")
-            return await opportunities.list_opportunities(s, scope, where, order_by.value, page)
-
-        result = await read(info, fetch)
+        result = await read(
+            info,
+            lambda s, scope: opportunities.list_opportunities(
+                s, scope, where, order_by.value, page
+            ),
+        )
 
         async def counter() -> int:
             return await read(
@@ -91,7 +92,7 @@ class OpportunityQueries:
     async def opportunity(self, info: Info, id: strawberry.ID) -> Opportunity:
         opportunity_id = parse_id(id, "id")
         row = await read(
-            info, lambda s, scope: opportunities.visible_opportunity(s, scope, opportunity_id)
+            info, lambda s, scope: opportunities.get_opportunity(s, scope, opportunity_id)
         )
         return Opportunity.from_row(row)
 

@@ -194,7 +194,10 @@ class _Measurer:
                 return self._limits.max_page_size
             return self._int(self._defaults.get(name))
         if isinstance(value, IntValueNode):
-            return int(value.value)
+            try:
+                return int(value.value)
+            except ValueError:  # more digits than Python converts: coercion refuses it anyway
+                return self._limits.max_page_size
         if value is None or value.kind == "null_value":
             return None
         return self._limits.max_page_size
@@ -274,9 +277,14 @@ class QueryLimits(SchemaExtension):
                 *_STRAWBERRY_RULES,
                 limits_rule(self.limits, context.variables or {}),
             )
-            context.pre_execution_errors = validate(
-                context.schema._schema, document, rules, hide_suggestions=True
-            )
+            try:
+                context.pre_execution_errors = validate(
+                    context.schema._schema, document, rules, hide_suggestions=True
+                )
+            except Exception as exc:
+                # Raised out of this hook it would bypass ErrorCodes and reach the caller as is;
+                # as an operation error it is logged and masked as INTERNAL_ERROR.
+                context.pre_execution_errors = [GraphQLError(str(exc), original_error=exc)]
         yield
 
 

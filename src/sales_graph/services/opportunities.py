@@ -99,6 +99,13 @@ async def visible_opportunity(
     return row
 
 
+async def get_opportunity(
+    session: AsyncSession, scope: AccessScope, opportunity_id: uuid.UUID
+) -> Opportunity:
+    scope.require_scope("opportunities:read")
+    return await visible_opportunity(session, scope, opportunity_id)
+
+
 async def list_opportunities(
     session: AsyncSession,
     scope: AccessScope,
@@ -106,6 +113,7 @@ async def list_opportunities(
     order: str,
     page: PageRequest,
 ) -> PageResult[Opportunity]:
+    scope.require_scope("opportunities:read")
     return await opportunity_repo.page(session, scope, where, ORDERS[order], page)
 
 

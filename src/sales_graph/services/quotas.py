@@ -104,6 +104,9 @@ async def set_quota(
 async def update_quota(
     session: AsyncSession, scope: AccessScope, quota_id: uuid.UUID, changes: QuotaChanges
 ) -> Quota:
+    scope.require_scope("quotas:write")
+    if not scope.is_partner:
+        scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
     quota = await quota_repo.quota_visible(session, scope, quota_id, for_update=True)
     if quota is None:
         raise NotFound("Quota not found", details={"quota_id": str(quota_id)})

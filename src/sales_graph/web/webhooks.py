@@ -1,0 +1,192 @@
+"""``POST /webhooks/customer-experience``: signed deliveries per the Standard Webhooks spec.
+
+A delivery carries ``webhook-id``, ``webhook-timestamp`` (Unix seconds) and
+``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``, several
+space-separated allowed) made with the secret ``customer_experience.webhook_secret``
+(``whsec_<base64>``). A bad or missing signature, or a timestamp more than five minutes away,
+is 401; a delivery id seen before is acknowledged (204) and not applied again.
+Seen ids are kept in Redis when there is one, else in process (one process only).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from sales_graph.errors import ServiceUnavailable, Unauthorized, ValidationError
+from sales_graph.logs import get_logger
+from sales_graph.runtime import Runtime
+from sales_graph.services.account_signals import AccountSignals, record_account_signals
+
+TOLERANCE_S = 5 * 60
+# Longer than the tolerance: a replay older than that is refused by its timestamp anyway.
+_SEEN_TTL_S = 2 * TOLERANCE_S
+_SEEN_MAX_IN_PROCESS = 100_000
+_log = get_logger("sales_graph.webhooks")
+
+
+def _key(secret: str) -> bytes:
+    encoded = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return secret.encode()
+
+
+def verify(
+    secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None
+) -> tuple[str, int]:
+    """The delivery's id and timestamp when its signature is good and recent; else Unauthorized."""
+    webhook_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    signatures = headers.get("webhook-signature", "")
+    if not webhook_id or not timestamp.isdigit() or not signatures:
+        raise Unauthorized("Missing or malformed webhook headers")
+    sent_at = int(timestamp)
+    if abs((time.time() if now is None else now) - sent_at) > TOLERANCE_S:
+        raise Unauthorized("Webhook timestamp outside the tolerance")
+    signed = webhook_id.encode() + b"." + timestamp.encode() + b"." + body
+    expected = base64.b64encode(hmac.new(_key(secret), signed, hashlib.sha256).digest())
+    for candidate in signatures.split():
+        version, _, signature = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(signature.encode(), expected):
+            return webhook_id, sent_at
+    raise Unauthorized("Invalid webhook signature")
+
+
+class SeenDeliveries:
+    """Delivery ids already accepted: Redis ``SET NX EX`` when given, else an in-process map."""
+
+    def __init__(
+        self, redis: Redis | None, *, prefix: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._clock = clock
+        self._local: OrderedDict[str, float] = OrderedDict()
+
+    async def first_time(self, webhook_id: str) -> bool:
+        if self._redis is not None:
+            try:
+                stored = await self._redis.set(
+                    self._prefix + webhook_id, b"1", nx=True, ex=_SEEN_TTL_S
+                )
+                return bool(stored)
+            except RedisError as exc:
+                _log.warning("webhooks.seen_store_failed", error=type(exc).__name__)
+        return self._first_time_locally(webhook_id)
+
+    async def forget(self, webhook_id: str) -> None:
+        """After a failed delivery, so that the sender's retry is applied."""
+        self._local.pop(webhook_id, None)
+        if self._redis is not None:
+            try:
+                await self._redis.delete(self._prefix + webhook_id)
+            except RedisError as exc:
+                _log.warning("webhooks.seen_store_failed", error=type(exc).__name__)
+
+    def _first_time_locally(self, webhook_id: str) -> bool:
+        now = self._clock()
+        while self._local and (
+            next(iter(self._local.values())) <= now or len(self._local) > _SEEN_MAX_IN_PROCESS
+        ):
+            self._local.popitem(last=False)
+        if webhook_id in self._local:
+            return False
+        self._local[webhook_id] = now + _SEEN_TTL_S
+        return True
+
+
+class _Delivery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    data: dict[str, Any]
+
+
+# The event types that carry account signals; others are acknowledged and ignored.
+_SIGNAL_EVENTS = frozenset(
+    {"account.signals_updated", "account.health_updated", "account.nps_updated"}
+)
+
+
+class CustomerExperienceWebhooks:
+    def __init__(self) -> None:
+        self._seen: SeenDeliveries | None = None
+
+    async def receive(self, request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        secret = runtime.settings.customer_experience.webhook_secret
+        if secret is None:
+            raise ServiceUnavailable("Customer Experience webhooks are not configured")
+        body = await request.body()
+        webhook_id, sent_at = verify(secret.get_secret_value(), request.headers, body)
+        delivery = _parse(body)
+        seen = self._seen_store(runtime)
+        if not await seen.first_time(webhook_id):
+            _log.info("webhooks.customer_experience.replay_ignored", webhook_id=webhook_id)
+            return Response(status_code=204)
+        try:
+            await self._apply(runtime, delivery, datetime.fromtimestamp(sent_at, UTC))
+        except BaseException:
+            await seen.forget(webhook_id)
+            raise
+        return Response(status_code=204)
+
+    def _seen_store(self, runtime: Runtime) -> SeenDeliveries:
+        if self._seen is None:
+            self._seen = SeenDeliveries(
+                runtime.redis, prefix="sales-graph:webhooks:customer_experience:"
+            )
+        return self._seen
+
+    async def _apply(self, runtime: Runtime, delivery: _Delivery, sent_at: datetime) -> None:
+        if delivery.type not in _SIGNAL_EVENTS:
+            _log.info("webhooks.customer_experience.type_ignored", type=delivery.type)
+            return
+        try:
+            signals = AccountSignals.model_validate(delivery.data)
+        except PydanticValidationError as exc:
+            raise ValidationError("Invalid webhook payload", details={"reason": str(exc)}) from exc
+        async with runtime.db.session() as session:
+            account = await record_account_signals(session, signals, sent_at)
+        if account is None:
+            _log.info(
+                "webhooks.customer_experience.unknown_account",
+                account_id=str(signals.account_id),
+            )
+
+
+def _parse(body: bytes) -> _Delivery:
+    try:
+        return _Delivery.model_validate(orjson.loads(body))
+    except (orjson.JSONDecodeError, PydanticValidationError) as exc:
+        raise ValidationError(
+            "Invalid webhook payload", details={"reason": "not a delivery"}
+        ) from exc
+
+
+def webhook_routes() -> list[BaseRoute]:
+    return [
+        Route(
+            "/webhooks/customer-experience",
+            CustomerExperienceWebhooks().receive,
+            methods=["POST"],
+        )
+    ]
