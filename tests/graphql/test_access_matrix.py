@@ -19,9 +19,19 @@ from sales_graph.db.models import Account, Lead, Opportunity, OpportunityProduct
 from tests.graphql.conftest import Gateway
 
 ALL_SCOPES = frozenset(
-    "leads:read leads:write accounts:read opportunities:read opportunities:write "
-    "territories:read territories:write forecasts:read forecasts:write quotas:read "
-    "quotas:write".split()
+    [
+        "leads:read",
+        "leads:write",
+        "accounts:read",
+        "opportunities:read",
+        "opportunities:write",
+        "territories:read",
+        "territories:write",
+        "forecasts:read",
+        "forecasts:write",
+        "quotas:read",
+        "quotas:write",
+    ]
 )
 CALLERS = ("r1", "r2", "m1", "m2", "admin", "partner", "partner_unscoped")
 OK, NF, FB = "OK", "NOT_FOUND", "FORBIDDEN"
