@@ -14,6 +14,7 @@ from sales_graph.auth.middleware import AuthenticationMiddleware
 from sales_graph.auth.routes import auth_routes
 from sales_graph.errors import SalesGraphError
 from sales_graph.logs import configure_logging, get_logger
+from sales_graph.rest import rest_routes
 from sales_graph.runtime import Runtime, build_runtime, load_deal_model
 from sales_graph.schema import build_schema
 from sales_graph.settings import Settings
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *auth_routes(),
         *webhook_routes(),
+        *rest_routes(schema),
     ]
     return Starlette(
         routes=routes,

@@ -83,12 +83,15 @@ async def prepare_demo(
 def export_contract(directory: Path) -> list[Path]:
     from strawberry.printer import print_schema
 
+    from sales_graph.rest.openapi import openapi_json
     from sales_graph.schema import schema
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "schema.graphql"
     path.write_text(print_schema(schema) + "\n")
-    return [path]
+    openapi = directory / "openapi.json"
+    openapi.write_bytes(openapi_json())
+    return [path, openapi]
 
 
 async def train_deal_model(settings: Settings, *, holdout: float) -> TrainingReport:

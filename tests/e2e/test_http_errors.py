@@ -110,3 +110,12 @@ async def test_graphql_errors_carry_code_and_request_id(client: httpx.AsyncClien
     invalid = await client.post("/graphql", json={"query": "{ nope }"})
     [error] = invalid.json()["errors"]
     assert error["extensions"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_deeply_nested_json_is_a_validation_error_not_a_crash(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/graphql", content=b"[" * 100_000, headers={"content-type": "application/json"}
+    )
+    assert_envelope(response, 400, "VALIDATION_ERROR")

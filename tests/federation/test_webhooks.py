@@ -141,3 +141,16 @@ async def test_a_signed_but_malformed_delivery_is_a_validation_error(gateway: Ga
     body, headers = _signed(_signals(account_id, escalations=3), webhook_id=headers["webhook-id"])
     assert (await _post(gateway, body, headers)).status_code == 204
     assert (await _stored(gateway, account_id)).escalations == 3
+
+
+async def test_without_redis_seen_ids_are_kept_in_process_until_they_expire() -> None:
+    from sales_graph.web.webhooks import SeenDeliveries
+
+    now = [0.0]
+    seen = SeenDeliveries(None, prefix="t:", clock=lambda: now[0])
+    assert await seen.first_time("a")
+    assert not await seen.first_time("a")
+    await seen.forget("a")
+    assert await seen.first_time("a")
+    now[0] += 601
+    assert await seen.first_time("a")

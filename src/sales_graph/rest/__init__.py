@@ -1,0 +1,34 @@
+"""The spec's REST API: each endpoint runs a GraphQL operation (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from sales_graph.rest.engine import RestRoute, rest_endpoint
+from sales_graph.rest.openapi import docs_html, openapi_document
+from sales_graph.rest.routes import ROUTES
+from sales_graph.web.envelope import JSONResponse
+
+
+def rest_routes(schema: strawberry.Schema) -> list[Route]:
+    """The REST endpoints over ``schema``, plus ``/openapi.json`` and ``/docs``."""
+    document = openapi_document(ROUTES)
+    page = docs_html(ROUTES)
+
+    async def openapi(_request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(_request: Request) -> Response:
+        return HTMLResponse(page)
+
+    return [
+        *(rest_endpoint(schema, route) for route in ROUTES),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+
+
+__all__ = ["ROUTES", "RestRoute", "openapi_document", "rest_routes"]
