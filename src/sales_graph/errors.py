@@ -13,6 +13,7 @@ place (``sales_graph.http.envelope``). The tree:
   * PreconditionFailed                PRECONDITION_FAILED       412
   * PayloadTooLarge                   PAYLOAD_TOO_LARGE         413
   * UnsupportedMediaType              UNSUPPORTED_MEDIA_TYPE    415
+  * IdempotencyKeyReused              IDEMPOTENCY_KEY_REUSED    422
   * RateLimitExceeded                 RATE_LIMIT_EXCEEDED       429
   * UpstreamError                     UPSTREAM_UNAVAILABLE      502
     * UpstreamUnavailable             UPSTREAM_UNAVAILABLE      502
@@ -93,6 +94,12 @@ class PayloadTooLarge(SalesGraphError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
     default_message = "Request body too large"
+
+
+class IdempotencyKeyReused(SalesGraphError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    http_status = 422
+    default_message = "The Idempotency-Key was used with a different request"
 
 
 class UnsupportedMediaType(SalesGraphError):

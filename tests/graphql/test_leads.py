@@ -198,6 +198,8 @@ async def test_filters_and_search(gateway: Gateway) -> None:
         ({"score": 101}, {"score"}),
         ({"firstName": "x" * 101, "company": "y" * 201}, {"firstName", "company"}),
         ({"country": "USA"}, {"country"}),
+        # PostgreSQL stores no NUL character, in text or JSON: refused up front, not a 500.
+        ({"company": "Acme\x00", "metadata": {"k": ["\x00"]}}, {"company", "metadata"}),
         (
             {"email": "bad", "employeeCount": -3, "title": "t" * 300},
             {"email", "employeeCount", "title"},

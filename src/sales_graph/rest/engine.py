@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,10 @@ class RestRoute:
     query: tuple[QueryParam, ...] = ()
     follow_up: FollowUp | None = None
     tags: tuple[str, ...] = field(default=())
+    # The version of the answered object, sent as ``ETag``.
+    etag: Callable[[JSONObject], int] | None = None
+    # The variable an ``If-Match`` version goes to; a stale one is 412 PRECONDITION_FAILED.
+    if_match: str | None = None
 
 
 def _all_errors(cls: type[errors.SalesGraphError]) -> list[type[errors.SalesGraphError]]:
@@ -100,6 +105,28 @@ async def _rest_input(route: RestRoute, request: Request) -> RestInput:
     return RestInput(path=dict(request.path_params), query=dict(request.query_params), body=body)
 
 
+_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+
+
+def _if_match(route: RestRoute, request: Request) -> JSONObject:
+    header = request.headers.get("if-match")
+    if route.if_match is None or header is None or header.strip() == "*":
+        return {}
+    match = _ETAG.match(header.strip())
+    if match is None:
+        raise errors.ValidationError(
+            "Invalid request data", details={"fields": {"If-Match": 'an ETag such as "3"'}}
+        )
+    return {route.if_match: int(match.group(1))}
+
+
+def _precondition(error: errors.SalesGraphError) -> errors.SalesGraphError:
+    """A stale ``If-Match`` version is the service's version conflict, said the HTTP way."""
+    if isinstance(error, errors.Conflict) and "current_version" in error.details:
+        return errors.PreconditionFailed(error.message, details=error.details)
+    return error
+
+
 async def _run(
     schema: strawberry.Schema, document: str, variables: JSONObject, context: Context
 ) -> JSONObject:
@@ -113,7 +140,8 @@ async def _run(
 def rest_endpoint(schema: strawberry.Schema, route: RestRoute) -> Route:
     async def endpoint(request: Request) -> Response:
         inputs = await _rest_input(route, request)
-        variables = route.variables(inputs)
+        preconditions = _if_match(route, request)
+        variables = route.variables(inputs) | preconditions
         runtime: Runtime = request.app.state.runtime
         async with runtime.db.session() as session:
             context = Context(
@@ -123,10 +151,14 @@ def rest_endpoint(schema: strawberry.Schema, route: RestRoute) -> Route:
                 session=session,
                 principal=request.state.principal,
             )
-            data = await _run(schema, route.document, variables, context)
+            try:
+                data = await _run(schema, route.document, variables, context)
+            except errors.SalesGraphError as exc:
+                raise (_precondition(exc) if preconditions else exc) from None
             if route.follow_up is not None:
                 more = route.follow_up.variables(data)
                 data |= await _run(schema, route.follow_up.document, more, context)
-        return JSONResponse(route.shape(data), route.status)
+        headers = {"ETag": f'"{route.etag(data)}"'} if route.etag else None
+        return JSONResponse(route.shape(data), route.status, headers=headers)
 
     return Route(route.path, endpoint, methods=[route.method], name=route.operation_id)

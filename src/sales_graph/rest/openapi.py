@@ -11,7 +11,7 @@ import orjson
 
 from sales_graph import __version__
 from sales_graph.rest.engine import RestRoute
-from sales_graph.rest.routes import ROUTES
+from sales_graph.rest.routes import PERIOD, ROUTES, UUID
 from sales_graph.rest.shapes import JSONObject
 
 _ERRORS: dict[int, tuple[str, str]] = {
@@ -24,6 +24,8 @@ _ERRORS: dict[int, tuple[str, str]] = {
     429: ("RATE_LIMIT_EXCEEDED", "Too many requests"),
     500: ("INTERNAL_ERROR", "Server error"),
 }
+_ETAG: JSONObject = {"type": "string", "pattern": '^(W/)?"[0-9]{1,18}"$'}
+_PATH = {"id": UUID, "period": PERIOD}
 _RATE_HEADERS = {
     "X-RateLimit-Limit": "Requests allowed in the current window",
     "X-RateLimit-Remaining": "Requests left in the current window",
@@ -53,13 +55,12 @@ def _headers() -> JSONObject:
 
 
 def _error_statuses(route: RestRoute) -> list[int]:
-    statuses = [401, 403, 429, 500]
-    if route.body is not None or route.query or "{" in route.path:
-        statuses.append(400)
-    if "{" in route.path:
-        statuses.append(404)
+    # Any id named in a path, query or body may be one the caller cannot see: 404.
+    statuses = [400, 401, 403, 404, 429, 500]
     if route.method in {"POST", "PUT"}:
         statuses.append(409)
+    if route.if_match:
+        statuses.append(412)
     return sorted(statuses)
 
 
@@ -70,8 +71,13 @@ def _operation(route: RestRoute) -> JSONObject:
         "tags": list(route.tags),
         "parameters": [
             *(
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": name, "in": "path", "required": True, "schema": _PATH[name]}
                 for name in re.findall(r"{(\w+)}", route.path)
+            ),
+            *(
+                [{"name": "If-Match", "in": "header", "required": False, "schema": _ETAG}]
+                if route.if_match
+                else []
             ),
             *(
                 {
@@ -87,7 +93,7 @@ def _operation(route: RestRoute) -> JSONObject:
         "responses": {
             str(route.status): {
                 "description": route.summary,
-                "headers": _headers(),
+                "headers": {**_headers(), **({"ETag": {"schema": _ETAG}} if route.etag else {})},
                 "content": {"application/json": {"schema": route.response}},
             },
             **{

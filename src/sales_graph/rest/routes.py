@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from sales_graph.rest.engine import FollowUp, QueryParam, RestRoute
 from sales_graph.rest.shapes import (
     JSONObject,
@@ -20,6 +22,11 @@ from sales_graph.rest.shapes import (
     pagination,
     user_ref,
 )
+from sales_graph.services.conversion import ConvertLead
+from sales_graph.services.forecasting import SubmitForecast
+from sales_graph.services.leads import NewLead, TerritoryAssignmentRequest
+from sales_graph.services.opportunities import NewOpportunity, ProductLine, StageChange
+from sales_graph.services.periods import _PATTERN as PERIOD_PATTERN
 
 # JSON Schema building blocks for the OpenAPI document.
 STR: JSONObject = {"type": "string"}
@@ -60,6 +67,40 @@ def body(required: tuple[str, ...], **properties: JSONObject) -> JSONObject:
     return {**obj(required, **properties), "additionalProperties": False}
 
 
+_CONSTRAINTS = (
+    "maxLength",
+    "minLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "pattern",
+    "format",
+    "maxItems",
+)
+
+
+def _constraints(prop: JSONObject, json_type: str) -> JSONObject:
+    branches = [prop, *prop.get("anyOf", [])]
+    for branch in branches:
+        if branch.get("type") == json_type:
+            return {k: branch[k] for k in _CONSTRAINTS if k in branch}
+    return {}
+
+
+def checked(schema: JSONObject, model: type[BaseModel], **renamed: str) -> JSONObject:
+    """``schema`` with the limits the service's input ``model`` enforces (lengths, ranges)."""
+    limits = model.model_json_schema()["properties"]
+    properties = {}
+    for name, prop in schema["properties"].items():
+        found = limits.get(renamed.get(name, name), {})
+        extra = _constraints(found, prop["type"]) if isinstance(prop["type"], str) else {}
+        if prop["type"] == "number" and extra:
+            # Money: two decimal places, sixteen digits.
+            extra = {**extra, "maximum": 99_999_999_999_999.99, "multipleOf": 0.01}
+        properties[name] = {**prop, **extra}
+    return {**schema, "properties": properties}
+
+
 def page_of(item: JSONObject) -> JSONObject:
     return obj(
         data={"type": "array", "items": item},
@@ -68,6 +109,8 @@ def page_of(item: JSONObject) -> JSONObject:
 
 
 USER_REF = obj(id=STR, name=STR)
+UUID: JSONObject = {"type": "string", "format": "uuid"}
+PERIOD: JSONObject = {"type": "string", "pattern": PERIOD_PATTERN.pattern}
 LIMIT = QueryParam("limit", {"type": "integer", "minimum": 1}, "Page size")
 OFFSET = QueryParam("offset", {"type": "integer", "minimum": 0}, "Rows to skip")
 
@@ -141,23 +184,26 @@ def lead_detail(lead: JSONObject) -> JSONObject:
     }
 
 
-CREATE_LEAD_BODY = body(
-    ("email",),
-    source=STR,
-    first_name=STR,
-    last_name=STR,
-    email=STR,
-    phone=STR,
-    company=STR,
-    title=STR,
-    industry=STR,
-    employee_count=INT,
-    annual_revenue=NUM,
-    score=INT,
-    country=STR,
-    region=STR,
-    campaign_id=STR,
-    metadata=ANY_OBJECT,
+CREATE_LEAD_BODY = checked(
+    body(
+        ("email",),
+        source=STR,
+        first_name=STR,
+        last_name=STR,
+        email=STR,
+        phone=STR,
+        company=STR,
+        title=STR,
+        industry=STR,
+        employee_count=INT,
+        annual_revenue=NUM,
+        score=INT,
+        country=STR,
+        region=STR,
+        campaign_id=STR,
+        metadata=ANY_OBJECT,
+    ),
+    NewLead,
 )
 
 LEAD_ROUTES = (
@@ -210,7 +256,7 @@ LEAD_ROUTES = (
         },
         query=(
             QueryParam("status", LEAD_STATUS, "Only leads in this status"),
-            QueryParam("assigned_to", STR, "Only leads assigned to this user id"),
+            QueryParam("assigned_to", UUID, "Only leads assigned to this user id"),
             LIMIT,
             OFFSET,
         ),
@@ -251,12 +297,15 @@ LEAD_ROUTES = (
             "converted_at": d["lead"]["convertedAt"],
         },
         status=201,
-        body=body(
-            ("opportunity_name",),
-            opportunity_name=STR,
-            amount=NUM,
-            expected_close_date=DATE,
-            stage=STAGE,
+        body=checked(
+            body(
+                ("opportunity_name",),
+                opportunity_name=STR,
+                amount=NUM,
+                expected_close_date=DATE,
+                stage=STAGE,
+            ),
+            ConvertLead,
         ),
         response=obj(opportunity_id=STR, lead_id=STR, status=LEAD_STATUS, converted_at=TIME),
         tags=("Leads",),
@@ -323,14 +372,17 @@ def _picked(o: JSONObject, *names: str) -> dict[str, Any]:
     return {spelled.get(n, n): lower(o[n]) if n == "stage" else o[n] for n in names}
 
 
-PRODUCT_LINE = body(
-    ("product_id", "quantity", "unit_price"),
-    product_id=STR,
-    quantity=INT,
-    unit_price=NUM,
-    discount=NUM,
-    product_name=STR,
-    configuration=ANY_OBJECT,
+PRODUCT_LINE = checked(
+    body(
+        ("product_id", "quantity", "unit_price"),
+        product_id=STR,
+        quantity=INT,
+        unit_price=NUM,
+        discount=NUM,
+        product_name=STR,
+        configuration=ANY_OBJECT,
+    ),
+    ProductLine,
 )
 
 OPPORTUNITY_ROUTES = (
@@ -349,20 +401,23 @@ OPPORTUNITY_ROUTES = (
             d["createOpportunity"], "id", "stage", "probability", "dealScore", "createdAt"
         ),
         status=201,
-        body=body(
-            ("name", "account_id"),
-            name=STR,
-            account_id=STR,
-            lead_id=STR,
-            stage=STAGE,
-            amount=NUM,
-            expected_close_date=DATE,
-            probability=INT,
-            owner_id=STR,
-            products={"type": "array", "items": PRODUCT_LINE},
-            metadata=ANY_OBJECT,
-            next_step=STR,
-            notes=STR,
+        body=checked(
+            body(
+                ("name", "account_id"),
+                name=STR,
+                account_id=STR,
+                lead_id=STR,
+                stage=STAGE,
+                amount=NUM,
+                expected_close_date=DATE,
+                probability=INT,
+                owner_id=STR,
+                products={"type": "array", "items": PRODUCT_LINE},
+                metadata=ANY_OBJECT,
+                next_step=STR,
+                notes=STR,
+            ),
+            NewOpportunity,
         ),
         response=obj(
             id=STR,
@@ -405,8 +460,8 @@ OPPORTUNITY_ROUTES = (
             ],
         },
         query=(
-            QueryParam("owner_id", STR, "The owner whose pipeline this is", required=True),
-            QueryParam("period", STR, "A period such as Q1_2026", required=True),
+            QueryParam("owner_id", UUID, "The owner whose pipeline this is", required=True),
+            QueryParam("period", PERIOD, "A period such as Q1_2026", required=True),
         ),
         response=obj(
             period=STR,
@@ -447,9 +502,9 @@ OPPORTUNITY_ROUTES = (
         },
         query=(
             QueryParam("stage", STAGE, "Only opportunities in this stage"),
-            QueryParam("owner_id", STR, "Only opportunities of this owner"),
-            QueryParam("account_id", STR, "Only opportunities of this account"),
-            QueryParam("territory_id", STR, "Only opportunities of this territory"),
+            QueryParam("owner_id", UUID, "Only opportunities of this owner"),
+            QueryParam("account_id", UUID, "Only opportunities of this account"),
+            QueryParam("territory_id", UUID, "Only opportunities of this territory"),
             LIMIT,
             OFFSET,
         ),
@@ -464,6 +519,7 @@ OPPORTUNITY_ROUTES = (
         document=f"query($id: ID!) {{ opportunity(id: $id) {{ {_OPPORTUNITY_FIELDS} }} }}",
         variables=lambda r: {"id": r.path["id"]},
         shape=lambda d: opportunity(d["opportunity"]),
+        etag=lambda d: int(d["opportunity"]["version"]),
         response=OPPORTUNITY,
         tags=("Opportunities",),
     ),
@@ -473,11 +529,13 @@ OPPORTUNITY_ROUTES = (
         operation_id="updateOpportunityStage",
         summary="Update Opportunity Stage",
         document="""mutation($opportunityId: ID!, $stage: OpportunityStage!, $probability: Int,
-                             $nextStep: String, $notes: String, $lossReason: String) {
+                             $nextStep: String, $notes: String, $lossReason: String,
+                             $expectedVersion: Int) {
             updateOpportunityStage(opportunityId: $opportunityId, stage: $stage,
                                    probability: $probability, nextStep: $nextStep,
-                                   notes: $notes, lossReason: $lossReason) {
-                id stage probability dealScore updatedAt
+                                   notes: $notes, lossReason: $lossReason,
+                expectedVersion: $expectedVersion) {
+                id stage probability dealScore updatedAt version
             }
         }""",
         variables=lambda r: {
@@ -487,13 +545,16 @@ OPPORTUNITY_ROUTES = (
         shape=lambda d: _picked(
             d["updateOpportunityStage"], "id", "stage", "probability", "dealScore", "updatedAt"
         ),
-        body=body(
-            ("stage",),
-            stage=STAGE,
-            probability=INT,
-            next_step=STR,
-            notes=STR,
-            loss_reason=STR,
+        body=checked(
+            body(
+                ("stage",),
+                stage=STAGE,
+                probability=INT,
+                next_step=STR,
+                notes=STR,
+                loss_reason=STR,
+            ),
+            StageChange,
         ),
         response=obj(
             id=STR,
@@ -502,6 +563,8 @@ OPPORTUNITY_ROUTES = (
             deal_score=nullable(INT),
             updated_at=TIME,
         ),
+        etag=lambda d: int(d["updateOpportunityStage"]["version"]),
+        if_match="expectedVersion",
         tags=("Opportunities",),
     ),
 )
@@ -592,12 +655,16 @@ OTHER_ROUTES = (
             "assigned_to": ident(d["assignTerritory"]["assignedTo"]),
             "assigned_at": d["assignTerritory"]["assignedAt"],
         },
-        body=body(
-            ("lead_id", "territory_id", "reason"),
-            lead_id=STR,
-            territory_id=STR,
-            reason=STR,
-            assigned_to=STR,
+        body=checked(
+            body(
+                ("lead_id", "territory_id", "reason"),
+                lead_id=STR,
+                territory_id=STR,
+                reason=STR,
+                assigned_to=STR,
+            ),
+            TerritoryAssignmentRequest,
+            assigned_to="assigned_to_id",
         ),
         response=obj(lead_id=STR, territory_id=STR, assigned_to=nullable(STR), assigned_at=TIME),
         tags=("Territories",),
@@ -634,7 +701,7 @@ OTHER_ROUTES = (
             ]
         },
         query=(
-            QueryParam("owner_id", STR, "Only territories of this owner"),
+            QueryParam("owner_id", UUID, "Only territories of this owner"),
             QueryParam("is_active", BOOL, "Only active (true) or inactive (false) territories"),
         ),
         response=obj(data={"type": "array", "items": TERRITORY}),
@@ -661,13 +728,16 @@ OTHER_ROUTES = (
             "created_at": d["createForecast"]["createdAt"],
         },
         status=201,
-        body=body(
-            ("period", "territory_id", "forecast_type", "amount"),
-            period=STR,
-            territory_id=STR,
-            forecast_type=FORECAST_TYPE,
-            amount=NUM,
-            notes=STR,
+        body=checked(
+            body(
+                ("period", "territory_id", "forecast_type", "amount"),
+                period=STR,
+                territory_id=STR,
+                forecast_type=FORECAST_TYPE,
+                amount=NUM,
+                notes=STR,
+            ),
+            SubmitForecast,
         ),
         response=obj(
             id=STR,
@@ -699,7 +769,7 @@ OTHER_ROUTES = (
         },
         shape=lambda d: {"data": [forecast(f) for f in d["forecasts"]]},
         query=(
-            QueryParam("territory_id", STR, "Only forecasts of this territory"),
+            QueryParam("territory_id", UUID, "Only forecasts of this territory"),
             QueryParam("forecast_type", FORECAST_TYPE, "Only forecasts of this type"),
         ),
         response=obj(data={"type": "array", "items": FORECAST}),

@@ -34,6 +34,13 @@ def parse_period(name: str, fiscal_year_start_month: int = 1, field: str = "peri
     match = _PATTERN.match(name or "")
     if match is None:
         raise invalid(field, "a period is Q1_2026, M03_2026 or FY2026")
+    try:
+        return _period(name, match, fiscal_year_start_month)
+    except (ValueError, OverflowError):  # year 0000, or a fiscal year past 9999
+        raise invalid(field, "the year is out of range") from None
+
+
+def _period(name: str, match: re.Match[str], fiscal_year_start_month: int) -> Period:
     quarter, q_year, month, m_year, fy_year = match.groups()
     if month:
         start = date(int(m_year), int(month), 1)

@@ -12,10 +12,29 @@ from sales_graph.errors import ValidationError
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Input(pydantic.BaseModel):
-    """Base of every command input: unknown fields are errors, strings are trimmed."""
+    """Base of every command input: unknown fields are errors, strings are trimmed, and no
+    text holds a NUL character (PostgreSQL stores none, in text or in JSON)."""
 
     model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @pydantic.field_validator("*", mode="before")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        # PostgreSQL text and JSONB cannot hold U+0000; refuse it here rather than fail there.
+        if _has_nul(value):
+            raise ValueError("must not contain NUL (U+0000) characters")
+        return value
 
 
 def field_errors(exc: pydantic.ValidationError) -> dict[str, str]:
