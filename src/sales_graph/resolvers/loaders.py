@@ -62,7 +62,14 @@ class Loaders:
         self.products_by_opportunity = self._loader(self._products)
         self.history_by_opportunity = self._loader(self._history)
         # Reads of the external systems, deduplicated and fanned out with bounded concurrency.
-        self.upstream = UpstreamLoaders(context.runtime.connectors)
+        settings = context.runtime.settings
+        self.upstream = UpstreamLoaders(
+            context.runtime.connectors,
+            concurrency={
+                system: getattr(settings, system).max_connections
+                for system in ("marketing", "customer_experience", "support", "billing", "finance")
+            },
+        )
 
     @staticmethod
     def _loader(

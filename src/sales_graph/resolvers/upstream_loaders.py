@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
@@ -72,11 +72,16 @@ class UpstreamLoader(Generic[V]):
 
 class UpstreamLoaders:
     def __init__(
-        self, connectors: Connectors | None, *, concurrency: int = DEFAULT_CONCURRENCY
+        self,
+        connectors: Connectors | None,
+        *,
+        concurrency: Mapping[str, int] | None = None,
     ) -> None:
+        """``concurrency``: calls in flight per system in one request (its connection pool
+        size, ``max_connections``, by default ``DEFAULT_CONCURRENCY``)."""
         self._connectors = connectors
         limits = {
-            system: asyncio.Semaphore(concurrency)
+            system: asyncio.Semaphore((concurrency or {}).get(system, DEFAULT_CONCURRENCY))
             for system in ("marketing", "customer_experience", "support", "billing", "finance")
         }
         cx = "customer_experience"

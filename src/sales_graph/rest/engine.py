@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sales_graph import errors
+from sales_graph.rest import idempotency
 from sales_graph.rest.shapes import JSONObject, RestInput, snake_details
 from sales_graph.runtime import Runtime
 from sales_graph.schema.context import Context
@@ -142,8 +143,13 @@ def rest_endpoint(schema: strawberry.Schema, route: RestRoute) -> Route:
         inputs = await _rest_input(route, request)
         preconditions = _if_match(route, request)
         variables = route.variables(inputs) | preconditions
+        claim = idempotency.claim_of(request, inputs) if route.method == "POST" else None
         runtime: Runtime = request.app.state.runtime
         async with runtime.db.session() as session:
+            if claim is not None:
+                stored = await idempotency.replay_or_reserve(session, claim, request)
+                if stored is not None:
+                    return stored
             context = Context(
                 request=request,
                 response=Response(),
@@ -158,7 +164,10 @@ def rest_endpoint(schema: strawberry.Schema, route: RestRoute) -> Route:
             if route.follow_up is not None:
                 more = route.follow_up.variables(data)
                 data |= await _run(schema, route.follow_up.document, more, context)
-        headers = {"ETag": f'"{route.etag(data)}"'} if route.etag else None
-        return JSONResponse(route.shape(data), route.status, headers=headers)
+            headers = {"ETag": f'"{route.etag(data)}"'} if route.etag else None
+            response = JSONResponse(route.shape(data), route.status, headers=headers)
+            if claim is not None:
+                await idempotency.store(session, claim, response)
+        return response
 
     return Route(route.path, endpoint, methods=[route.method], name=route.operation_id)

@@ -21,10 +21,18 @@ _ERRORS: dict[int, tuple[str, str]] = {
     404: ("NOT_FOUND", "Resource not found"),
     409: ("CONFLICT", "Duplicate or conflicting data"),
     412: ("PRECONDITION_FAILED", "The resource changed since it was read"),
+    422: ("IDEMPOTENCY_KEY_REUSED", "The Idempotency-Key was used with a different request"),
     429: ("RATE_LIMIT_EXCEEDED", "Too many requests"),
     500: ("INTERNAL_ERROR", "Server error"),
 }
 _ETAG: JSONObject = {"type": "string", "pattern": '^(W/)?"[0-9]{1,18}"$'}
+_IDEMPOTENCY_KEY: JSONObject = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Same key and body within 24 h: the stored response, no second effect",
+    "schema": {"type": "string", "pattern": "^[\x21-\x7e]{1,255}$"},
+}
 _PATH = {"id": UUID, "period": PERIOD}
 _RATE_HEADERS = {
     "X-RateLimit-Limit": "Requests allowed in the current window",
@@ -61,6 +69,8 @@ def _error_statuses(route: RestRoute) -> list[int]:
         statuses.append(409)
     if route.if_match:
         statuses.append(412)
+    if route.method == "POST":
+        statuses.append(422)
     return sorted(statuses)
 
 
@@ -79,6 +89,7 @@ def _operation(route: RestRoute) -> JSONObject:
                 if route.if_match
                 else []
             ),
+            *([_IDEMPOTENCY_KEY] if route.method == "POST" else []),
             *(
                 {
                     "name": p.name,

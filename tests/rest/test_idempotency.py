@@ -1,0 +1,64 @@
+"""Idempotency-Key on POST: one effect per key and body, per principal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from sales_graph.db.models import User
+from tests.rest.conftest import Rest
+from tests.rest.test_contract import CREATE_LEAD
+
+
+async def _post(rest: Rest, user: User, key: str, body: dict[str, Any]) -> httpx.Response:
+    headers = {**rest.headers(user), "Idempotency-Key": key}
+    return await rest.gateway.client.post("/api/v1/leads", json=body, headers=headers)
+
+
+async def _lead_count(rest: Rest) -> int:
+    page = await rest.ok(rest.gateway.org.admin, "GET", "/api/v1/leads?limit=1")
+    total: int = page["pagination"]["total"]
+    return total
+
+
+async def test_same_key_and_body_replays_without_a_second_effect(rest: Rest) -> None:
+    admin = rest.gateway.org.admin
+    first = await _post(rest, admin, "key-1", CREATE_LEAD)
+    assert first.status_code == 201, first.text
+    again = await _post(rest, admin, "key-1", CREATE_LEAD)
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await _lead_count(rest) == 1
+
+
+async def test_same_key_other_body_is_422(rest: Rest) -> None:
+    admin = rest.gateway.org.admin
+    assert (await _post(rest, admin, "key-2", CREATE_LEAD)).status_code == 201
+    other = await _post(rest, admin, "key-2", {**CREATE_LEAD, "email": "jane@example.com"})
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await _lead_count(rest) == 1
+
+
+async def test_keys_are_per_principal(rest: Rest) -> None:
+    org = rest.gateway.org
+    assert (await _post(rest, org.admin, "key-3", CREATE_LEAD)).status_code == 201
+    other = {**CREATE_LEAD, "email": "jane@example.com"}
+    assert (await _post(rest, org.m2, "key-3", other)).status_code == 201
+    assert await _lead_count(rest) == 2
+
+
+async def test_a_failed_call_does_not_use_up_the_key(rest: Rest) -> None:
+    admin = rest.gateway.org.admin
+    bad = await _post(rest, admin, "key-4", {**CREATE_LEAD, "email": "not-an-email"})
+    assert bad.status_code == 400
+    good = await _post(rest, admin, "key-4", CREATE_LEAD)
+    assert good.status_code == 201
+
+
+async def test_malformed_key_is_400(rest: Rest) -> None:
+    response = await _post(rest, rest.gateway.org.admin, "spaces are not allowed", CREATE_LEAD)
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["error"]["details"]["fields"]
