@@ -173,3 +173,15 @@ async def test_opening_and_closing_are_logged_under_the_systems_name(
         "connector.customer_experience.circuit_half_opened",
         "connector.customer_experience.circuit_closed",
     ]
+
+
+async def test_every_call_is_logged_with_system_endpoint_status_and_duration(
+    sims: RunningSimulators, connect: Connect
+) -> None:
+    client = connect(CustomerExperienceClient, retry=ONE_ATTEMPT)
+    with capture_logs() as logs:
+        await client.health("acc-log")
+    [line] = [e for e in logs if e["event"] == "connector.customer_experience.response"]
+    assert line["path"].endswith("/acc-log/health")
+    assert line["status"] == 200
+    assert line["duration_ms"] >= 0

@@ -11,8 +11,11 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from sales_graph.db.models import Account
+from sales_graph.errors import Unauthorized
+from sales_graph.simulators import RunningSimulators
 from tests.federation.conftest import WEBHOOK_SECRET, make_accounts
 from tests.graphql.conftest import Gateway
 
@@ -154,3 +157,32 @@ async def test_without_redis_seen_ids_are_kept_in_process_until_they_expire() ->
     assert await seen.first_time("a")
     now[0] += 601
     assert await seen.first_time("a")
+
+
+def test_during_a_rotation_both_secrets_verify() -> None:
+    from sales_graph.web.webhooks import verify
+
+    old, new = WEBHOOK_SECRET, "whsec_" + base64.b64encode(b"the-next-secret").decode()
+    for secret in (old, new):
+        body, headers = _signed(_signals("acc"), secret=secret)
+        webhook_id, _ = verify(f"{old} {new}", headers, body)
+        assert webhook_id == headers["webhook-id"]
+    body, headers = _signed(_signals("acc"), secret=new)
+    with pytest.raises(Unauthorized):
+        verify(old, headers, body)
+
+
+async def test_a_delivery_drops_the_cached_health(
+    gateway: Gateway, sims: RunningSimulators
+) -> None:
+    (account_id,) = await make_accounts(gateway, 1)
+    query = "query($id: ID!) { account(id: $id) { health { score } } }"
+    await gateway.data(gateway.org.admin, query, id=account_id)
+    await gateway.data(gateway.org.admin, query, id=account_id)
+    health_calls = [r for r in sims["customer_experience"].requests if r.path.endswith("/health")]
+    assert len(health_calls) == 1  # the second read came from the cache
+    body, headers = _signed(_signals(account_id, health_score=12))
+    assert (await _post(gateway, body, headers)).status_code == 204
+    await gateway.data(gateway.org.admin, query, id=account_id)
+    health_calls = [r for r in sims["customer_experience"].requests if r.path.endswith("/health")]
+    assert len(health_calls) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -62,3 +63,14 @@ async def test_malformed_key_is_400(rest: Rest) -> None:
     response = await _post(rest, rest.gateway.org.admin, "spaces are not allowed", CREATE_LEAD)
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["error"]["details"]["fields"]
+
+
+async def test_concurrent_calls_with_one_key_have_one_effect(rest: Rest) -> None:
+    admin = rest.gateway.org.admin
+    responses = await asyncio.gather(*(_post(rest, admin, "key-5", CREATE_LEAD) for _ in range(4)))
+    statuses = sorted(r.status_code for r in responses)
+    # The first wins; the others wait on its key and see it in flight (409) or replay it.
+    assert statuses.count(201) >= 1
+    assert set(statuses) <= {201, 409}
+    assert len({r.json().get("id") for r in responses if r.status_code == 201}) == 1
+    assert await _lead_count(rest) == 1

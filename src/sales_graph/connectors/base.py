@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -250,6 +251,7 @@ class UpstreamClient:
         headers: dict[str, str],
     ) -> M:
         assert self._http is not None
+        began = time.perf_counter()
         with map_transport_errors(self.system, method, path):
             async with self._http.stream(
                 method, path, params=params, content=content, headers=headers
@@ -257,6 +259,14 @@ class UpstreamClient:
                 ok = 200 <= response.status_code < 300
                 limit = self.max_response_bytes if ok else _MAX_ERROR_BYTES
                 body = await read_capped(response, limit)
+        self._log.info(
+            f"connector.{self.system}.response",
+            system=self.system,
+            method=method,
+            path=path,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - began) * 1000, 2),
+        )
         details = self._details(method, path, response.status_code)
         if not ok:
             # An error body only lends its error code, so an oversized one is as good as none.
@@ -317,6 +327,11 @@ class UpstreamClient:
 
     def _details(self, method: str, path: str, status: int, **extra: Any) -> dict[str, Any]:
         return {"system": self.system, "method": method, "path": path, "status": status, **extra}
+
+    async def forget(self, path: str, *, params: Params | None = None) -> None:
+        """Drops a cached read, so the next one asks the system (its data changed)."""
+        if self.cache is not None:
+            await self.cache.delete(self._cache_key(path, params))
 
     def _cache_key(self, path: str, params: Params | None) -> str:
         query = f"?{urlencode(sorted(params.items()))}" if params else ""

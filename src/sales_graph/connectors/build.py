@@ -33,6 +33,10 @@ class Connectors:
     finance: FinanceClient
     cache: Cache
 
+    def breaker_states(self) -> dict[str, str]:
+        """Each system's circuit breaker: closed, open or half_open (for /readyz)."""
+        return {c.SYSTEM: c.upstream.breaker.state.value for c in self.clients()}
+
     def clients(self) -> tuple[SystemClient, ...]:
         return (
             self.marketing,

@@ -49,7 +49,11 @@ async def readyz(request: Request) -> Response:
     results = await asyncio.gather(*(_probe(name, check) for name, check in checks.items()))
     report = dict(zip(checks, results, strict=True))
     failing = sorted(name for name, result in report.items() if result["status"] != "ok")
+    # An open breaker degrades the upstream fields, not the gateway: reported, not failing.
+    upstreams = runtime.connectors.breaker_states() if runtime.connectors else {}
     if failing:
-        error = ServiceUnavailable(f"Not ready: {', '.join(failing)}", details={"checks": report})
+        error = ServiceUnavailable(
+            f"Not ready: {', '.join(failing)}", details={"checks": report, "upstreams": upstreams}
+        )
         return error_response(error)
-    return JSONResponse({"status": "ok", "checks": report})
+    return JSONResponse({"status": "ok", "checks": report, "upstreams": upstreams})

@@ -62,10 +62,14 @@ def verify(
     if abs((time.time() if now is None else now) - sent_at) > TOLERANCE_S:
         raise Unauthorized("Webhook timestamp outside the tolerance")
     signed = webhook_id.encode() + b"." + timestamp.encode() + b"." + body
-    expected = base64.b64encode(hmac.new(_key(secret), signed, hashlib.sha256).digest())
+    # Several secrets (space-separated) are valid together while a secret is rotated.
+    expected = [
+        base64.b64encode(hmac.new(_key(one), signed, hashlib.sha256).digest())
+        for one in secret.split()
+    ]
     for candidate in signatures.split():
         version, _, signature = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(signature.encode(), expected):
+        if version == "v1" and any(hmac.compare_digest(signature.encode(), e) for e in expected):
             return webhook_id, sent_at
     raise Unauthorized("Invalid webhook signature")
 
@@ -166,6 +170,8 @@ class CustomerExperienceWebhooks:
             raise ValidationError("Invalid webhook payload", details={"reason": str(exc)}) from exc
         async with runtime.db.session() as session:
             account = await record_account_signals(session, signals, sent_at)
+        if account is not None and runtime.connectors is not None:
+            await runtime.connectors.customer_experience.forget_account(str(signals.account_id))
         if account is None:
             _log.info(
                 "webhooks.customer_experience.unknown_account",

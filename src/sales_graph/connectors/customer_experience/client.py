@@ -28,6 +28,11 @@ class CustomerExperienceClient(SystemClient):
     async def nps(self, account_id: str) -> AccountNps:
         return await self.upstream.read("nps", _path(account_id, "nps"), AccountNps)
 
+    async def forget_account(self, account_id: str) -> None:
+        """The system told us (by webhook) that the account changed: drop its cached reads."""
+        for resource in self.DEFAULT_TTLS:
+            await self.upstream.forget(_path(account_id, resource))
+
 
 def _path(account_id: str, resource: str) -> str:
     return f"/api/v1/accounts/{segment(account_id)}/{resource}"
