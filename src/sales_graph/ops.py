@@ -77,6 +77,11 @@ async def prepare_demo(
     for role in (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN):
         token = await issue_user_token(settings, email=None, role=role.value)
         lines.append(f"  {role.value:<14} {token}")
+    from sales_graph.auth.admin import create_api_key
+    from sales_graph.auth.permissions import SCOPES
+
+    key = await create_api_key(settings, name="demo partner", scopes=" ".join(sorted(SCOPES)))
+    lines += ["", "Partner API key (paste as 'X-API-Key: <key>'; every scope):", f"  {key.api_key}"]
     return lines
 
 

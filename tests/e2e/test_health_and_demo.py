@@ -58,6 +58,9 @@ async def test_demo_user_calls_me_with_a_printed_token(tmp_path: Path) -> None:
     lines = await prepare_demo(settings, "http://127.0.0.1:8000")
     assert any("GraphQL IDE" in line for line in lines)
     printed = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  sales_")}
+    partner_key = lines[
+        lines.index(next(line for line in lines if "X-API-Key" in line)) + 1
+    ].strip()
     assert set(printed) == {"sales_rep", "sales_manager"}
     token = await issue_user_token(settings, email=None, role="admin")
     async with live_server(create_app(settings)) as client:
@@ -71,3 +74,9 @@ async def test_demo_user_calls_me_with_a_printed_token(tmp_path: Path) -> None:
             data = response.json()["data"]
             assert data["me"]["role"] == role
             assert data["health"] == {"status": "ok"}
+        partner = await client.post(
+            "/graphql",
+            json={"query": "{ leads(limit: 1) { totalCount } }"},
+            headers={"X-API-Key": partner_key},
+        )
+        assert partner.json()["data"]["leads"]["totalCount"] == 300
