@@ -44,7 +44,7 @@ async def test_a_read_timeout_is_retried_within_the_deadline(
 ) -> None:
     sims[CX].set_knobs(latency_ms=2000)
     retry = RetryPolicy(max_attempts=10, base_backoff_s=0.001, max_backoff_s=0.001)
-    client = connect(CustomerExperienceClient, retry=retry, read_timeout_s=0.1, deadline_s=0.35)
+    client = connect(CustomerExperienceClient, retry=retry, read_timeout_s=0.1, deadline_s=1.0)
     with pytest.raises(UpstreamTimeout):
         await client.health("acc-1")
     assert len(sims[CX].requests) >= 2
