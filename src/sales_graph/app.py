@@ -13,6 +13,7 @@ from starlette.routing import Route
 from sales_graph.auth.middleware import AuthenticationMiddleware
 from sales_graph.auth.routes import auth_routes
 from sales_graph.errors import SalesGraphError
+from sales_graph.events.runtime import start_in_process
 from sales_graph.logs import configure_logging, get_logger
 from sales_graph.rest import rest_routes
 from sales_graph.runtime import Runtime, build_runtime, load_deal_model
@@ -47,10 +48,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         owned = runtime is None
         app.state.runtime = runtime or build_runtime(settings)
         await load_deal_model(app.state.runtime)
+        events = None
+        if owned and not settings.kafka_bootstrap_servers and settings.events.in_process:
+            # The embedded footprint: the outbox feeds events.jsonl and the in-process bus.
+            events = start_in_process(app.state.runtime)
+            events.start()
         _log.info("app.started", env=settings.env.value, database=app.state.runtime.db.dialect)
         try:
             yield
         finally:
+            if events is not None:
+                await events.stop()
             if owned:
                 await app.state.runtime.close()
             _log.info("app.stopped")

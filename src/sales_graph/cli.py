@@ -121,6 +121,19 @@ def serve(
 
 
 @app.command()
+def worker(
+    relays: Annotated[int, typer.Option(help="outbox relays in this process")] = 1,
+    consumers: Annotated[
+        bool, typer.Option(help="run the consumers and the forecast scheduler")
+    ] = True,
+) -> None:
+    """Run the outbox relay, the event consumers and the forecast scheduler until stopped."""
+    from sales_graph.ops import run_worker
+
+    asyncio.run(run_worker(_settings(), relays=relays, consumers=consumers))
+
+
+@app.command()
 def simulate(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     base_port: Annotated[int, typer.Option(help="marketing's port; the others follow")] = 9100,

@@ -106,3 +106,29 @@ async def train_deal_model(settings: Settings, *, holdout: float) -> TrainingRep
             return await train(session, holdout=holdout)
     finally:
         await db.dispose()
+
+
+async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> None:
+    """Until SIGINT/SIGTERM: Kafka when configured, else the embedded outbox -> events.jsonl."""
+    import asyncio
+    import signal
+
+    from sales_graph.events.runtime import start_in_process, start_kafka
+    from sales_graph.logs import configure_logging
+
+    configure_logging(settings.log_level, json=settings.log_json)
+    runtime = build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if settings.kafka_bootstrap_servers:
+            events = await start_kafka(runtime, relays=relays, consumers=consumers)
+        else:
+            events = start_in_process(runtime)
+        events.start()
+        await stop.wait()
+        await events.stop()
+    finally:
+        await runtime.close()

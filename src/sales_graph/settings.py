@@ -98,6 +98,47 @@ class RateLimitSettings(BaseModel):
     store_retry_s: float = Field(default=5.0, ge=0)
 
 
+class TopicSettings(BaseModel):
+    """Kafka topic names (DESIGN.md section 5); dead letters go to ``<topic>.dlq``."""
+
+    leads: str = "sales.leads"
+    opportunities: str = "sales.opportunities"
+    territories: str = "sales.territories"
+    quotas: str = "sales.quotas"
+    billing: str = "sales.billing"
+    operations: str = "sales.operations"
+    forecasts: str = "sales.forecasts"
+    # Inbound: Marketing's lead.qualified events.
+    marketing_leads: str = "marketing.leads"
+
+
+class EventSettings(BaseModel):
+    """The outbox relay, the consumers and the forecast scheduler (docs/events.md)."""
+
+    topics: TopicSettings = TopicSettings()
+    # Partitions of the topics the worker creates when they are missing.
+    topic_partitions: int = Field(default=6, gt=0)
+    # Embedded footprint (no Kafka): the gateway runs the relay, the bus and the forecast
+    # services in process. Off: events wait in the outbox until a worker runs.
+    in_process: bool = True
+    # The relay: rows per claim, idle poll interval (PostgreSQL also wakes it by NOTIFY),
+    # attempts before a row is parked with its error.
+    relay_batch_size: int = Field(default=500, gt=0, le=10_000)
+    relay_poll_interval_s: float = Field(default=0.5, gt=0)
+    relay_max_attempts: int = Field(default=20, gt=0)
+    relay_retry_backoff_s: float = Field(default=1.0, ge=0)
+    consumer_group: str = "sales-graph"
+    # A consumed message that keeps failing goes to <topic>.dlq after this many attempts.
+    consumer_max_attempts: int = Field(default=5, gt=0)
+    consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
+    # Forecast generation: the daily run (cron, time zone) and the coalescing window of the
+    # recalculation that follows opportunity changes; forecasts are cached for cache_ttl_s.
+    forecast_cron: str = "0 6 * * *"
+    forecast_timezone: str = "UTC"
+    forecast_debounce_s: float = Field(default=1.0, ge=0)
+    forecast_cache_ttl_s: int = Field(default=26 * 3600, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SALES_GRAPH_",
@@ -119,6 +160,7 @@ class Settings(BaseSettings):
     graphql: GraphQLSettings = GraphQLSettings()
     http: HTTPSettings = HTTPSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    events: EventSettings = EventSettings()
 
     marketing: UpstreamSettings = UpstreamSettings()
     customer_experience: UpstreamSettings = UpstreamSettings()

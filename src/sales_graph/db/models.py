@@ -308,6 +308,8 @@ class OutboxEvent(SQLModel, table=True):
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=4000)
+    # After a failed attempt: not before this time (backoff).
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     parked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -319,6 +321,19 @@ class InboxEvent(SQLModel, table=True):
     consumer: str = Field(primary_key=True, max_length=100)
     event_id: str = Field(primary_key=True, max_length=100)
     processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ScheduledRun(SQLModel, table=True):
+    """A run of a scheduled job (the daily forecast): one row per job and slot, so that of
+    several workers exactly one runs it."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: str = Field(primary_key=True, max_length=100)
+    slot: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    result: dict[str, Any] | None = Field(default=None, sa_type=JSONDoc)
 
 
 class IdempotencyKey(SQLModel, table=True):

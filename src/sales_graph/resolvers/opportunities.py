@@ -195,8 +195,12 @@ class OpportunityMutations:
             values.update(input_values(contract_terms))
         change = parse(opportunities.StageChange, values)
         model = info.context.runtime.deal_model
+        fiscal = info.context.runtime.settings.fiscal_year_start_month
         row = await mutate(
-            info, lambda s, scope: opportunities.update_stage(s, scope, target, change, model)
+            info,
+            lambda s, scope: opportunities.update_stage(
+                s, scope, target, change, model, fiscal_year_start_month=fiscal
+            ),
         )
         return Opportunity.from_row(row)
 
@@ -251,7 +255,10 @@ class OpportunityMutations:
         changes = parse(quotas.QuotaChanges, input_values(input))
 
         async def run(s, scope):  # type: ignore[no-untyped-def]
-            row = await quotas.update_quota(s, scope, target, changes)
+            fiscal = info.context.runtime.settings.fiscal_year_start_month
+            row = await quotas.update_quota(
+                s, scope, target, changes, fiscal_year_start_month=fiscal
+            )
             return await quotas.attainment(s, row, _period(info, row.period))
 
         return Quota.from_attainment(await mutate(info, run))

@@ -11,7 +11,8 @@ import orjson
 
 from sales_graph import __version__
 from sales_graph.rest.engine import RestRoute
-from sales_graph.rest.routes import PERIOD, ROUTES, UUID
+from sales_graph.rest.routes import ROUTES
+from sales_graph.rest.schemas import PERIOD, UUID
 from sales_graph.rest.shapes import JSONObject
 
 _ERRORS: dict[int, tuple[str, str]] = {

@@ -16,6 +16,8 @@ from sales_graph.db.models import Lead, LeadAssignment, Territory, TerritoryRule
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories.territories import Candidate
+from sales_graph.events import payloads
+from sales_graph.events.outbox import record as record_event
 from sales_graph.timeutil import utcnow
 
 
@@ -90,6 +92,7 @@ async def assign(
 ) -> Assignment:
     """Sets the lead's territory and rep and records who did it, when and why."""
     now = utcnow()
+    previous_territory_id, previous_rep_id = lead.territory_id, lead.assigned_to_id
     record = LeadAssignment(
         lead_id=lead.id,
         territory_id=territory.id if territory else None,
@@ -107,6 +110,32 @@ async def assign(
     lead.version += 1
     session.add(lead)
     await lead_repo.record_assignment(session, record)
+    await record_event(
+        session,
+        "lead.assigned",
+        lead.id,
+        payloads.lead_assigned(
+            lead,
+            previous_territory_id=previous_territory_id,
+            previous_assigned_to=previous_rep_id,
+            method=method,
+            reason=reason,
+        ),
+        actor_id=actor_id,
+    )
+    if method == "manual":
+        await record_event(
+            session,
+            "territory.assignment_changed",
+            lead.territory_id or previous_territory_id or lead.id,
+            payloads.assignment_changed(
+                lead,
+                previous_territory_id=previous_territory_id,
+                previous_assigned_to=previous_rep_id,
+                reason=reason,
+            ),
+            actor_id=actor_id,
+        )
     return Assignment(record, lead)
 
 

@@ -17,6 +17,8 @@ from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.domain import LeadStatus, OpportunityStage, Role
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
+from sales_graph.events import payloads
+from sales_graph.events.outbox import record as record_event
 from sales_graph.services.opportunities import rescore
 from sales_graph.services.scoring import Model
 from sales_graph.services.stages import STAGES
@@ -120,19 +122,18 @@ async def convert_lead(
     if owner_id is None:
         raise invalid("lead_id", "assign the lead before a partner converts it")
     account = await _account_for(session, lead, owner_id)
-    session.add(
-        Contact(
-            account_id=account.id,
-            lead_id=lead.id,
-            first_name=lead.first_name,
-            last_name=lead.last_name,
-            email=lead.email,
-            phone=lead.phone,
-            title=lead.title,
-            contact_type="primary",
-            is_primary=not await account_repo.has_primary_contact(session, account.id),
-        )
+    contact = Contact(
+        account_id=account.id,
+        lead_id=lead.id,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        email=lead.email,
+        phone=lead.phone,
+        title=lead.title,
+        contact_type="primary",
+        is_primary=not await account_repo.has_primary_contact(session, account.id),
     )
+    session.add(contact)
     now = utcnow()
     opportunity = Opportunity(
         name=data.opportunity_name,
@@ -160,4 +161,21 @@ async def convert_lead(
     lead.version += 1
     session.add(lead)
     await session.flush()
+    actor = scope.actor_id
+    await record_event(
+        session,
+        "opportunity.created",
+        opportunity.id,
+        payloads.opportunity(opportunity),
+        actor_id=actor,
+    )
+    await record_event(
+        session,
+        "lead.converted",
+        lead.id,
+        payloads.lead_converted(
+            lead, account_id=account.id, contact_id=contact.id, opportunity_id=opportunity.id
+        ),
+        actor_id=actor,
+    )
     return Conversion(lead, opportunity, account)

@@ -18,6 +18,8 @@ from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories.leads import ORDERS, LeadFilter
 from sales_graph.domain import LeadStatus, Role
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
+from sales_graph.events import payloads
+from sales_graph.events.outbox import record as record_event
 from sales_graph.services import assignment
 from sales_graph.services.validation import Input, invalid
 from sales_graph.timeutil import utcnow
@@ -157,6 +159,9 @@ async def create_lead(session: AsyncSession, scope: AccessScope, data: NewLead) 
     except IntegrityError as exc:
         # Another request took the address between our check and our insert.
         raise Conflict("A lead with this email already exists", details={"field": "email"}) from exc
+    await record_event(
+        session, "lead.created", lead.id, payloads.lead(lead), actor_id=scope.actor_id
+    )
     await assignment.assign_automatically(session, lead, actor_id=scope.actor_id)
     return lead
 
@@ -240,6 +245,9 @@ async def qualify_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.
     _touch(lead)
     session.add(lead)
     await session.flush()
+    await record_event(
+        session, "lead.qualified", lead.id, payloads.lead(lead), actor_id=scope.actor_id
+    )
     return lead
 
 

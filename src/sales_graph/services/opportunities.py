@@ -25,6 +25,9 @@ from sales_graph.db.repositories import users as user_repo
 from sales_graph.db.repositories.opportunities import ORDERS, OpportunityFilter
 from sales_graph.domain import OpportunityStage, Role
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
+from sales_graph.events import payloads
+from sales_graph.events.outbox import record as record_event
+from sales_graph.services import closing
 from sales_graph.services.scoring import Model, Signals
 from sales_graph.services.stages import STAGES
 from sales_graph.services.validation import Input, invalid
@@ -72,6 +75,9 @@ class StageChange(Input):
     payment_terms: Literal["due_on_receipt", "net_15", "net_30", "net_45", "net_60"] | None = None
     billing_frequency: Literal["monthly", "quarterly", "annually"] | None = None
     loss_reason: Text | None = None
+    # For Operations' onboarding.trigger when the deal is won.
+    special_requirements: Text | None = None
+    priority: Literal["low", "medium", "high"] | None = None
 
 
 class OpportunityChanges(Input):
@@ -234,6 +240,13 @@ async def create_opportunity(
     await opportunity_repo.replace_products(
         session, opportunity.id, [p.to_row() for p in data.products]
     )
+    await record_event(
+        session,
+        "opportunity.created",
+        opportunity.id,
+        payloads.opportunity(opportunity),
+        actor_id=scope.actor_id,
+    )
     return opportunity
 
 
@@ -260,7 +273,11 @@ async def update_stage(
     opportunity_id: uuid.UUID,
     change: StageChange,
     model: Model,
+    *,
+    fiscal_year_start_month: int = 1,
 ) -> Opportunity:
+    """UpdateOpportunityStage; a close also emits won/lost, and a win the Billing and
+    Operations events and any quota it makes attained."""
     scope.require_scope("opportunities:write")
     opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
     _may_edit(scope, opportunity)
@@ -303,6 +320,7 @@ async def update_stage(
             raise invalid("loss_reason", "closing lost needs a loss reason")
         opportunity.loss_reason = change.loss_reason
     actor, note = scope.actor_id, change.notes
+    previous_probability = opportunity.probability
     if target != current:
         session.add(_history(opportunity, "stage", current.value, target.value, actor, note))
         opportunity.stage = target.value
@@ -321,7 +339,28 @@ async def update_stage(
         opportunity.next_step = change.next_step
     if change.notes is not None:
         opportunity.notes = change.notes
+    if change.special_requirements is not None:
+        opportunity.special_requirements = change.special_requirements
+    if change.priority is not None:
+        opportunity.priority = change.priority
     await _save(session, opportunity, model)
+    if target != current or probability != previous_probability:
+        await record_event(
+            session,
+            "opportunity.stage_changed",
+            opportunity.id,
+            payloads.stage_changed(
+                opportunity,
+                previous_stage=current.value,
+                previous_probability=previous_probability,
+                notes=note,
+            ),
+            actor_id=actor,
+        )
+    if target != current and target_rule.is_closed:
+        await closing.record_close(
+            session, opportunity, actor_id=actor, fiscal_year_start_month=fiscal_year_start_month
+        )
     return opportunity
 
 
@@ -348,6 +387,7 @@ async def update_opportunity(
         raise Conflict("A closed opportunity is final", details={"stage": opportunity.stage})
     actor = scope.actor_id
     sent = changes.model_fields_set
+    before = payloads.opportunity(opportunity)
     if "name" in sent and changes.name is None:
         raise invalid("name", "may not be null")
     if changes.name is not None:
@@ -375,7 +415,34 @@ async def update_opportunity(
             session, opportunity.id, [p.to_row() for p in changes.products]
         )
     await _save(session, opportunity, model)
+    await _record_update(session, opportunity, before, actor, products=changes.products is not None)
     return opportunity
+
+
+_TRACKED = ("name", "amount", "expected_close_date", "owner_id", "deal_score")
+
+
+async def _record_update(
+    session: AsyncSession,
+    opportunity: Opportunity,
+    before: dict[str, Any],
+    actor: uuid.UUID | None,
+    *,
+    products: bool = False,
+) -> None:
+    """opportunity.updated with what changed (nothing changed: no event)."""
+    after = payloads.opportunity(opportunity)
+    changed = {f: (before[f], after[f]) for f in _TRACKED if before[f] != after[f]}
+    if products:
+        changed["products"] = (None, None)
+    if changed.keys() - {"deal_score"}:
+        await record_event(
+            session,
+            "opportunity.updated",
+            opportunity.id,
+            payloads.opportunity_changed(opportunity, changed),
+            actor_id=actor,
+        )
 
 
 async def reassign_opportunity(
@@ -389,10 +456,12 @@ async def reassign_opportunity(
     scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
     opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
     await check_owner(session, scope, owner_id)
+    before = payloads.opportunity(opportunity)
     if owner_id != opportunity.owner_id:
         session.add(
             _history(opportunity, "owner", opportunity.owner_id, owner_id, scope.actor_id, reason)
         )
         opportunity.owner_id = owner_id
     await _save(session, opportunity, model)
+    await _record_update(session, opportunity, before, scope.actor_id)
     return opportunity

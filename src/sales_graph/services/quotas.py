@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
@@ -18,7 +19,9 @@ from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import Role
 from sales_graph.errors import Conflict, Forbidden, NotFound
-from sales_graph.services.periods import Period
+from sales_graph.events import payloads
+from sales_graph.events.outbox import record as record_event
+from sales_graph.services.periods import Period, parse_period
 from sales_graph.services.validation import Input, invalid
 from sales_graph.timeutil import utcnow
 
@@ -89,7 +92,7 @@ async def set_quota(
             "A quota for this period and target exists; update it instead",
             details={"existing_quota_id": str(existing.id)},
         )
-    return await quota_repo.add_quota(
+    quota = await quota_repo.add_quota(
         session,
         Quota(
             period=period.name,
@@ -99,10 +102,58 @@ async def set_quota(
             set_by_id=scope.actor_id,
         ),
     )
+    await record_event(
+        session, "quota.set", quota.id, payloads.quota(quota), actor_id=scope.actor_id
+    )
+    await check_attained(session, [quota], period, actor_id=scope.actor_id)
+    return quota
+
+
+async def check_attained(
+    session: AsyncSession, quotas: list[Quota], period: Period, *, actor_id: uuid.UUID | None
+) -> None:
+    """Marks each quota of ``period`` whose closed-won amount reached it, once: quota.attained."""
+    for quota in quotas:
+        if quota.attained_at is not None or quota.period != period.name:
+            continue
+        result = await attainment(session, quota, period)
+        if result.won_amount >= quota.amount:
+            quota.attained_at = utcnow()
+            session.add(quota)
+            await session.flush()
+            await record_event(
+                session,
+                "quota.attained",
+                quota.id,
+                payloads.quota_attained(quota, attained_amount=result.won_amount),
+                actor_id=actor_id,
+            )
+
+
+async def check_attained_on(
+    session: AsyncSession,
+    day: date,
+    *,
+    user_id: uuid.UUID | None,
+    territory_id: uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    fiscal_year_start_month: int,
+) -> None:
+    """After a win closing on ``day``: the owner's and the territory's quotas of every period
+    containing that day."""
+    for quota in await quota_repo.unattained_for(session, user_id, territory_id):
+        period = parse_period(quota.period, fiscal_year_start_month)
+        if period.contains(day):
+            await check_attained(session, [quota], period, actor_id=actor_id)
 
 
 async def update_quota(
-    session: AsyncSession, scope: AccessScope, quota_id: uuid.UUID, changes: QuotaChanges
+    session: AsyncSession,
+    scope: AccessScope,
+    quota_id: uuid.UUID,
+    changes: QuotaChanges,
+    *,
+    fiscal_year_start_month: int = 1,
 ) -> Quota:
     scope.require_scope("quotas:write")
     if not scope.is_partner:
@@ -125,11 +176,21 @@ async def update_quota(
                 "current_version": quota.version,
             },
         )
+    previous = quota.amount
     quota.amount = changes.amount
     quota.version += 1
     quota.updated_at = utcnow()
     session.add(quota)
     await session.flush()
+    await record_event(
+        session,
+        "quota.updated",
+        quota.id,
+        payloads.quota(quota, previous_amount=previous),
+        actor_id=scope.actor_id,
+    )
+    period = parse_period(quota.period, fiscal_year_start_month)
+    await check_attained(session, [quota], period, actor_id=scope.actor_id)
     return quota
 
 

@@ -15,6 +15,8 @@ from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import Role
 from sales_graph.errors import Conflict, Forbidden, NotFound
+from sales_graph.events import payloads
+from sales_graph.events.outbox import record as record_event
 from sales_graph.services.validation import Input, invalid
 from sales_graph.timeutil import utcnow
 
@@ -142,7 +144,22 @@ async def create_territory(
     await session.flush()
     await territory_repo.replace_members(session, territory.id, data.member_ids)
     await territory_repo.replace_rules(session, territory.id, [r.to_row() for r in data.rules])
+    await _record(session, "territory.created", territory, scope)
     return territory
+
+
+async def _record(
+    session: AsyncSession, name: str, territory: Territory, scope: AccessScope
+) -> None:
+    members = await territory_repo.members_of(session, [territory.id])
+    rules = await territory_repo.rules_of(session, [territory.id])
+    await record_event(
+        session,
+        name,
+        territory.id,
+        payloads.territory(territory, [user.id for _, user in members], rules),
+        actor_id=scope.actor_id,
+    )
 
 
 async def update_territory(
@@ -185,4 +202,5 @@ async def update_territory(
     territory.version += 1
     session.add(territory)
     await session.flush()
+    await _record(session, "territory.updated", territory, scope)
     return territory

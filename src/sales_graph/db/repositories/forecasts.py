@@ -93,3 +93,23 @@ async def add_quota(session: AsyncSession, quota: Quota) -> Quota:
     session.add(quota)
     await session.flush()
     return quota
+
+
+async def unattained_for(
+    session: AsyncSession, user_id: uuid.UUID | None, territory_id: uuid.UUID | None
+) -> list[Quota]:
+    """The quotas of this user or territory not attained yet, locked (a win may attain them)."""
+    targets: list[ColumnElement[bool]] = []
+    if user_id is not None:
+        targets.append(col(Quota.user_id) == user_id)
+    if territory_id is not None:
+        targets.append(col(Quota.territory_id) == territory_id)
+    if not targets:
+        return []
+    statement = (
+        select(Quota)
+        .where(col(Quota.attained_at).is_(None), or_(*targets))
+        .order_by(col(Quota.id))
+        .with_for_update()
+    )
+    return list((await session.exec(statement)).all())

@@ -1,0 +1,49 @@
+"""events: outbox retry time, scheduled runs
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-28 16:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+import sales_graph.db.types
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "next_attempt_at", sales_graph.db.types.UTCDateTime(timezone=True), nullable=True
+            )
+        )
+    op.create_table(
+        "scheduled_runs",
+        sa.Column("job", sa.String(length=100), nullable=False),
+        sa.Column("slot", sales_graph.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sales_graph.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sales_graph.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "result",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.PrimaryKeyConstraint("job", "slot"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("scheduled_runs")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("next_attempt_at")

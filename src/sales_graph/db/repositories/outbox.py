@@ -1,0 +1,142 @@
+"""The outbox: rows written with their change, claimed and marked by the relay.
+
+Several relays share the rows: each claims a batch ``FOR UPDATE SKIP LOCKED`` and leaves out
+the rows of an aggregate that has an earlier unpublished row it does not hold, so that one
+aggregate's events are never published out of order (docs/events.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, text, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.db.models import InboxEvent, OutboxEvent
+
+NOTIFY_CHANNEL = "sales_graph_outbox"
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def add(session: AsyncSession, row: OutboxEvent) -> None:
+    session.add(row)
+    if _dialect(session) == "postgresql":
+        # Delivered at commit (and dropped on rollback): wakes the relays at once.
+        await session.exec(text(f"NOTIFY {NOTIFY_CHANNEL}"))  # type: ignore[call-overload]
+
+
+def _pending() -> list[ColumnElement[bool]]:
+    return [col(OutboxEvent.published_at).is_(None), col(OutboxEvent.parked_at).is_(None)]
+
+
+async def claim(session: AsyncSession, limit: int, now: datetime) -> list[OutboxEvent]:
+    """The oldest unpublished rows this relay may publish now, locked for its transaction."""
+    query = (
+        select(OutboxEvent)
+        .where(*_pending())
+        .where(
+            (col(OutboxEvent.next_attempt_at).is_(None)) | (col(OutboxEvent.next_attempt_at) <= now)
+        )
+        .order_by(col(OutboxEvent.id))
+        .limit(limit)
+    )
+    query = query.with_for_update(skip_locked=True)  # SQLite has one writer: no locks needed
+    rows = list((await session.exec(query)).all())
+    if not rows or _dialect(session) != "postgresql":
+        return rows
+    # An earlier row of the same aggregate held by another relay (or waiting for a retry)
+    # must go first: leave that aggregate's rows for later.
+    ours = [r.id for r in rows]
+    keys = {r.key for r in rows}
+    blocked_query = (
+        select(OutboxEvent.key)
+        .where(*_pending())
+        .where(col(OutboxEvent.key).in_(keys))
+        .where(col(OutboxEvent.id) < max(i for i in ours if i is not None))
+        .where(col(OutboxEvent.id).not_in(ours))
+        .distinct()
+    )
+    blocked = set((await session.exec(blocked_query)).all())
+    return [r for r in rows if r.key not in blocked]
+
+
+async def mark_published(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        await session.exec(
+            update(OutboxEvent).where(col(OutboxEvent.id).in_(ids)).values(published_at=now)
+        )
+
+
+async def mark_failed(
+    session: AsyncSession,
+    ids: Sequence[int],
+    error: str,
+    *,
+    now: datetime,
+    retry_at: datetime,
+    max_attempts: int,
+) -> None:
+    """Counts a failed attempt; a row that reached ``max_attempts`` is parked with its error."""
+    if not ids:
+        return
+    rows = (await session.exec(select(OutboxEvent).where(col(OutboxEvent.id).in_(ids)))).all()
+    for row in rows:
+        row.attempts += 1
+        row.last_error = error[:4000]
+        row.next_attempt_at = retry_at
+        if row.attempts >= max_attempts:
+            row.parked_at = now
+        session.add(row)
+    await session.flush()
+
+
+async def unpublished_count(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(OutboxEvent).where(*_pending())
+    return int((await session.exec(query)).one())
+
+
+async def parked(session: AsyncSession, limit: int = 100) -> list[OutboxEvent]:
+    query = (
+        select(OutboxEvent)
+        .where(col(OutboxEvent.parked_at).is_not(None))
+        .where(col(OutboxEvent.published_at).is_(None))
+        .order_by(col(OutboxEvent.id))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def unpark(session: AsyncSession, ids: Sequence[int]) -> int:
+    """Puts parked rows back in line (after the cause was fixed)."""
+    result = await session.exec(
+        update(OutboxEvent)
+        .where(col(OutboxEvent.id).in_(ids))
+        .where(col(OutboxEvent.published_at).is_(None))
+        .values(parked_at=None, attempts=0, next_attempt_at=None)
+    )
+    return int(result.rowcount)
+
+
+async def by_event_id(session: AsyncSession, event_id: uuid.UUID) -> OutboxEvent | None:
+    query = select(OutboxEvent).where(col(OutboxEvent.event_id) == event_id)
+    return (await session.exec(query)).first()
+
+
+async def remember_processed(session: AsyncSession, consumer: str, event_id: str) -> bool:
+    """Records that ``consumer`` processed ``event_id`` in the caller's transaction.
+
+    False when it was processed before (the caller then skips the effect). The row is
+    inserted first, so two deliveries racing each other meet on the primary key.
+    """
+    existing = await session.get(InboxEvent, (consumer, event_id))
+    if existing is not None:
+        return False
+    session.add(InboxEvent(consumer=consumer, event_id=event_id))
+    await session.flush()
+    return True

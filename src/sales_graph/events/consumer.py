@@ -1,0 +1,135 @@
+"""Kafka consumers: each message handled in its own transaction (with its inbox row), offsets
+committed after the database commit, a message that keeps failing sent to ``<topic>.dlq``.
+
+A handler raises :class:`Rejected` for a message that can never succeed (it goes to the dead
+letters at once) and any other exception for a failure worth retrying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from sales_graph.logs import get_logger
+from sales_graph.timeutil import format_datetime, utcnow
+
+_log = get_logger("sales_graph.events.consumer")
+
+MessageHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Rejected(Exception):
+    """The message is invalid: retrying cannot help."""
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    dead_lettered: int = 0
+    failures: int = 0
+
+
+class Consumer:
+    def __init__(
+        self,
+        name: str,
+        topic: str,
+        handler: MessageHandler,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        producer: AIOKafkaProducer,
+        max_attempts: int = 5,
+        backoff_s: float = 0.2,
+        batch_size: int = 500,
+    ) -> None:
+        self.name = name
+        self.topic = topic
+        self.handler = handler
+        self.producer = producer
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.batch_size = batch_size
+        self.stats = ConsumerStats()
+        self.consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=f"sales-graph-{name}",
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.consumer.start()
+        try:
+            while not stop.is_set():
+                batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                for partition, records in batches.items():
+                    for record in records:
+                        await self._handle(record)
+                    # After every record's transaction committed: a crash before this line
+                    # redelivers them, and the inbox makes the second delivery a no-op.
+                    await self.consumer.commit({partition: records[-1].offset + 1})
+        finally:
+            with contextlib.suppress(Exception):
+                await self.consumer.stop()
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            message = orjson.loads(record.value or b"")
+            if not isinstance(message, dict):
+                raise Rejected("the message is not a JSON object")
+        except (orjson.JSONDecodeError, Rejected) as exc:
+            await self._dead_letter(record, f"Rejected: {exc}")
+            return
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await self.handler(message)
+                self.stats.handled += 1
+                return
+            except Rejected as exc:
+                await self._dead_letter(record, f"Rejected: {exc}")
+                return
+            except Exception as exc:
+                self.stats.failures += 1
+                error = f"{type(exc).__name__}: {exc}"
+                _log.warning(
+                    "consumer.retry",
+                    consumer=self.name,
+                    offset=record.offset,
+                    attempt=attempt,
+                    error=error,
+                )
+                if attempt == self.max_attempts:
+                    await self._dead_letter(record, error)
+                    return
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
+        headers = [
+            *(record.headers or ()),
+            ("dlq_error", error[:2000].encode()),
+            ("dlq_consumer", self.name.encode()),
+            ("dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ("dlq_at", format_datetime(utcnow()).encode()),
+        ]
+        await self.producer.send_and_wait(
+            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+        self.stats.dead_lettered += 1
+        _log.error("consumer.dead_letter", consumer=self.name, offset=record.offset, error=error)
+
+
+def partition_of(record: ConsumerRecord[bytes, bytes]) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)

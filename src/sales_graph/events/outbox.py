@@ -1,0 +1,55 @@
+"""Recording an event: an outbox row in the caller's transaction (docs/events.md).
+
+Service functions call :func:`record` next to the change they make; the row commits or rolls
+back with it. The correlation id is the request's (``X-Correlation-ID``, else the request id)
+or, in the worker, the consumed event's; the user id is the actor's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.db.models import OutboxEvent
+from sales_graph.db.repositories import outbox as outbox_repo
+from sales_graph.events.catalog import event_type
+from sales_graph.events.envelope import envelope
+from sales_graph.timeutil import utcnow
+from sales_graph.web.context import current_request
+
+
+def correlation_id() -> str:
+    context = current_request()
+    return context.correlation_id if context else str(uuid.uuid4())
+
+
+async def record(
+    session: AsyncSession,
+    name: str,
+    key: uuid.UUID | str,
+    payload: dict[str, Any],
+    *,
+    actor_id: uuid.UUID | None,
+) -> OutboxEvent:
+    kind = event_type(name)
+    now = utcnow()
+    event_id = uuid.uuid4()
+    row = OutboxEvent(
+        event_id=event_id,
+        event_type=name,
+        topic=kind.topic,
+        key=str(key),
+        envelope=envelope(
+            name,
+            payload,
+            correlation_id=correlation_id(),
+            user_id=str(actor_id) if actor_id else None,
+            event_id=event_id,
+            timestamp=now,
+        ),
+        created_at=now,
+    )
+    await outbox_repo.add(session, row)
+    return row

@@ -1,0 +1,160 @@
+"""The outbox relay: claims unpublished rows, publishes them, marks them published.
+
+Run by ``sales-graph worker`` (and in process by ``serve`` in the embedded footprint). Several
+relays share the rows (``FOR UPDATE SKIP LOCKED``; an aggregate's rows are taken in order, see
+``db.repositories.outbox.claim``). A relay killed between publishing and marking leaves rows
+that are published again: delivery is at least once, consumers deduplicate by ``event_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sales_graph.db.engine import Database
+from sales_graph.db.models import OutboxEvent
+from sales_graph.db.repositories import outbox as outbox_repo
+from sales_graph.events.sinks import Delivery, EventSink
+from sales_graph.logs import get_logger
+from sales_graph.settings import EventSettings
+from sales_graph.timeutil import utcnow
+
+_log = get_logger("sales_graph.events.relay")
+
+# Transient failures (the broker is away) back off up to this long between tries.
+MAX_BACKOFF_S = 30.0
+
+
+class Relay:
+    def __init__(
+        self,
+        db: Database,
+        sink: EventSink,
+        settings: EventSettings,
+        *,
+        name: str = "relay",
+        after_publish: Callable[[list[OutboxEvent]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.db = db
+        self.sink = sink
+        self.settings = settings
+        self.name = name
+        # Called between publishing and marking published (a test kills the relay there).
+        self.after_publish = after_publish
+        self.published = 0
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Publishes one batch; the number of rows claimed (0: nothing to do now)."""
+        async with self.db.session() as session:
+            rows = await outbox_repo.claim(session, self.settings.relay_batch_size, utcnow())
+            if not rows:
+                return 0
+            results = await self.sink.publish(rows)
+            if self.after_publish is not None:
+                await self.after_publish(rows)
+            delivered, failed = _split(rows, results)
+            now = utcnow()
+            await outbox_repo.mark_published(session, delivered, now)
+            for failure, ids in failed.items():
+                attempts = max(r.attempts for r in rows if r.id in ids) + 1
+                backoff = min(
+                    self.settings.relay_retry_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S
+                )
+                await outbox_repo.mark_failed(
+                    session,
+                    ids,
+                    str(failure),
+                    now=now,
+                    retry_at=now + timedelta(seconds=backoff),
+                    # The broker being away never parks a row; a message it refuses does.
+                    max_attempts=10**9 if failure.transient else self.settings.relay_max_attempts,
+                )
+                _log.warning(
+                    "outbox.publish_failed", relay=self.name, rows=len(ids), error=str(failure)
+                )
+        self.published += len(delivered)
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        listener = await _listen(self.db, self.wake)
+        try:
+            while not stop.is_set():
+                try:
+                    claimed = await self.run_once()
+                except Exception:
+                    _log.exception("outbox.relay_error", relay=self.name)
+                    claimed = 0
+                    await _wait(stop, self.settings.relay_poll_interval_s)
+                if claimed >= self.settings.relay_batch_size:
+                    continue
+                self._wake.clear()
+                waits = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self._wake.wait()),
+                ]
+                await asyncio.wait(
+                    waits,
+                    timeout=self.settings.relay_poll_interval_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for waiting in waits:
+                    waiting.cancel()
+        finally:
+            if listener is not None:
+                await listener()
+
+
+def _split(
+    rows: list[OutboxEvent], results: list[Delivery | None]
+) -> tuple[list[int], dict[Delivery, list[int]]]:
+    """Delivered ids, and failed ids by failure. After an aggregate's first failure its later
+    rows stay unpublished too (sent again after it, so first deliveries keep their order)."""
+    delivered: list[int] = []
+    failed: dict[Delivery, list[int]] = {}
+    broken: dict[str, Delivery] = {}
+    for row, result in zip(rows, results, strict=True):
+        assert row.id is not None
+        failure = result or broken.get(row.key)
+        if failure is None:
+            delivered.append(row.id)
+            continue
+        broken.setdefault(row.key, failure)
+        failed.setdefault(failure, []).append(row.id)
+    return delivered, failed
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _listen(db: Database, wake: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
+    """On PostgreSQL, LISTEN for the outbox's NOTIFY so a commit wakes the relay at once."""
+    if db.dialect != "postgresql":
+        return None
+    try:
+        connection = await db.engine.connect()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+
+        def on_notify(*_: object) -> None:
+            wake()
+
+        await driver.add_listener(outbox_repo.NOTIFY_CHANNEL, on_notify)
+    except Exception:
+        _log.warning("outbox.listen_unavailable", exc_info=True)
+        return None
+
+    async def close() -> None:
+        with contextlib.suppress(Exception):
+            await driver.remove_listener(outbox_repo.NOTIFY_CHANNEL, on_notify)
+        await connection.close()
+
+    return close

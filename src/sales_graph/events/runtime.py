@@ -1,0 +1,187 @@
+"""The event machinery of one process: relays, consumers and background services.
+
+``sales-graph worker`` runs it against Kafka (production); the gateway's lifespan runs it in
+process in the embedded footprint, where the bus replaces the Kafka consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from sales_graph.events.bus import Bus
+from sales_graph.events.consumer import Consumer, MessageHandler, dlq_topic
+from sales_graph.events.relay import Relay
+from sales_graph.events.sinks import KafkaSink, LocalSink
+from sales_graph.logs import get_logger
+
+if TYPE_CHECKING:
+    from sales_graph.runtime import Runtime
+
+_log = get_logger("sales_graph.events")
+
+
+class Service(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A consumer: the logical topic it reads (a TopicSettings attribute) and its handler."""
+
+    name: str
+    topic: str
+    handler: Callable[[Runtime], MessageHandler]
+
+
+def subscriptions() -> list[Subscription]:
+    from sales_graph.events import billing, forecasts, marketing
+
+    return [
+        Subscription("marketing-leads", "marketing_leads", marketing.lead_qualified_handler),
+        Subscription("billing-contracts", "billing", billing.closed_won_handler),
+        Subscription("forecast-refresh", "opportunities", forecasts.refresh_handler),
+    ]
+
+
+def background_services(runtime: Runtime) -> list[Service]:
+    from sales_graph.events import forecasts
+
+    return forecasts.services(runtime)
+
+
+@dataclass
+class EventRuntime:
+    relays: list[Relay]
+    consumers: list[Consumer] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    bus: Bus | None = None
+    producer: AIOKafkaProducer | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def start(self) -> None:
+        if self.bus is not None:
+            self.bus.start()
+        runners: Sequence[Relay | Consumer | Service] = [
+            *self.relays,
+            *self.consumers,
+            *self.services,
+        ]
+        for runner in runners:
+            self._tasks.append(asyncio.create_task(_forever(runner, self._stop)))
+
+    def wake_relays(self) -> None:
+        for relay in self.relays:
+            relay.wake()
+
+    async def wait(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), 10)
+            task.cancel()
+        if self.bus is not None:
+            await self.bus.stop()
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await close()
+
+
+async def _forever(runner: Relay | Consumer | Service, stop: asyncio.Event) -> None:
+    """Runs ``runner`` until stopped; a crash is logged and the runner started again."""
+    while not stop.is_set():
+        try:
+            await runner.run(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("events.runner_crashed", runner=type(runner).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def ensure_topics(bootstrap_servers: str, names: Sequence[str], partitions: int) -> None:
+    """Creates the topics (and their dead-letter topics) that do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                )
+    finally:
+        await admin.close()
+
+
+def topic_names(runtime: Runtime) -> list[str]:
+    topics = runtime.settings.events.topics
+    names = [str(v) for v in topics.model_dump().values()]
+    return names + [dlq_topic(n) for n in names]
+
+
+async def start_kafka(runtime: Runtime, *, relays: int = 1, consumers: bool = True) -> EventRuntime:
+    """Production: relays publishing to Kafka, consumers reading from it, the scheduler."""
+    settings = runtime.settings
+    bootstrap = settings.kafka_bootstrap_servers
+    if not bootstrap:
+        raise RuntimeError("SALES_GRAPH_KAFKA_BOOTSTRAP_SERVERS is not set")
+    await ensure_topics(bootstrap, topic_names(runtime), settings.events.topic_partitions)
+    events = EventRuntime(relays=[])
+    for index in range(relays):
+        sink = KafkaSink(bootstrap, settings.events.topics)
+        await sink.start()
+        events._closers.append(sink.stop)
+        events.relays.append(Relay(runtime.db, sink, settings.events, name=f"relay-{index}"))
+    if consumers:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        events.producer = producer
+        events._closers.append(producer.stop)
+        for subscription in subscriptions():
+            events.consumers.append(
+                Consumer(
+                    subscription.name,
+                    str(getattr(settings.events.topics, subscription.topic)),
+                    subscription.handler(runtime),
+                    bootstrap_servers=bootstrap,
+                    group_id=f"{settings.events.consumer_group}.{subscription.name}",
+                    producer=producer,
+                    max_attempts=settings.events.consumer_max_attempts,
+                    backoff_s=settings.events.consumer_retry_backoff_s,
+                )
+            )
+        events.services = background_services(runtime)
+    return events
+
+
+def start_in_process(runtime: Runtime) -> EventRuntime:
+    """Embedded: one relay into ``events.jsonl`` and the bus, whose subscribers are the same
+    handlers the Kafka consumers call."""
+    settings = runtime.settings
+    bus = Bus(
+        max_attempts=settings.events.consumer_max_attempts,
+        backoff_s=settings.events.consumer_retry_backoff_s,
+    )
+    for subscription in subscriptions():
+        if subscription.topic != "marketing_leads":  # inbound from Kafka only
+            bus.subscribe(subscription.topic, subscription.handler(runtime))
+    sink = LocalSink(settings.events_log_file, bus)
+    relay = Relay(runtime.db, sink, settings.events, name="relay-embedded")
+    return EventRuntime(relays=[relay], bus=bus, services=background_services(runtime))

@@ -1,0 +1,130 @@
+"""Where the relay publishes: Kafka in production, the in-process bus and ``events.jsonl`` in the
+embedded footprint. Both take a batch and say, row by row, whether it was delivered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+
+from sales_graph.db.models import OutboxEvent
+from sales_graph.events.bus import Bus
+from sales_graph.settings import TopicSettings
+
+
+class Delivery(Exception):
+    """A row was not delivered; ``transient`` failures (the broker is away) never park it."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class EventSink(Protocol):
+    async def start(self) -> None: ...
+
+    async def publish(self, rows: Sequence[OutboxEvent]) -> list[Delivery | None]:
+        """One entry per row, in order: None when delivered."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+def headers_of(row: OutboxEvent) -> list[tuple[str, bytes]]:
+    return [
+        ("event_id", str(row.event_id).encode()),
+        ("event_type", row.event_type.encode()),
+        ("correlation_id", str(row.envelope.get("correlation_id") or "").encode()),
+    ]
+
+
+def topic_of(row: OutboxEvent, topics: TopicSettings) -> str:
+    # The outbox keeps the logical topic (catalog); the setting names the Kafka topic.
+    return str(getattr(topics, row.topic, row.topic))
+
+
+_TRANSIENT = (KafkaConnectionError, KafkaTimeoutError)
+
+
+class KafkaSink:
+    """An idempotent producer (acks=all): a retried send is written once per partition, in order."""
+
+    def __init__(
+        self, bootstrap_servers: str, topics: TopicSettings, *, request_timeout_ms: int = 10_000
+    ) -> None:
+        self.topics = topics
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            request_timeout_ms=request_timeout_ms,
+            retry_backoff_ms=200,
+            client_id="sales-graph-relay",
+        )
+
+    async def start(self) -> None:
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+    async def publish(self, rows: Sequence[OutboxEvent]) -> list[Delivery | None]:
+        results: list[Delivery | None] = [None] * len(rows)
+        pending: list[tuple[int, asyncio.Future[object]]] = []
+        for index, row in enumerate(rows):
+            try:
+                future = await self.producer.send(
+                    topic_of(row, self.topics),
+                    value=orjson.dumps(row.envelope),
+                    key=row.key.encode(),
+                    headers=headers_of(row),
+                )
+            except KafkaError as exc:
+                # Not even queued (no metadata: the broker is away): nothing after it is sent,
+                # so the batch keeps its order when it is tried again.
+                failure = Delivery(
+                    f"{type(exc).__name__}: {exc}", transient=isinstance(exc, _TRANSIENT)
+                )
+                for rest in range(index, len(rows)):
+                    results[rest] = failure
+                break
+            pending.append((index, future))
+        for index, future in pending:
+            try:
+                await future
+            except KafkaError as exc:
+                transient = isinstance(exc, _TRANSIENT) or getattr(exc, "retriable", False)
+                results[index] = Delivery(f"{type(exc).__name__}: {exc}", transient=transient)
+        return results
+
+
+class LocalSink:
+    """The embedded footprint: each event appended to ``events.jsonl`` and handed to the bus."""
+
+    def __init__(self, log_file: Path, bus: Bus | None = None) -> None:
+        self.log_file = log_file
+        self.bus = bus
+
+    async def start(self) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, rows: Sequence[OutboxEvent]) -> list[Delivery | None]:
+        lines = b"".join(orjson.dumps(row.envelope) + b"\n" for row in rows)
+        await asyncio.to_thread(self._append, lines)
+        if self.bus is not None:
+            for row in rows:
+                self.bus.put(row.topic, row.key, row.envelope)
+        return [None] * len(rows)
+
+    def _append(self, lines: bytes) -> None:
+        with self.log_file.open("ab") as handle:
+            handle.write(lines)
