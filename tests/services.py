@@ -16,6 +16,9 @@ class ServiceUrls:
     redis: str
     kafka: str
     toxiproxy: str
+    # Kafka's FAULTS listener, and the address it advertises (a toxiproxy proxy's listen).
+    kafka_faults: str
+    kafka_proxied: str
 
 
 def _pop(name: str, default: str) -> str:
@@ -32,6 +35,8 @@ def read_service_urls() -> ServiceUrls:
         redis=_pop("SALES_GRAPH_REDIS_URL", "redis://127.0.0.1:6379/0"),
         kafka=_pop("SALES_GRAPH_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         toxiproxy=_pop("SALES_GRAPH_TOXIPROXY_URL", "http://127.0.0.1:8474"),
+        kafka_faults=_pop("SALES_GRAPH_KAFKA_FAULTS", "127.0.0.1:9094"),
+        kafka_proxied=_pop("SALES_GRAPH_KAFKA_PROXIED", "127.0.0.1:19094"),
     )
     for name in [n for n in os.environ if n.startswith("SALES_GRAPH_")]:
         del os.environ[name]

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from asgi_lifespan import LifespanManager
 from sqlmodel import select
 
+from sales_graph.app import create_app
+from sales_graph.db.engine import Database
+from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import OutboxEvent
+from sales_graph.settings import EventSettings, RateLimitSettings, Settings
 from tests.events.conftest import EventGateway, read_topic, until
+from tests.factories import make_org
+from tests.graphql.conftest import Gateway
 
 CREATE_LEAD = """
 mutation($input: CreateLeadInput!) { createLead(input: $input) { id status } }
@@ -23,7 +35,14 @@ async def test_a_created_lead_is_published_with_the_envelope(event_gateway: Even
         "/graphql",
         json={
             "query": CREATE_LEAD,
-            "variables": {"input": {"email": "ada@example.com", "firstName": "Ada", "company": "Acme", "country": "US"}},
+            "variables": {
+                "input": {
+                    "email": "ada@example.com",
+                    "firstName": "Ada",
+                    "company": "Acme",
+                    "country": "US",
+                }
+            },
         },
         headers={
             "Authorization": f"Bearer {event_gateway.token(org.admin)}",
@@ -57,3 +76,44 @@ async def test_a_created_lead_is_published_with_the_envelope(event_gateway: Even
         return all(r.published_at is not None for r in await _outbox(event_gateway))
 
     await until(all_published, deadline_s=10)
+
+
+async def test_the_embedded_footprint_writes_events_jsonl(
+    fresh_sqlite: str, tmp_path: Path
+) -> None:
+    """No Kafka: the gateway's own relay appends each event to events.jsonl."""
+    db = Database(fresh_sqlite)
+    await upgrade(db.engine)
+    async with db.session() as session:
+        org = await make_org(session)
+    await db.dispose()
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url=fresh_sqlite,
+        log_level="WARNING",
+        rate_limit=RateLimitSettings(enabled=False),
+        events=EventSettings(in_process=True, relay_poll_interval_s=0.1),
+        _env_file=None,
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://gw"
+        ) as client,
+    ):
+        gateway = Gateway(client, app, org, "sqlite")
+        data = await gateway.data(
+            org.admin, CREATE_LEAD, input={"email": "embedded@example.com", "country": "US"}
+        )
+        lead_id = data["createLead"]["id"]
+
+        async def logged() -> list[dict[str, Any]]:
+            path = settings.events_log_file
+            lines = path.read_bytes().splitlines() if path.exists() else []
+            return [orjson.loads(line) for line in lines]
+
+        events = await until(logged, deadline_s=10)
+    assert events[0]["event_type"] == "lead.created"
+    assert events[0]["payload"]["lead_id"] == lead_id
+    assert events[0]["source"] == "sales-system"

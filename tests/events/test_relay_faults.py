@@ -1,0 +1,316 @@
+"""The outbox under faults: Kafka away for 30 s, a relay killed mid-batch, a rollback."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlmodel import func, select
+
+from sales_graph.app import create_app
+from sales_graph.db.engine import Database
+from sales_graph.db.migrate import upgrade
+from sales_graph.db.models import Account, Lead, OutboxEvent
+from sales_graph.db.repositories import outbox as outbox_repo
+from sales_graph.events.outbox import record
+from sales_graph.events.relay import Relay
+from sales_graph.events.sinks import KafkaSink
+from tests.events.conftest import (
+    EventGateway,
+    Message,
+    event_settings,
+    read_topic,
+    unique_topics,
+    until,
+)
+from tests.factories import make_org
+from tests.services import ServiceUrls, require_reachable
+
+CREATE = """mutation($input: CreateOpportunityInput!) { createOpportunity(input: $input) { id } }"""
+STAGE = """mutation($id: ID!, $stage: OpportunityStage!) {
+  updateOpportunityStage(opportunityId: $id, stage: $stage) { id version } }"""
+OUTAGE_S = 30.0
+
+
+@pytest.fixture
+async def kafka_proxy(services: ServiceUrls) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A toxiproxy proxy in front of Kafka's FAULTS listener (scripts/services)."""
+    require_reachable("toxiproxy", services.toxiproxy)
+    require_reachable("Kafka (faults listener)", services.kafka_faults)
+    name = f"kafka-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=services.toxiproxy, timeout=10) as api:
+        created = await api.post(
+            "/proxies",
+            json={
+                "name": name,
+                "listen": services.kafka_proxied,
+                "upstream": services.kafka_faults,
+            },
+        )
+        created.raise_for_status()
+        try:
+            yield api, name
+        finally:
+            await api.delete(f"/proxies/{name}")
+
+
+@pytest.fixture
+async def proxied_gateway(
+    fresh_postgres: str,
+    services: ServiceUrls,
+    kafka_proxy: tuple[httpx.AsyncClient, str],
+    tmp_path: Path,
+) -> AsyncIterator[EventGateway]:
+    """The gateway whose relays reach Kafka only through the proxy."""
+    db = Database(fresh_postgres)
+    await upgrade(db.engine)
+    async with db.session() as session:
+        org = await make_org(session)
+    await db.dispose()
+    topics = unique_topics()
+    settings = event_settings(
+        fresh_postgres, tmp_path, services.kafka_proxied, topics, relay_retry_backoff_s=0.5
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://gw"
+        ) as client,
+    ):
+        gateway = EventGateway(client, app, org, "postgresql", services.kafka, topics)
+        try:
+            yield gateway
+        finally:
+            for events in gateway._started:
+                await events.stop()
+
+
+async def _opportunities(gateway: EventGateway, count: int) -> list[str]:
+    org = gateway.org
+    accounts = [
+        Account(name=f"A{n}", name_normalized=f"a{n}", owner_id=org.r1.id, territory_id=org.t1.id)
+        for n in range(count)
+    ]
+    async with gateway.runtime.db.session() as session:
+        session.add_all(accounts)
+    ids = []
+    for account in accounts:
+        data = await gateway.data(
+            org.r1,
+            CREATE,
+            input={"name": f"Deal {account.name}", "accountId": str(account.id), "amount": 1000},
+        )
+        ids.append(data["createOpportunity"]["id"])
+    return ids
+
+
+async def _walk(gateway: EventGateway, opportunity_id: str, changes: int) -> None:
+    """``changes`` stage changes, qualification and discovery in turn."""
+    for n in range(changes):
+        stage = "QUALIFICATION" if n % 2 == 0 else "DISCOVERY"
+        await gateway.data(gateway.org.r1, STAGE, id=opportunity_id, stage=stage)
+
+
+async def _unpublished(gateway: EventGateway) -> int:
+    async with gateway.runtime.db.session() as session:
+        return await outbox_repo.unpublished_count(session)
+
+
+def _stage_changes(messages: list[Message]) -> list[Message]:
+    return [m for m in messages if m.value["event_type"] == "opportunity.stage_changed"]
+
+
+def _assert_in_order(messages: list[Message], per_key: int) -> dict[str, list[int]]:
+    """Per opportunity, the first delivery of each event in version order; returns versions."""
+    versions: dict[str, list[int]] = {}
+    seen: set[str] = set()
+    for message in messages:
+        if message.value["event_id"] in seen:
+            continue  # a duplicate (at-least-once): consumers skip it by event_id
+        seen.add(message.value["event_id"])
+        versions.setdefault(message.key or "", []).append(message.value["payload"]["version"])
+    for key, chain in versions.items():
+        assert chain == sorted(chain), (key, chain)
+        assert len(chain) == per_key, (key, chain)
+    return versions
+
+
+async def _apply_once(gateway: EventGateway, messages: list[Message]) -> int:
+    """A consumer with the inbox: each event applied once, however often it was delivered."""
+    applied = 0
+    for message in messages:
+        async with gateway.runtime.db.session() as session:
+            if await outbox_repo.remember_processed(
+                session, "test-consumer", message.value["event_id"]
+            ):
+                applied += 1
+    return applied
+
+
+async def test_kafka_away_for_30_s_loses_nothing_and_keeps_order(
+    proxied_gateway: EventGateway, kafka_proxy: tuple[httpx.AsyncClient, str]
+) -> None:
+    gateway = proxied_gateway
+    api, proxy = kafka_proxy
+    opportunities = await _opportunities(gateway, 100)
+    await gateway.start_events(consumers=False)
+    await until(lambda: _zero(gateway), deadline_s=30)
+
+    # Kafka unreachable: the proxy refuses and drops every connection.
+    (await api.post(f"/proxies/{proxy}", json={"enabled": False})).raise_for_status()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.gather(*(_walk(gateway, o, 10) for o in opportunities))
+    assert await _unpublished(gateway) >= 1000  # every change committed, its event waiting
+    # The rest of the outage (a fault's duration, not a wait for a result).
+    await asyncio.sleep(max(0.0, OUTAGE_S - (loop.time() - began)))
+    assert await _unpublished(gateway) >= 1000
+    (await api.post(f"/proxies/{proxy}", json={"enabled": True})).raise_for_status()
+
+    await until(lambda: _zero(gateway), deadline_s=90, every_s=0.5)
+    messages = _stage_changes(
+        await read_topic(gateway.bootstrap, gateway.topics.opportunities, count=1100, deadline_s=60)
+    )
+    assert len({m.value["event_id"] for m in messages}) == 1000
+    _assert_in_order(messages, per_key=10)
+    assert await _apply_once(gateway, messages) == 1000
+
+
+async def _zero(gateway: EventGateway) -> bool:
+    return await _unpublished(gateway) == 0
+
+
+async def test_a_relay_killed_after_sending_publishes_again_and_it_is_applied_once(
+    event_gateway: EventGateway,
+) -> None:
+    gateway = event_gateway
+    (opportunity,) = await _opportunities(gateway, 1)
+    await _walk(gateway, opportunity, 4)
+    settings = gateway.runtime.settings
+
+    class Killed(Exception):
+        pass
+
+    async def die(_rows: list[OutboxEvent]) -> None:
+        raise Killed  # sent to Kafka, not marked published: the transaction rolls back
+
+    sink = KafkaSink(gateway.bootstrap, settings.events.topics)
+    await sink.start()
+    try:
+        with pytest.raises(Killed):
+            await Relay(gateway.runtime.db, sink, settings.events, after_publish=die).run_once()
+    finally:
+        await sink.stop()
+    assert await _unpublished(gateway) == 5  # created + 4 stage changes, still unpublished
+
+    await gateway.start_events(consumers=False)
+    await until(lambda: _zero(gateway), deadline_s=30)
+    messages = await read_topic(gateway.bootstrap, gateway.topics.opportunities, count=10)
+    assert len(messages) == 10  # each event twice on the topic
+    assert len({m.value["event_id"] for m in messages}) == 5
+    _assert_in_order(_stage_changes(messages), per_key=4)
+    assert await _apply_once(gateway, messages) == 5
+
+
+async def test_a_rolled_back_change_leaves_no_outbox_row_and_no_event(
+    event_gateway: EventGateway,
+) -> None:
+    gateway = event_gateway
+    await gateway.start_events(consumers=False)
+    org = gateway.org
+    # The second lead has the first one's address: the mutation fails, nothing is written.
+    first = {"email": "twice@example.com", "company": "Acme", "country": "US"}
+    await gateway.data(
+        org.admin, "mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }", i=first
+    )
+    error = await gateway.error(
+        org.admin, "mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }", i=first
+    )
+    assert error["extensions"]["code"] == "CONFLICT"
+
+    class Abort(Exception):
+        pass
+
+    async def record_then_fail() -> None:
+        """A transaction that recorded an event and then failed."""
+        async with gateway.runtime.db.session() as session:
+            await record(session, "lead.created", uuid.uuid4(), {"lead_id": "x"}, actor_id=None)
+            raise Abort
+
+    with pytest.raises(Abort):
+        await record_then_fail()
+    async with gateway.runtime.db.session() as session:
+        rows = (await session.exec(select(OutboxEvent))).all()
+        leads = (await session.exec(select(func.count()).select_from(Lead))).one()
+    assert leads == 1
+    assert {r.event_type for r in rows} <= {"lead.created", "lead.assigned"}
+    assert sum(r.event_type == "lead.created" for r in rows) == 1
+    await until(lambda: _zero(gateway), deadline_s=30)
+    messages = await read_topic(
+        gateway.bootstrap, gateway.topics.leads, count=len(rows) + 1, deadline_s=3
+    )
+    assert sorted(m.value["event_type"] for m in messages) == sorted(r.event_type for r in rows)
+
+
+async def test_three_relays_share_the_rows_without_breaking_per_opportunity_order(
+    event_gateway: EventGateway,
+) -> None:
+    gateway = event_gateway
+    opportunities = await _opportunities(gateway, 30)
+    await asyncio.gather(*(_walk(gateway, o, 6) for o in opportunities))
+    settings = gateway.runtime.settings.events.model_copy(update={"relay_batch_size": 7})
+    sinks = [KafkaSink(gateway.bootstrap, settings.topics) for _ in range(3)]
+    relays = [
+        Relay(gateway.runtime.db, sink, settings, name=f"r{n}") for n, sink in enumerate(sinks)
+    ]
+    for sink in sinks:
+        await sink.start()
+    try:
+
+        async def drain(relay: Relay) -> None:
+            while await relay.run_once():
+                pass
+
+        while await _unpublished(gateway):
+            await asyncio.gather(*(drain(r) for r in relays))
+    finally:
+        for sink in sinks:
+            await sink.stop()
+    assert sum(r.published for r in relays) == 30 * 7
+    assert sum(1 for r in relays if r.published) >= 2  # the work was shared
+    messages = await read_topic(gateway.bootstrap, gateway.topics.opportunities, count=30 * 7)
+    assert len(messages) == 30 * 7  # nothing twice
+    _assert_in_order(_stage_changes(messages), per_key=6)
+
+
+async def test_a_message_kafka_refuses_is_parked_with_its_error(
+    event_gateway: EventGateway,
+) -> None:
+    gateway = event_gateway
+    settings = gateway.runtime.settings.events.model_copy(
+        update={"relay_max_attempts": 2, "relay_retry_backoff_s": 0}
+    )
+    async with gateway.runtime.db.session() as session:
+        await record(
+            session, "lead.created", uuid.uuid4(), {"blob": "x" * 2_000_000}, actor_id=None
+        )
+    sink = KafkaSink(gateway.bootstrap, settings.topics)
+    await sink.start()
+    try:
+        relay = Relay(gateway.runtime.db, sink, settings)
+        assert await relay.run_once() == 1
+        assert await relay.run_once() == 1
+        assert await relay.run_once() == 0  # parked: not claimed again
+    finally:
+        await sink.stop()
+    async with gateway.runtime.db.session() as session:
+        (row,) = await outbox_repo.parked(session)
+    assert row.attempts == 2
+    assert row.last_error is not None
+    assert "MessageSizeTooLarge" in row.last_error
