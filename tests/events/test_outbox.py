@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from sales_graph.app import create_app
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import OutboxEvent
+from sales_graph.events.relay import Relay
+from sales_graph.events.sinks import KafkaSink
 from sales_graph.settings import EventSettings, RateLimitSettings, Settings
 from tests.events.conftest import EventGateway, read_topic, until
 from tests.factories import make_org
@@ -117,3 +121,39 @@ async def test_the_embedded_footprint_writes_events_jsonl(
     assert events[0]["event_type"] == "lead.created"
     assert events[0]["payload"]["lead_id"] == lead_id
     assert events[0]["source"] == "sales-system"
+
+
+async def test_a_commit_wakes_an_idle_relay_by_notify(event_gateway: EventGateway) -> None:
+    """With a one-minute poll interval, only PostgreSQL's NOTIFY can make the relay publish
+    within the ten seconds this test waits."""
+    gateway = event_gateway
+    settings = gateway.runtime.settings.events.model_copy(update={"relay_poll_interval_s": 60})
+    sink = KafkaSink(gateway.bootstrap, settings.topics)
+    await sink.start()
+    relay = Relay(gateway.runtime.db, sink, settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await until(_listening(relay), deadline_s=10)  # idle, waiting for a NOTIFY
+        data = await gateway.data(
+            gateway.org.admin, CREATE_LEAD, input={"email": "wake@example.com", "country": "US"}
+        )
+        messages = await read_topic(
+            gateway.bootstrap,
+            gateway.topics.leads,
+            count=1,
+            deadline_s=10,
+            where=lambda m: m.value["event_type"] == "lead.created",
+        )
+        assert messages[0].key == data["createLead"]["id"]
+    finally:
+        stop.set()
+        await task
+        await sink.stop()
+
+
+def _listening(relay: Relay) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return relay.idle
+
+    return check

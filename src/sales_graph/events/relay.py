@@ -45,6 +45,8 @@ class Relay:
         # Called between publishing and marking published (a test kills the relay there).
         self.after_publish = after_publish
         self.published = 0
+        # True while waiting for a NOTIFY or the next poll (nothing left to publish).
+        self.idle = False
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -95,6 +97,7 @@ class Relay:
                 if claimed >= self.settings.relay_batch_size:
                     continue
                 self._wake.clear()
+                self.idle = True
                 waits = [
                     asyncio.ensure_future(stop.wait()),
                     asyncio.ensure_future(self._wake.wait()),
@@ -104,6 +107,7 @@ class Relay:
                     timeout=self.settings.relay_poll_interval_s,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                self.idle = False
                 for waiting in waits:
                     waiting.cancel()
         finally:
