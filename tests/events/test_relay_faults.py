@@ -17,6 +17,7 @@ from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import Account, Lead, OutboxEvent
 from sales_graph.db.repositories import outbox as outbox_repo
+from sales_graph.db.repositories.outbox import Pending
 from sales_graph.events.outbox import record
 from sales_graph.events.relay import Relay
 from sales_graph.events.sinks import KafkaSink
@@ -197,7 +198,7 @@ async def test_a_relay_killed_after_sending_publishes_again_and_it_is_applied_on
     class Killed(Exception):
         pass
 
-    async def die(_rows: list[OutboxEvent]) -> None:
+    async def die(_rows: list[Pending]) -> None:
         raise Killed  # sent to Kafka, not marked published: the transaction rolls back
 
     sink = KafkaSink(gateway.bootstrap, settings.events.topics)

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from sales_graph.db.types import JSONDoc, Money, UTCDateTime
@@ -294,7 +294,15 @@ class OutboxEvent(SQLModel, table=True):
     """An event written in the transaction of its change, published later by the relay."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "parked_at", "id"),)
+    __table_args__ = (
+        # The relays' queue: only pending rows, in id order (claim reads it without sorting).
+        Index(
+            "ix_outbox_pending",
+            "id",
+            postgresql_where=text("published_at IS NULL AND parked_at IS NULL"),
+            sqlite_where=text("published_at IS NULL AND parked_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(
         default=None, primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": True}

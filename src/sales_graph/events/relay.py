@@ -15,8 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 from sales_graph.db.engine import Database
-from sales_graph.db.models import OutboxEvent
 from sales_graph.db.repositories import outbox as outbox_repo
+from sales_graph.db.repositories.outbox import Pending
 from sales_graph.events.sinks import Delivery, EventSink
 from sales_graph.logs import get_logger
 from sales_graph.settings import EventSettings
@@ -36,7 +36,7 @@ class Relay:
         settings: EventSettings,
         *,
         name: str = "relay",
-        after_publish: Callable[[list[OutboxEvent]], Awaitable[None]] | None = None,
+        after_publish: Callable[[list[Pending]], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.sink = sink
@@ -116,7 +116,7 @@ class Relay:
 
 
 def _split(
-    rows: list[OutboxEvent], results: list[Delivery | None]
+    rows: list[Pending], results: list[Delivery | None]
 ) -> tuple[list[int], dict[Delivery, list[int]]]:
     """Delivered ids, and failed ids by failure. After an aggregate's first failure its later
     rows stay unpublished too (sent again after it, so first deliveries keep their order)."""
@@ -124,7 +124,6 @@ def _split(
     failed: dict[Delivery, list[int]] = {}
     broken: dict[str, Delivery] = {}
     for row, result in zip(rows, results, strict=True):
-        assert row.id is not None
         failure = result or broken.get(row.key)
         if failure is None:
             delivered.append(row.id)

@@ -12,7 +12,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
-from sales_graph.db.models import OutboxEvent
+from sales_graph.db.repositories.outbox import Pending
 from sales_graph.events.bus import Bus
 from sales_graph.settings import TopicSettings
 
@@ -28,22 +28,22 @@ class Delivery(Exception):
 class EventSink(Protocol):
     async def start(self) -> None: ...
 
-    async def publish(self, rows: Sequence[OutboxEvent]) -> list[Delivery | None]:
+    async def publish(self, rows: Sequence[Pending]) -> list[Delivery | None]:
         """One entry per row, in order: None when delivered."""
         ...
 
     async def stop(self) -> None: ...
 
 
-def headers_of(row: OutboxEvent) -> list[tuple[str, bytes]]:
+def headers_of(row: Pending) -> list[tuple[str, bytes]]:
     return [
-        ("event_id", str(row.event_id).encode()),
+        ("event_id", row.event_id.encode()),
         ("event_type", row.event_type.encode()),
-        ("correlation_id", str(row.envelope.get("correlation_id") or "").encode()),
+        ("correlation_id", (row.correlation_id or "").encode()),
     ]
 
 
-def topic_of(row: OutboxEvent, topics: TopicSettings) -> str:
+def topic_of(row: Pending, topics: TopicSettings) -> str:
     # The outbox keeps the logical topic (catalog); the setting names the Kafka topic.
     return str(getattr(topics, row.topic, row.topic))
 
@@ -74,14 +74,14 @@ class KafkaSink:
     async def stop(self) -> None:
         await self.producer.stop()
 
-    async def publish(self, rows: Sequence[OutboxEvent]) -> list[Delivery | None]:
+    async def publish(self, rows: Sequence[Pending]) -> list[Delivery | None]:
         results: list[Delivery | None] = [None] * len(rows)
         pending: list[tuple[int, asyncio.Future[object]]] = []
         for index, row in enumerate(rows):
             try:
                 future = await self.producer.send(
                     topic_of(row, self.topics),
-                    value=orjson.dumps(row.envelope),
+                    value=row.value,
                     key=row.key.encode(),
                     headers=headers_of(row),
                 )
@@ -117,12 +117,13 @@ class LocalSink:
     async def stop(self) -> None:
         return None
 
-    async def publish(self, rows: Sequence[OutboxEvent]) -> list[Delivery | None]:
-        lines = b"".join(orjson.dumps(row.envelope) + b"\n" for row in rows)
+    async def publish(self, rows: Sequence[Pending]) -> list[Delivery | None]:
+        envelopes = [row.envelope() for row in rows]
+        lines = b"".join(orjson.dumps(e) + b"\n" for e in envelopes)
         await asyncio.to_thread(self._append, lines)
         if self.bus is not None:
-            for row in rows:
-                self.bus.put(row.topic, row.key, row.envelope)
+            for row, envelope in zip(rows, envelopes, strict=True):
+                self.bus.put(row.topic, row.key, envelope)
         return [None] * len(rows)
 
     def _append(self, lines: bytes) -> None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, text, update
+import orjson
+from sqlalchemy import ColumnElement, Text, cast, func, text, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,30 +39,60 @@ def _pending() -> list[ColumnElement[bool]]:
     return [col(OutboxEvent.published_at).is_(None), col(OutboxEvent.parked_at).is_(None)]
 
 
-async def claim(session: AsyncSession, limit: int, now: datetime) -> list[OutboxEvent]:
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A claimed row, as the relay needs it: the envelope as stored JSON text, not decoded."""
+
+    id: int
+    event_id: str
+    event_type: str
+    topic: str
+    key: str
+    correlation_id: str | None
+    attempts: int
+    value: bytes
+
+    def envelope(self) -> dict[str, Any]:
+        decoded: dict[str, Any] = orjson.loads(self.value)
+        return decoded
+
+
+async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Pending]:
     """The oldest unpublished rows this relay may publish now, locked for its transaction."""
+    envelope = col(OutboxEvent.envelope)
     query = (
-        select(OutboxEvent)
+        sa_select(  # more columns than sqlmodel's typed select takes
+            col(OutboxEvent.id),
+            col(OutboxEvent.event_id),
+            col(OutboxEvent.event_type),
+            col(OutboxEvent.topic),
+            col(OutboxEvent.key),
+            envelope["correlation_id"].as_string(),
+            col(OutboxEvent.attempts),
+            cast(envelope, Text),
+        )
         .where(*_pending())
         .where(
             (col(OutboxEvent.next_attempt_at).is_(None)) | (col(OutboxEvent.next_attempt_at) <= now)
         )
         .order_by(col(OutboxEvent.id))
         .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxEvent)  # SQLite has one writer: no locks
     )
-    query = query.with_for_update(skip_locked=True)  # SQLite has one writer: no locks needed
-    rows = list((await session.exec(query)).all())
+    result = await session.exec(query)  # type: ignore[call-overload]
+    rows = [
+        Pending(i, str(e), t, topic, k, c, a, v.encode()) for i, e, t, topic, k, c, a, v in result
+    ]
     if not rows or _dialect(session) != "postgresql":
         return rows
     # An earlier row of the same aggregate held by another relay (or waiting for a retry)
     # must go first: leave that aggregate's rows for later.
     ours = [r.id for r in rows]
-    keys = {r.key for r in rows}
     blocked_query = (
         select(OutboxEvent.key)
         .where(*_pending())
-        .where(col(OutboxEvent.key).in_(keys))
-        .where(col(OutboxEvent.id) < max(i for i in ours if i is not None))
+        .where(col(OutboxEvent.key).in_({r.key for r in rows}))
+        .where(col(OutboxEvent.id) < max(ours))
         .where(col(OutboxEvent.id).not_in(ours))
         .distinct()
     )

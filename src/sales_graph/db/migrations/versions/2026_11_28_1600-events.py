@@ -1,4 +1,4 @@
-"""events: outbox retry time, scheduled runs
+"""events: outbox retry time and pending index, scheduled runs
 
 Revision ID: 0003
 Revises: 0002
@@ -21,12 +21,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+PENDING = sa.text("published_at IS NULL AND parked_at IS NULL")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
                 "next_attempt_at", sales_graph.db.types.UTCDateTime(timezone=True), nullable=True
             )
+        )
+        batch_op.drop_index("ix_outbox_unpublished")
+        batch_op.create_index(
+            "ix_outbox_pending", ["id"], postgresql_where=PENDING, sqlite_where=PENDING
         )
     op.create_table(
         "scheduled_runs",
@@ -46,4 +53,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("scheduled_runs")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_pending")
+        batch_op.create_index(
+            "ix_outbox_unpublished", ["published_at", "parked_at", "id"], unique=False
+        )
         batch_op.drop_column("next_attempt_at")

@@ -1,0 +1,219 @@
+"""Scenario 5, events: the outbox relay against a raw aiokafka producer, the outbox lag at a
+steady rate, and ``lead.qualified`` ingestion against a raw consume loop.
+
+Runs in this process against the services' PostgreSQL and Kafka, on a database of its own.
+Every ratio compares two measurements taken one after the other in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlmodel import col, select
+
+from sales_graph.db.engine import Database
+from sales_graph.db.migrate import upgrade
+from sales_graph.db.models import OutboxEvent
+from sales_graph.events.outbox import record
+from sales_graph.events.relay import Relay
+from sales_graph.events.runtime import ensure_topics
+from sales_graph.events.sinks import KafkaSink
+from sales_graph.settings import EventSettings, TopicSettings
+
+PG = "sales_graph:sales_graph@127.0.0.1:5432"
+DATABASE = "sales_graph_bench_events"
+KAFKA = "127.0.0.1:9092"
+
+
+async def _fresh_database() -> str:
+    admin = await asyncpg.connect(f"postgresql://{PG}/sales_graph")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await admin.close()
+    return f"postgresql+asyncpg://{PG}/{DATABASE}"
+
+
+def _topics() -> TopicSettings:
+    suffix = uuid.uuid4().hex[:8]
+    return TopicSettings(
+        **{k: f"bench.{v}.{suffix}" for k, v in TopicSettings().model_dump().items()}
+    )
+
+
+def _payload(n: int) -> dict[str, Any]:
+    """About the size of a real opportunity.stage_changed payload."""
+    return {
+        "opportunity_id": str(uuid.uuid4()),
+        "name": f"Deal {n}",
+        "account_id": str(uuid.uuid4()),
+        "owner_id": str(uuid.uuid4()),
+        "territory_id": str(uuid.uuid4()),
+        "stage": "proposal",
+        "previous_stage": "qualification",
+        "probability": 60,
+        "amount": 120000.0,
+        "expected_close_date": "2026-12-31",
+        "forecast_category": "best_case",
+        "version": n,
+    }
+
+
+async def _fill_outbox(db: Database, count: int, keys: int) -> None:
+    batch = 1000
+    for start in range(0, count, batch):
+        async with db.session() as session:
+            for n in range(start, min(count, start + batch)):
+                await record(
+                    session,
+                    "opportunity.stage_changed",
+                    f"opp-{n % keys}",
+                    _payload(n),
+                    actor_id=None,
+                )
+
+
+async def relay_throughput(db: Database, topics: TopicSettings, count: int) -> dict[str, float]:
+    await _fill_outbox(db, count, keys=500)
+    settings = EventSettings(topics=topics)
+    sink = KafkaSink(KAFKA, topics)
+    await sink.start()
+    try:
+        relay = Relay(db, sink, settings)
+        began = time.perf_counter()
+        while await relay.run_once():
+            pass
+        relay_s = time.perf_counter() - began
+    finally:
+        await sink.stop()
+    async with db.session() as session:
+        rows = list((await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.id)))).all())
+    # The raw floor: the same messages, the same producer settings, straight from memory.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=KAFKA, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        began = time.perf_counter()
+        futures = [
+            await producer.send(
+                topics.opportunities + ".raw",
+                value=orjson.dumps(r.envelope),
+                key=r.key.encode(),
+                headers=[("event_id", str(r.event_id).encode())],
+            )
+            for r in rows
+        ]
+        await asyncio.gather(*futures)
+        raw_s = time.perf_counter() - began
+    finally:
+        await producer.stop()
+    return {
+        "events": count,
+        "relay_events_per_s": round(count / relay_s),
+        "raw_events_per_s": round(count / raw_s),
+        "ratio": round(raw_s / relay_s, 3),
+    }
+
+
+async def outbox_lag(
+    db: Database, topics: TopicSettings, rate: int, seconds: float
+) -> dict[str, float]:
+    """One event per transaction at ``rate``/s while a relay runs; lag = published - created."""
+    settings = EventSettings(topics=topics)
+    sink = KafkaSink(KAFKA, topics)
+    await sink.start()
+    relay = Relay(db, sink, settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    began_at = time.time()
+    try:
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        for n in range(total):
+            due = start + n / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with db.session() as session:
+                await record(
+                    session,
+                    "opportunity.stage_changed",
+                    f"lag-{n % 200}",
+                    _payload(n),
+                    actor_id=None,
+                )
+        achieved = total / (time.perf_counter() - start)
+        while relay.published < total:
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+        await sink.stop()
+    async with db.session() as session:
+        rows = (
+            await session.exec(select(OutboxEvent).where(col(OutboxEvent.key).startswith("lag-")))
+        ).all()
+    lags = sorted(
+        (r.published_at - r.created_at).total_seconds()
+        for r in rows
+        if r.published_at and r.created_at.timestamp() >= began_at - 1
+    )
+    return {
+        "target_rate": rate,
+        "achieved_rate": round(achieved),
+        "events": len(lags),
+        "lag_p50_ms": round(statistics.median(lags) * 1000, 1),
+        "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1),
+        "lag_max_ms": round(lags[-1] * 1000, 1),
+    }
+
+
+async def raw_consume(topic: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    seen = 0
+    try:
+        began = time.perf_counter()
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record_ in records:
+                    orjson.loads(record_.value or b"{}")
+                    seen += 1
+        return count / (time.perf_counter() - began)
+    finally:
+        await consumer.stop()
+
+
+async def run(
+    events: int = 20_000, lag_rate: int = 500, lag_seconds: float = 10.0
+) -> dict[str, Any]:
+    url = await _fresh_database()
+    db = Database(url)
+    try:
+        await upgrade(db.engine)
+        topics = _topics()
+        await ensure_topics(
+            KAFKA, [*topics.model_dump().values(), topics.opportunities + ".raw"], 6
+        )
+        throughput = await relay_throughput(db, topics, events)
+        lag = await outbox_lag(db, topics, lag_rate, lag_seconds)
+        raw = await raw_consume(topics.opportunities + ".raw", events)
+        return {"relay": throughput, "lag": lag, "raw_consume_per_s": round(raw)}
+    finally:
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    print(orjson.dumps(asyncio.run(run()), option=orjson.OPT_INDENT_2).decode())
