@@ -184,3 +184,12 @@ async def test_a_failure_inside_the_limits_is_masked(
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "INTERNAL_ERROR"
     assert "secret" not in response.text
+
+
+@pytest.mark.parametrize("digits", [12, 5000])
+async def test_an_int_literal_of_thousands_of_digits_is_a_validation_error(
+    api: Api, digits: int
+) -> None:
+    # 5,000 digits is beyond what Python converts to int at all: refused before coercion.
+    errors = await api.errors("{ leads(limit: %s) { totalCount } }" % ("9" * digits))
+    assert_refused(errors, "Int cannot represent non 32-bit signed integer value")

@@ -46,10 +46,12 @@ from graphql import (
     ValidationRule,
     ValueNode,
     VariableNode,
+    Visitor,
     get_named_type,
     get_nullable_type,
     is_list_type,
     validate,
+    visit,
 )
 from sales_graph.errors import ValidationError
 from sales_graph.settings import GraphQLSettings
@@ -258,6 +260,28 @@ def limits_rule(limits: GraphQLSettings, variables: Mapping[str, Any]) -> type[V
     return QueryLimitsRule
 
 
+# A 32-bit Int has at most 10 digits and a sign; longer literals are refused unparsed.
+_MAX_INT_LITERAL = 11
+
+
+def _oversized_ints(document: DocumentNode) -> list[GraphQLError]:
+    errors: list[GraphQLError] = []
+
+    class Finder(Visitor):
+        def enter_int_value(self, node: IntValueNode, *_args: Any) -> None:
+            if len(node.value.lstrip("-")) > _MAX_INT_LITERAL:
+                errors.append(
+                    GraphQLError(
+                        "Int cannot represent non 32-bit signed integer value: "
+                        f"{node.value[:12]}... ({len(node.value)} digits)",
+                        node,
+                    )
+                )
+
+    visit(document, Finder())
+    return errors
+
+
 class QueryLimits(SchemaExtension):
     """Runs the validation step itself: every rule, ours too, with suggestions hidden.
 
@@ -272,6 +296,11 @@ class QueryLimits(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
+            if oversized := _oversized_ints(document):
+                # graphql-core's Int coercion would crash on these (Python's digit limit).
+                context.pre_execution_errors = oversized
+                yield
+                return
             rules = (
                 *context.validation_rules,
                 *_STRAWBERRY_RULES,
