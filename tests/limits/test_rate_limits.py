@@ -157,3 +157,18 @@ async def test_the_defaults_are_the_specs_numbers(tmp_path: Path) -> None:
     async with serve(settings) as api:
         response = await api.client.post("/graphql", json=HEALTH, headers=api.bearer())
         assert limits(response)[:2] == (1000, 999)
+
+
+async def test_failed_authentication_is_counted_and_carries_the_headers(tiny: Api) -> None:
+    """Guessing credentials is rate limited like any anonymous call (by address)."""
+    for n in range(3):
+        bad = {"Authorization": f"Bearer not-a-token-{n}", "X-API-Key": f"sgk_guess{n}"}
+        response = await tiny.client.post("/graphql", json=HEALTH, headers=bad)
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == "UNAUTHORIZED"
+        assert limits(response) == (3, 2 - n, T0 + 60)
+    bad = {"Authorization": "Bearer another-guess"}
+    assert_refused(await tiny.client.post("/graphql", json=HEALTH, headers=bad), retry_after=60)
+    # A valid principal has its own window.
+    response = await tiny.client.post("/graphql", json=HEALTH, headers=tiny.bearer())
+    assert response.status_code == 200

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sales_graph.auth.authenticator import Authenticator
 from sales_graph.errors import SalesGraphError
 from sales_graph.web.envelope import error_response
+from sales_graph.web.ratelimit import count
 
 # Probes must answer whatever a load balancer sends along; the token endpoint authenticates
 # clients itself (HTTP Basic), and the public keys are public.
@@ -31,7 +32,13 @@ class AuthenticationMiddleware:
             authenticator: Authenticator = scope["app"].state.runtime.authenticator
             principal = await authenticator.authenticate(Headers(scope=scope))
         except SalesGraphError as exc:
-            await error_response(exc)(scope, receive, send)
+            # A failed attempt counts like an anonymous call (by client address), so guessing
+            # keys is rate limited too; the 401 carries the X-RateLimit-* headers.
+            headers, refused = await count(scope)
+            error = refused or exc
+            if refused is None:
+                error.headers = {**exc.headers, **headers}
+            await error_response(error)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -26,25 +26,35 @@ def rate_limit_key(scope: Scope) -> str:
     return f"address:{client[0] if client else 'unknown'}"
 
 
+async def count(scope: Scope) -> tuple[dict[str, str], RateLimitExceeded | None]:
+    """Counts this request against its key: the ``X-RateLimit-*`` headers, and the 429 error
+    when it is over a limit. No headers when rate limiting is off or the path is exempt."""
+    limiter: RateLimiter | None = None
+    if scope["type"] == "http" and scope["path"] not in _EXEMPT_PATHS:
+        limiter = scope["app"].state.runtime.rate_limiter
+    if limiter is None:
+        return {}, None
+    decision = await limiter.hit(rate_limit_key(scope))
+    headers = decision.headers()
+    if decision.allowed:
+        return headers, None
+    return headers, RateLimitExceeded(
+        details={"retry_after_s": decision.retry_after_s},
+        headers={**headers, "Retry-After": str(decision.retry_after_s)},
+    )
+
+
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limiter: RateLimiter | None = None
-        if scope["type"] == "http" and scope["path"] not in _EXEMPT_PATHS:
-            limiter = scope["app"].state.runtime.rate_limiter
-        if limiter is None:
-            await self.app(scope, receive, send)
+        headers, refused = await count(scope)
+        if refused is not None:
+            await error_response(refused)(scope, receive, send)
             return
-        decision = await limiter.hit(rate_limit_key(scope))
-        headers = decision.headers()
-        if not decision.allowed:
-            error = RateLimitExceeded(
-                details={"retry_after_s": decision.retry_after_s},
-                headers={**headers, "Retry-After": str(decision.retry_after_s)},
-            )
-            await error_response(error)(scope, receive, send)
+        if not headers:
+            await self.app(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:
