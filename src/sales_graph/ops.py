@@ -11,6 +11,7 @@ from sales_graph.domain import Role
 from sales_graph.runtime import build_runtime
 from sales_graph.seed import DemoSummary, seed_demo
 from sales_graph.services.deal_models import TrainingReport, train
+from sales_graph.services.forecast_generation import GenerationSummary
 from sales_graph.settings import Settings
 
 
@@ -88,6 +89,7 @@ async def prepare_demo(
 def export_contract(directory: Path) -> list[Path]:
     from strawberry.printer import print_schema
 
+    from sales_graph.events.contract import write_event_contract
     from sales_graph.rest.openapi import openapi_json
     from sales_graph.schema import schema
 
@@ -96,7 +98,7 @@ def export_contract(directory: Path) -> list[Path]:
     path.write_text(print_schema(schema) + "\n")
     openapi = directory / "openapi.json"
     openapi.write_bytes(openapi_json())
-    return [path, openapi]
+    return [path, openapi, *write_event_contract(directory)]
 
 
 async def train_deal_model(settings: Settings, *, holdout: float) -> TrainingReport:
@@ -130,5 +132,28 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
         events.start()
         await stop.wait()
         await events.stop()
+    finally:
+        await runtime.close()
+
+
+async def generate_forecasts(settings: Settings, *, period: str | None = None) -> GenerationSummary:
+    """``sales-graph forecast generate``: the daily generation now, for the current and next
+    quarter (in the forecast time zone) or for ``period``; its events wait in the outbox."""
+    from zoneinfo import ZoneInfo
+
+    from sales_graph.events.forecasts import generate_now
+    from sales_graph.services.forecast_generation import quarters_from
+    from sales_graph.services.periods import parse_period
+    from sales_graph.timeutil import utcnow
+
+    fiscal = settings.fiscal_year_start_month
+    if period is not None:
+        periods = [parse_period(period, fiscal, field="--period")]
+    else:
+        today = utcnow().astimezone(ZoneInfo(settings.events.forecast_timezone)).date()
+        periods = quarters_from(today, fiscal)
+    runtime = build_runtime(settings)
+    try:
+        return await generate_now(runtime, periods)
     finally:
         await runtime.close()

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from sales_graph.db.types import JSONDoc, Money, UTCDateTime
@@ -304,8 +304,12 @@ class OutboxEvent(SQLModel, table=True):
         ),
     )
 
+    # BIGINT on PostgreSQL; INTEGER on SQLite, where only that is the auto-numbered rowid.
     id: int | None = Field(
-        default=None, primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": True}
+        default=None,
+        primary_key=True,
+        sa_type=BigInteger().with_variant(Integer(), "sqlite"),
+        sa_column_kwargs={"autoincrement": True},
     )
     event_id: uuid.UUID = Field(unique=True)
     event_type: str = Field(max_length=64)

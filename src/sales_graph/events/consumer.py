@@ -51,7 +51,8 @@ class Consumer:
         producer: AIOKafkaProducer,
         max_attempts: int = 5,
         backoff_s: float = 0.2,
-        batch_size: int = 500,
+        # Small batches: a batch is handled between two polls (max.poll.interval, 5 min).
+        batch_size: int = 100,
     ) -> None:
         self.name = name
         self.topic = topic
@@ -61,29 +62,35 @@ class Consumer:
         self.backoff_s = backoff_s
         self.batch_size = batch_size
         self.stats = ConsumerStats()
-        self.consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+
+    def _kafka_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            client_id=f"sales-graph-{name}",
+            client_id=f"sales-graph-{self.name}",
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.consumer.start()
+        # A new client per run: a stopped aiokafka consumer cannot be started again.
+        consumer = self._kafka_consumer()
+        await consumer.start()
         try:
             while not stop.is_set():
-                batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
                 for partition, records in batches.items():
                     for record in records:
                         await self._handle(record)
                     # After every record's transaction committed: a crash before this line
                     # redelivers them, and the inbox makes the second delivery a no-op.
-                    await self.consumer.commit({partition: records[-1].offset + 1})
+                    await consumer.commit({partition: records[-1].offset + 1})
         finally:
             with contextlib.suppress(Exception):
-                await self.consumer.stop()
+                await consumer.stop()
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sales_graph.db.models import (
     Account,
@@ -24,6 +24,9 @@ from sales_graph.db.models import (
     User,
 )
 from sales_graph.timeutil import format_datetime
+
+if TYPE_CHECKING:
+    from sales_graph.services.forecasting import ComputedForecast
 
 # onboarding.trigger priority when the opportunity names none: by deal size.
 HIGH_PRIORITY_AMOUNT = Decimal(100_000)
@@ -298,4 +301,25 @@ def quota_attained(row: Quota, *, attained_amount: Decimal) -> dict[str, Any]:
         "attained_amount": money(attained_amount),
         "attainment": round(float(ratio), 4),
         "attained_at": _time(row.attained_at),
+    }
+
+
+def forecast_updated(forecast: ComputedForecast) -> dict[str, Any]:
+    """The spec's Finance event (forecast.updated), field for field."""
+    return {
+        "period": forecast.period,
+        "territory_id": str(forecast.territory_id),
+        "forecast_type": forecast.forecast_type.value,
+        "amount": money(forecast.amount),
+        "probability_weighted_amount": money(forecast.probability_weighted_amount),
+        "breakdown": [
+            {
+                "stage": line.stage.value,
+                "count": line.count,
+                "total_amount": money(line.total_amount),
+                "weighted_amount": money(line.weighted_amount),
+            }
+            for line in forecast.breakdown
+        ],
+        "generated_at": _time(forecast.generated_at),
     }

@@ -52,9 +52,9 @@ def subscriptions() -> list[Subscription]:
 
 
 def background_services(runtime: Runtime) -> list[Service]:
-    from sales_graph.events import forecasts
+    from sales_graph.events import billing, forecasts
 
-    return forecasts.services(runtime)
+    return [*forecasts.services(runtime), *billing.services(runtime)]
 
 
 @dataclass

@@ -136,14 +136,18 @@ async def _ensure_email_free(session: AsyncSession, email: str, own_id: uuid.UUI
         )
 
 
-async def create_lead(session: AsyncSession, scope: AccessScope, data: NewLead) -> Lead:
-    """CreateLead: stores the lead and assigns it a territory and a rep."""
+async def create_lead(
+    session: AsyncSession, scope: AccessScope, data: NewLead, *, lead_id: uuid.UUID | None = None
+) -> Lead:
+    """CreateLead: stores the lead and assigns it a territory and a rep. ``lead_id`` keeps the
+    id another system gave the lead (Marketing's), else the lead gets a new one."""
     scope.require_scope("leads:write")
     await _ensure_email_free(session, data.email, None)
     metadata = dict(data.metadata)
     campaign_id = data.campaign_id or metadata.get("campaign_id")
     now = utcnow()
     lead = Lead(
+        id=lead_id or uuid.uuid4(),
         **data.model_dump(exclude={"campaign_id", "attribution", "metadata"}),
         email_normalized=data.email.lower(),
         status=LeadStatus.NEW.value,

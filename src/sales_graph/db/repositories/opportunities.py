@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -169,6 +169,35 @@ async def replace_products(
         line.position = position
         session.add(line)
     await session.flush()
+
+
+async def set_contract_id(
+    session: AsyncSession, opportunity_id: uuid.UUID, contract_id: str, now: datetime
+) -> bool:
+    """Stores Billing's contract id on an opportunity that has none; False when it has one."""
+    result = await session.exec(
+        update(Opportunity)
+        .where(col(Opportunity.id) == opportunity_id, col(Opportunity.contract_id).is_(None))
+        .values(contract_id=contract_id, version=Opportunity.version + 1, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def won_without_contract(
+    session: AsyncSession, *, closed_before: datetime, limit: int
+) -> list[Opportunity]:
+    """Won opportunities still without a Billing contract, closed before the given time."""
+    statement = (
+        select(Opportunity)
+        .where(
+            col(Opportunity.stage) == OpportunityStage.CLOSED_WON.value,
+            col(Opportunity.contract_id).is_(None),
+            col(Opportunity.closed_at) <= closed_before,
+        )
+        .order_by(col(Opportunity.closed_at), col(Opportunity.id))
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all())
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,12 @@ PENDING = sa.text("published_at IS NULL AND parked_at IS NULL")
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        # 0001 made the id BIGINT, which SQLite does not number by itself: INTEGER it is.
+        with op.batch_alter_table("outbox", recreate="always") as batch_op:
+            batch_op.alter_column(
+                "id", existing_type=sa.BigInteger(), type_=sa.Integer(), autoincrement=True
+            )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
