@@ -82,15 +82,25 @@ class Consumer:
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
-                for partition, records in batches.items():
-                    for record in records:
-                        await self._handle(record)
-                    # After every record's transaction committed: a crash before this line
-                    # redelivers them, and the inbox makes the second delivery a no-op.
-                    await consumer.commit({partition: records[-1].offset + 1})
+                # Partitions side by side, each in order (one key stays on one partition).
+                await asyncio.gather(
+                    *(self._partition(consumer, tp, records) for tp, records in batches.items())
+                )
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        partition: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
+    ) -> None:
+        for record in records:
+            await self._handle(record)
+        # After every record's transaction committed: a crash before this line redelivers
+        # them, and the inbox makes the second delivery a no-op.
+        await consumer.commit({partition: records[-1].offset + 1})
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
@@ -136,7 +146,3 @@ class Consumer:
         )
         self.stats.dead_lettered += 1
         _log.error("consumer.dead_letter", consumer=self.name, offset=record.offset, error=error)
-
-
-def partition_of(record: ConsumerRecord[bytes, bytes]) -> TopicPartition:
-    return TopicPartition(record.topic, record.partition)
