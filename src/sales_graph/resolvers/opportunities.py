@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from sales_graph.db.repositories.opportunities import OpportunityFilter
@@ -28,7 +30,13 @@ from sales_graph.schema.opportunities import (
     OpportunityOrder,
     UpdateOpportunityInput,
 )
-from sales_graph.services import conversion, forecasting, opportunities, quotas
+from sales_graph.services import (
+    conversion,
+    forecast_generation,
+    forecasting,
+    opportunities,
+    quotas,
+)
 from sales_graph.services.periods import Period, parse_period
 from sales_graph.services.validation import invalid, parse
 
@@ -113,9 +121,12 @@ class OpportunityQueries:
     ) -> list[Forecast]:
         span = _period(info, period)
         territory = parse_id(territory_id, "territoryId") if territory_id else None
+        cache = info.context.runtime.forecast_cache
         computed, submitted = await read(
             info,
-            lambda s, scope: forecasting.forecasts(s, scope, span, territory, forecast_type),
+            lambda s, scope: forecast_generation.forecasts(
+                s, scope, cache, span, territory, forecast_type
+            ),
         )
         return [Forecast.from_computed(c) for c in computed] + [
             Forecast.from_row(row) for row in submitted
@@ -178,6 +189,16 @@ class OpportunityMutations:
         expected_version: int | None = strawberry.UNSET,
         contract_terms: ContractTermsInput | None = strawberry.UNSET,
         loss_reason: str | None = strawberry.UNSET,
+        special_requirements: Annotated[
+            str | None,
+            strawberry.argument(description="For Operations' onboarding when the deal is won."),
+        ] = strawberry.UNSET,
+        onboarding_priority: Annotated[
+            str | None,
+            strawberry.argument(
+                description="low, medium or high; by default from the amount (docs/events.md)."
+            ),
+        ] = strawberry.UNSET,
     ) -> Opportunity:
         target = parse_id(opportunity_id, "opportunityId")
         values = input_values(
@@ -188,6 +209,8 @@ class OpportunityMutations:
                 "notes": notes,
                 "expected_version": expected_version,
                 "loss_reason": loss_reason,
+                "special_requirements": special_requirements,
+                "onboarding_priority": onboarding_priority,
             }
         )
         values = {k: v for k, v in values.items() if v is not strawberry.UNSET}

@@ -77,7 +77,7 @@ class StageChange(Input):
     loss_reason: Text | None = None
     # For Operations' onboarding.trigger when the deal is won.
     special_requirements: Text | None = None
-    priority: Literal["low", "medium", "high"] | None = None
+    onboarding_priority: Literal["low", "medium", "high"] | None = None
 
 
 class OpportunityChanges(Input):
@@ -341,8 +341,8 @@ async def update_stage(
         opportunity.notes = change.notes
     if change.special_requirements is not None:
         opportunity.special_requirements = change.special_requirements
-    if change.priority is not None:
-        opportunity.priority = change.priority
+    if change.onboarding_priority is not None:
+        opportunity.priority = change.onboarding_priority
     await _save(session, opportunity, model)
     if target != current or probability != previous_probability:
         await record_event(
