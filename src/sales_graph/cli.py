@@ -248,5 +248,30 @@ def model_train(
     )
 
 
+forecast_app = typer.Typer(no_args_is_help=True, help="Generated forecasts.")
+app.add_typer(forecast_app, name="forecast")
+
+
+@forecast_app.command("generate")
+def forecast_generate(
+    period: Annotated[
+        str | None, typer.Option(help="e.g. Q1_2026; default: the current and next quarter")
+    ] = None,
+) -> None:
+    """Generate every active territory's forecasts now: cached, and forecast.updated events
+    recorded for the relay (the daily run, outside its schedule)."""
+    from sales_graph.errors import ValidationError
+    from sales_graph.ops import generate_forecasts
+
+    try:
+        summary = asyncio.run(generate_forecasts(_settings(), period=period))
+    except ValidationError as exc:
+        raise typer.BadParameter("a period is Q1_2026, M03_2026 or FY2026") from exc
+    typer.echo(
+        f"generated {summary.forecasts} forecasts: {summary.territories} territories, "
+        f"periods {', '.join(summary.periods)}"
+    )
+
+
 def main() -> None:
     app()

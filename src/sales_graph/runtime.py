@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sales_graph.auth.authenticator import Authenticator, build_authenticator
 from sales_graph.auth.keys import SigningKeys
 from sales_graph.auth.tokens import TokenIssuer
+from sales_graph.cache.forecasts import ForecastCache, InProcessForecastCache, build_forecast_cache
 from sales_graph.connectors import Connectors, build_connectors
 from sales_graph.db.engine import Database
 from sales_graph.services.scoring import PRIOR, Model
@@ -36,6 +37,11 @@ class Runtime:
     deal_model: Model = PRIOR
     # The external systems' clients (docs/upstreams.md); None: every upstream field is null.
     connectors: Connectors | None = None
+    # Generated forecasts and the pairs waiting for a refresh (docs/events.md); the default
+    # keeps no values, only the queue.
+    forecast_cache: ForecastCache = field(
+        default_factory=lambda: InProcessForecastCache(3600, keep_values=False)
+    )
 
     async def close(self) -> None:
         await self.authenticator.aclose()
@@ -73,6 +79,7 @@ def build_runtime(settings: Settings) -> Runtime:
         # Upstream reads are cached in Redis in production (shared by the workers), else in
         # process, so that development and test runs never see each other's cached answers.
         connectors=build_connectors(settings, redis if settings.is_production else None),
+        forecast_cache=build_forecast_cache(settings, redis),
     )
 
 

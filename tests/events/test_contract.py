@@ -237,7 +237,7 @@ def test_enumerations_agree_with_the_services() -> None:
 
     assert literal("payment_terms") == contract.PAYMENT_TERMS
     assert literal("billing_frequency") == contract.BILLING_FREQUENCIES
-    assert literal("priority") == contract.PRIORITIES
+    assert literal("onboarding_priority") == contract.PRIORITIES
     assert periods._PATTERN.pattern == contract.PERIOD_PATTERN
     assert (*opportunities._TRACKED, "products") == contract.TRACKED_CHANGES
 

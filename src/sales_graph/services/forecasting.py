@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -143,6 +144,11 @@ async def compute_forecast(
     )
 
 
+ComputeForecast = Callable[
+    [AsyncSession, AccessScope, uuid.UUID, Period, ForecastType], Awaitable[ComputedForecast]
+]
+
+
 async def forecast_territories(
     session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID | None
 ) -> list[uuid.UUID]:
@@ -172,15 +178,16 @@ async def forecasts(
     period: Period,
     territory_id: uuid.UUID | None,
     forecast_type: ForecastType | None,
+    compute: ComputeForecast = compute_forecast,
 ) -> tuple[list[ComputedForecast], list[Forecast]]:
-    """Live forecasts per territory and type, and the forecasts managers submitted."""
+    """Live forecasts per territory and type, and the forecasts managers submitted.
+
+    ``compute`` computes one (``services.forecast_generation`` passes the cached read)."""
     scope.require_scope("forecasts:read")
     territory_ids = await forecast_territories(session, scope, territory_id)
     types = [forecast_type] if forecast_type else list(ForecastType)
     computed = [
-        await compute_forecast(session, scope, tid, period, kind)
-        for tid in territory_ids
-        for kind in types
+        await compute(session, scope, tid, period, kind) for tid in territory_ids for kind in types
     ]
     submitted = await forecast_repo.submitted(
         session,
