@@ -193,3 +193,18 @@ async def test_an_int_literal_of_thousands_of_digits_is_a_validation_error(
     # 5,000 digits is beyond what Python converts to int at all: refused before coercion.
     errors = await api.errors("{ leads(limit: %s) { totalCount } }" % ("9" * digits))
     assert_refused(errors, "Int cannot represent non 32-bit signed integer value")
+
+
+async def test_a_document_validated_once_is_measured_again_with_each_requests_variables(
+    api: Api,
+) -> None:
+    """Valid documents are not validated twice (a cache by text), but their cost depends on
+    the variables and is measured every time."""
+    query = """query($n: Int!) { leads(limit: $n) { items { id assignments {
+        territory { members { id } } } } } }"""
+    first = await api.post(query, api.admin(), n=2)
+    assert "errors" not in first.json(), first.json()
+    errors = await api.errors(query, n=200)
+    assert_refused(errors, "exceeds the maximum of 50000", "cost")
+    again = await api.post(query, api.admin(), n=2)
+    assert "errors" not in again.json(), again.json()

@@ -19,11 +19,18 @@ argument that returns a page object (``LeadConnection``) passes its size to the 
 
 from __future__ import annotations
 
+import contextlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -282,39 +289,83 @@ def _oversized_ints(document: DocumentNode) -> list[GraphQLError]:
     return errors
 
 
+class CachedParser(ParserCache):
+    """Strawberry's parser cache; a document that does not parse is left to Strawberry's own
+    parse step, which reports the syntax error the usual way (with its code)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
+class ValidDocuments:
+    """The query texts that passed the schema's validation rules (bounded, least recently used
+    first out): they are not validated again. The limits, which depend on the variables, are
+    measured on every request."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._texts: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, text: str) -> bool:
+        if text in self._texts:
+            self._texts.move_to_end(text)
+            return True
+        return False
+
+    def add(self, text: str) -> None:
+        self._texts[text] = None
+        if len(self._texts) > self.maxsize:
+            self._texts.popitem(last=False)
+
+
 class QueryLimits(SchemaExtension):
     """Runs the validation step itself: every rule, ours too, with suggestions hidden.
 
     Strawberry skips its own validation when an extension has set the errors.
     """
 
-    def __init__(self, limits: GraphQLSettings) -> None:
+    def __init__(self, limits: GraphQLSettings, valid: ValidDocuments | None = None) -> None:
         super().__init__()
         self.limits = limits
+        self.valid = valid if valid is not None else ValidDocuments()
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            if oversized := _oversized_ints(document):
-                # graphql-core's Int coercion would crash on these (Python's digit limit).
-                context.pre_execution_errors = oversized
-                yield
-                return
-            rules = (
-                *context.validation_rules,
-                *_STRAWBERRY_RULES,
-                limits_rule(self.limits, context.variables or {}),
-            )
             try:
-                context.pre_execution_errors = validate(
-                    context.schema._schema, document, rules, hide_suggestions=True
-                )
+                context.pre_execution_errors = self._errors(document)
             except Exception as exc:
                 # Raised out of this hook it would bypass ErrorCodes and reach the caller as is;
                 # as an operation error it is logged and masked as INTERNAL_ERROR.
                 context.pre_execution_errors = [GraphQLError(str(exc), original_error=exc)]
         yield
+
+    def _errors(self, document: DocumentNode) -> list[GraphQLError]:
+        context = self.execution_context
+        text = context.query
+        if text is None or text not in self.valid:
+            if oversized := _oversized_ints(document):
+                # graphql-core's Int coercion would crash on these (Python's digit limit).
+                return oversized
+            rules = (*context.validation_rules, *_STRAWBERRY_RULES)
+            errors = validate(context.schema._schema, document, rules, hide_suggestions=True)
+            if errors:
+                return errors
+            if text is not None:
+                self.valid.add(text)
+        measurer = _Measurer(context.schema._schema, document, self.limits, context.variables or {})
+        for definition in document.definitions:
+            if not isinstance(definition, OperationDefinitionNode):
+                continue
+            if error := _violation(measurer.operation(definition), self.limits):
+                return [GraphQLError(error.message, definition, original_error=error)]
+        return []
 
 
 class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -329,10 +380,14 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
 def query_limit_extensions(
     limits: GraphQLSettings, *, introspection: bool
 ) -> list[Callable[[], SchemaExtension]]:
+    valid = ValidDocuments()
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens)
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        # Parsed documents are kept (keyed by text and the token limit): REST routes and
+        # front ends send the same few documents again and again.
+        lambda: CachedParser(maxsize=1024),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    extensions.append(lambda: QueryLimits(limits))
+    extensions.append(lambda: QueryLimits(limits, valid))
     return extensions
