@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 export SALES_GRAPH_DATA_DIR ?= .demo
 
-.PHONY: demo test check services-up services-down schema clean
+.PHONY: demo test check bench services-up services-down schema clean
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 check: $(STAMP)
 	scripts/check
+
+# Benchmarks (bench/README.md): about 11 minutes; writes bench/results/ and docs/performance.md.
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
 
 schema: $(STAMP)
 	$(VENV)/bin/sales-graph export-schema

@@ -13,8 +13,9 @@ def test_committed_contract_is_current(tmp_path: Path) -> None:
     written = export_contract(tmp_path)
     assert written, "export wrote nothing"
     for path in written:
-        committed = ROOT / "schema" / path.name
-        assert committed.exists(), f"schema/{path.name} is missing: run `sales-graph export-schema`"
+        relative = path.relative_to(tmp_path)
+        committed = ROOT / "schema" / relative
+        assert committed.exists(), f"schema/{relative} is missing: run `sales-graph export-schema`"
         assert committed.read_text() == path.read_text(), (
-            f"schema/{path.name} is stale: run `sales-graph export-schema` and commit"
+            f"schema/{relative} is stale: run `sales-graph export-schema` and commit"
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from structlog.testing import capture_logs
+
 from sales_graph.db.models import Account
 from tests.rest.conftest import Rest
 from tests.rest.test_contract import CREATE_LEAD, create_opportunity, new_lead
@@ -106,3 +109,27 @@ async def test_unknown_path_is_404(rest: Rest) -> None:
     org = rest.gateway.org
     error = await rest.error(org.admin, "GET", "/api/v1/nothing-here", status=404)
     assert error["code"] == "NOT_FOUND"
+
+
+async def test_unexpected_exception_is_a_500_envelope_without_internals(
+    rest: Rest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("connection to db-7.internal:5432 failed, password=hunter2")
+
+    monkeypatch.setattr("sales_graph.rest.engine._run", broken)
+    with capture_logs() as logs:
+        response = await rest.call(rest.gateway.org.admin, "GET", "/api/v1/leads")
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": "INTERNAL_ERROR",
+        "message": "Internal server error",
+        "details": {},
+        "request_id": response.headers["X-Request-ID"],
+        "timestamp": response.json()["error"]["timestamp"],
+    }
+    for secret in ("hunter2", "db-7.internal", "RuntimeError", "Traceback", "engine.py"):
+        assert secret not in response.text
+    [logged] = [entry for entry in logs if entry["event"] == "http.unhandled_error"]
+    assert logged["path"] == "/api/v1/leads"
+    assert logged["log_level"] == "error"

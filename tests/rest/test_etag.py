@@ -46,4 +46,6 @@ async def test_malformed_if_match_is_400(rest: Rest, account: Account) -> None:
         headers={**rest.headers(admin), "If-Match": "yesterday"},
     )
     assert response.status_code == 400
-    assert response.json()["error"]["details"]["fields"] == {"If-Match": 'an ETag such as "3"'}
+    assert response.json()["error"]["details"]["fields"] == {
+        "If-Match": 'must be the ETag of the last read, such as "3", or *'
+    }

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from sales_graph.db.models import User
+from sales_graph.db.models import IdempotencyKey, User
+from sales_graph.db.repositories import idempotency as key_repo
+from sales_graph.rest.idempotency import KEPT_FOR
+from sales_graph.timeutil import utcnow
 from tests.rest.conftest import Rest
 from tests.rest.test_contract import CREATE_LEAD
 
@@ -74,3 +78,42 @@ async def test_concurrent_calls_with_one_key_have_one_effect(rest: Rest) -> None
     assert set(statuses) <= {201, 409}
     assert len({r.json().get("id") for r in responses if r.status_code == 201}) == 1
     assert await _lead_count(rest) == 1
+
+
+def _key(key: str, expires_at: datetime) -> IdempotencyKey:
+    return IdempotencyKey(
+        principal="partner-x",
+        key=key,
+        method="POST",
+        path="/api/v1/leads",
+        request_hash="0" * 64,
+        state="done",
+        expires_at=expires_at,
+    )
+
+
+async def test_expired_keys_are_purged_by_the_next_keyed_request(rest: Rest) -> None:
+    now = utcnow()
+    async with rest.gateway.runtime.db.session() as session:
+        session.add_all([_key("old", now - timedelta(seconds=1)), _key("fresh", now + KEPT_FOR)])
+    assert (await _post(rest, rest.gateway.org.admin, "key-6", CREATE_LEAD)).status_code == 201
+    async with rest.gateway.runtime.db.session() as session:
+        assert await key_repo.get(session, "partner-x", "old") is None
+        assert await key_repo.get(session, "partner-x", "fresh") is not None
+
+
+async def test_purge_deletes_only_expired_keys(rest: Rest) -> None:
+    now = utcnow()
+    async with rest.gateway.runtime.db.session() as session:
+        session.add_all(
+            [
+                _key("a", now - timedelta(hours=25)),
+                _key("b", now),
+                _key("c", now + timedelta(seconds=1)),
+            ]
+        )
+    async with rest.gateway.runtime.db.session() as session:
+        assert await key_repo.purge_expired(session, now) == 2
+    async with rest.gateway.runtime.db.session() as session:
+        assert await key_repo.purge_expired(session, now) == 0
+        assert await key_repo.get(session, "partner-x", "c") is not None

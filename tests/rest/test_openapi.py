@@ -54,3 +54,42 @@ async def test_docs_page_needs_no_network(rest: Rest) -> None:
     assert "http://" not in page
     assert "https://" not in page
     assert "<script" not in page
+
+
+async def test_links_lead_from_creation_to_reads(rest: Rest) -> None:
+    document = (await rest.gateway.client.get("/openapi.json")).json()
+    operation_ids = {
+        op["operationId"] for item in document["paths"].values() for op in item.values()
+    }
+
+    def links(path: str, method: str, status: str) -> dict[str, dict[str, object]]:
+        found: dict[str, dict[str, object]] = document["paths"][path][method]["responses"][status][
+            "links"
+        ]
+        return found
+
+    created_lead = links("/api/v1/leads", "post", "201")
+    assert created_lead["GetLead"] == {
+        "operationId": "getLead",
+        "parameters": {"path.id": "$response.body#/id"},
+    }
+    assert created_lead["ConvertLead"]["operationId"] == "convertLead"
+    converted = links("/api/v1/leads/{id}/convert", "post", "201")
+    assert converted["GetOpportunity"]["parameters"] == {
+        "path.id": "$response.body#/opportunity_id"
+    }
+    created = links("/api/v1/opportunities", "post", "201")
+    assert {link["operationId"] for link in created.values()} == {
+        "getOpportunity",
+        "updateOpportunityStage",
+    }
+    read = links("/api/v1/opportunities/{id}", "get", "200")
+    assert read["GetAccount"]["parameters"] == {"path.id": "$response.body#/account_id"}
+    every = [
+        link
+        for item in document["paths"].values()
+        for op in item.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert {link["operationId"] for link in every} <= operation_ids

@@ -7,9 +7,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from sales_graph.rest.engine import RestRoute, rest_endpoint
+from sales_graph.rest.engine import Endpoint, path_route, rest_endpoint
+from sales_graph.rest.idempotency import IdempotencyKeys
 from sales_graph.rest.openapi import docs_html, openapi_document
 from sales_graph.rest.routes import ROUTES
+from sales_graph.rest.table import RestRoute
 from sales_graph.web.envelope import JSONResponse
 
 
@@ -17,6 +19,7 @@ def rest_routes(schema: strawberry.Schema) -> list[Route]:
     """The REST endpoints over ``schema``, plus ``/openapi.json`` and ``/docs``."""
     document = openapi_document(ROUTES)
     page = docs_html(ROUTES)
+    keys = IdempotencyKeys()
 
     async def openapi(_request: Request) -> Response:
         return JSONResponse(document)
@@ -24,8 +27,11 @@ def rest_routes(schema: strawberry.Schema) -> list[Route]:
     async def docs(_request: Request) -> Response:
         return HTMLResponse(page)
 
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for route in ROUTES:
+        by_path.setdefault(route.path, {})[route.method] = rest_endpoint(schema, route, keys)
     return [
-        *(rest_endpoint(schema, route) for route in ROUTES),
+        *(path_route(path, endpoints) for path, endpoints in by_path.items()),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
     ]

@@ -3,59 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import orjson
 import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from sales_graph import errors
-from sales_graph.rest import idempotency
-from sales_graph.rest.shapes import JSONObject, RestInput, snake_details
+from sales_graph.rest.contract import RequestContract
+from sales_graph.rest.idempotency import IdempotencyKeys, claim_of
+from sales_graph.rest.shapes import JSONObject, snake_details
+from sales_graph.rest.table import RestRoute
 from sales_graph.runtime import Runtime
 from sales_graph.schema.context import Context
 from sales_graph.web.envelope import JSONResponse
-
-
-@dataclass(frozen=True)
-class QueryParam:
-    name: str
-    schema: JSONObject
-    description: str = ""
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A query run after the operation, in the same unit of work (e.g. the converted lead)."""
-
-    document: str
-    variables: Callable[[JSONObject], JSONObject]
-
-
-@dataclass(frozen=True)
-class RestRoute:
-    method: str
-    path: str
-    operation_id: str
-    summary: str
-    document: str
-    variables: Callable[[RestInput], JSONObject]
-    shape: Callable[[JSONObject], Any]
-    response: JSONObject
-    status: int = 200
-    body: JSONObject | None = None
-    query: tuple[QueryParam, ...] = ()
-    follow_up: FollowUp | None = None
-    tags: tuple[str, ...] = field(default=())
-    # The version of the answered object, sent as ``ETag``.
-    etag: Callable[[JSONObject], int] | None = None
-    # The variable an ``If-Match`` version goes to; a stale one is 412 PRECONDITION_FAILED.
-    if_match: str | None = None
 
 
 def _all_errors(cls: type[errors.SalesGraphError]) -> list[type[errors.SalesGraphError]]:
@@ -81,44 +44,14 @@ def _error_of(graphql_error: Mapping[str, Any]) -> errors.SalesGraphError:
     return cls(message, details=details)
 
 
-def _unknown(names: Iterable[str], allowed: set[str], where: str) -> None:
-    unknown = sorted(n for n in names if n not in allowed)
-    if unknown:
-        raise errors.ValidationError(
-            f"Unknown {where}: {', '.join(unknown)}",
-            details={"fields": dict.fromkeys(unknown, f"unknown {where}")},
-        )
-
-
-async def _rest_input(route: RestRoute, request: Request) -> RestInput:
-    _unknown(request.query_params.keys(), {p.name for p in route.query}, "query parameter")
-    body: JSONObject = {}
-    if route.body is not None:
-        raw = await request.body()
-        try:
-            parsed = orjson.loads(raw or b"{}")
-        except orjson.JSONDecodeError:
-            raise errors.ValidationError("Malformed JSON body") from None
-        if not isinstance(parsed, dict):
-            raise errors.ValidationError("The request body must be a JSON object")
-        _unknown(parsed.keys(), set(route.body.get("properties", {})), "body field")
-        body = parsed
-    return RestInput(path=dict(request.path_params), query=dict(request.query_params), body=body)
-
-
-_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+_VERSION = re.compile(r'"([0-9]+)"$')
 
 
 def _if_match(route: RestRoute, request: Request) -> JSONObject:
+    """The ``If-Match`` version (its spelling is checked with the request), or nothing."""
     header = request.headers.get("if-match")
-    if route.if_match is None or header is None or header.strip() == "*":
-        return {}
-    match = _ETAG.match(header.strip())
-    if match is None:
-        raise errors.ValidationError(
-            "Invalid request data", details={"fields": {"If-Match": 'an ETag such as "3"'}}
-        )
-    return {route.if_match: int(match.group(1))}
+    match = _VERSION.search(header) if route.if_match and header else None
+    return {route.if_match: int(match.group(1))} if route.if_match and match else {}
 
 
 def _precondition(error: errors.SalesGraphError) -> errors.SalesGraphError:
@@ -138,16 +71,22 @@ async def _run(
     return dict(result.data)
 
 
-def rest_endpoint(schema: strawberry.Schema, route: RestRoute) -> Route:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def rest_endpoint(schema: strawberry.Schema, route: RestRoute, keys: IdempotencyKeys) -> Endpoint:
+    """The handler of one entry: check the request, run the operation, shape the answer."""
+    contract = RequestContract(route)
+
     async def endpoint(request: Request) -> Response:
-        inputs = await _rest_input(route, request)
+        inputs = await contract.read(request)
         preconditions = _if_match(route, request)
         variables = route.variables(inputs) | preconditions
-        claim = idempotency.claim_of(request, inputs) if route.method == "POST" else None
+        claim = claim_of(request, inputs) if route.method == "POST" else None
         runtime: Runtime = request.app.state.runtime
         async with runtime.db.session() as session:
             if claim is not None:
-                stored = await idempotency.replay_or_reserve(session, claim, request)
+                stored = await keys.replay_or_reserve(session, claim, request)
                 if stored is not None:
                     return stored
             context = Context(
@@ -167,7 +106,17 @@ def rest_endpoint(schema: strawberry.Schema, route: RestRoute) -> Route:
             headers = {"ETag": f'"{route.etag(data)}"'} if route.etag else None
             response = JSONResponse(route.shape(data), route.status, headers=headers)
             if claim is not None:
-                await idempotency.store(session, claim, response)
+                await keys.store(session, claim, response)
         return response
 
-    return Route(route.path, endpoint, methods=[route.method], name=route.operation_id)
+    return endpoint
+
+
+def path_route(path: str, endpoints: Mapping[str, Endpoint]) -> Route:
+    """One route per path, so a 405 lists every method of the path in ``Allow``."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await endpoints[method](request)
+
+    return Route(path, dispatch, methods=list(endpoints))

@@ -10,10 +10,17 @@ from typing import Any
 import orjson
 
 from sales_graph import __version__
-from sales_graph.rest.engine import RestRoute
 from sales_graph.rest.routes import ROUTES
-from sales_graph.rest.schemas import PERIOD, UUID
+from sales_graph.rest.schemas import (
+    COMPONENT_SCHEMAS,
+    ETAG,
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    PATH_PARAMETERS,
+    ref,
+)
 from sales_graph.rest.shapes import JSONObject
+from sales_graph.rest.table import Link, RestRoute
 
 _ERRORS: dict[int, tuple[str, str]] = {
     400: ("VALIDATION_ERROR", "Invalid request data"),
@@ -22,19 +29,25 @@ _ERRORS: dict[int, tuple[str, str]] = {
     404: ("NOT_FOUND", "Resource not found"),
     409: ("CONFLICT", "Duplicate or conflicting data"),
     412: ("PRECONDITION_FAILED", "The resource changed since it was read"),
+    413: ("PAYLOAD_TOO_LARGE", "Request body too large"),
     422: ("IDEMPOTENCY_KEY_REUSED", "The Idempotency-Key was used with a different request"),
     429: ("RATE_LIMIT_EXCEEDED", "Too many requests"),
     500: ("INTERNAL_ERROR", "Server error"),
 }
-_ETAG: JSONObject = {"type": "string", "pattern": '^(W/)?"[0-9]{1,18}"$'}
 _IDEMPOTENCY_KEY: JSONObject = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
     "description": "Same key and body within 24 h: the stored response, no second effect",
-    "schema": {"type": "string", "pattern": "^[\x21-\x7e]{1,255}$"},
+    "schema": IDEMPOTENCY_KEY,
 }
-_PATH = {"id": UUID, "period": PERIOD}
+_IF_MATCH: JSONObject = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "Change only if the opportunity is still at this version (412 otherwise)",
+    "schema": IF_MATCH,
+}
 _RATE_HEADERS = {
     "X-RateLimit-Limit": "Requests allowed in the current window",
     "X-RateLimit-Remaining": "Requests left in the current window",
@@ -72,7 +85,51 @@ def _error_statuses(route: RestRoute) -> list[int]:
         statuses.append(412)
     if route.method == "POST":
         statuses.append(422)
+    if route.body is not None:
+        statuses.append(413)
     return sorted(statuses)
+
+
+def _path_parameter(name: str) -> JSONObject:
+    schema = {k: v for k, v in PATH_PARAMETERS[name].items() if k != "example"}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": schema,
+        "example": PATH_PARAMETERS[name]["example"],
+    }
+
+
+def _link(link: Link) -> JSONObject:
+    found: JSONObject = {"operationId": link.operation_id}
+    if link.parameters:
+        found["parameters"] = dict(link.parameters)
+    if link.request_body is not None:
+        found["requestBody"] = link.request_body
+    if link.description:
+        found["description"] = link.description
+    return found
+
+
+def _response_name(route: RestRoute) -> str:
+    return f"{route.operation_id[:1].upper()}{route.operation_id[1:]}Response"
+
+
+def _response_schema(route: RestRoute) -> JSONObject:
+    """The answer's schema; each is named in ``components`` (``CreateLeadResponse``)."""
+    return route.response if "$ref" in route.response else ref(_response_name(route))
+
+
+def _success(route: RestRoute) -> JSONObject:
+    response: JSONObject = {
+        "description": route.summary,
+        "headers": {**_headers(), **({"ETag": {"schema": ETAG}} if route.etag else {})},
+        "content": {"application/json": {"schema": _response_schema(route)}},
+    }
+    if route.links:
+        response["links"] = {link.name: _link(link) for link in route.links}
+    return response
 
 
 def _operation(route: RestRoute) -> JSONObject:
@@ -81,15 +138,8 @@ def _operation(route: RestRoute) -> JSONObject:
         "summary": route.summary,
         "tags": list(route.tags),
         "parameters": [
-            *(
-                {"name": name, "in": "path", "required": True, "schema": _PATH[name]}
-                for name in re.findall(r"{(\w+)}", route.path)
-            ),
-            *(
-                [{"name": "If-Match", "in": "header", "required": False, "schema": _ETAG}]
-                if route.if_match
-                else []
-            ),
+            *(_path_parameter(name) for name in re.findall(r"{(\w+)}", route.path)),
+            *([_IF_MATCH] if route.if_match else []),
             *([_IDEMPOTENCY_KEY] if route.method == "POST" else []),
             *(
                 {
@@ -98,16 +148,13 @@ def _operation(route: RestRoute) -> JSONObject:
                     "required": p.required,
                     "description": p.description,
                     "schema": p.schema,
+                    **({"example": p.example} if p.example is not None else {}),
                 }
                 for p in route.query
             ),
         ],
         "responses": {
-            str(route.status): {
-                "description": route.summary,
-                "headers": {**_headers(), **({"ETag": {"schema": _ETAG}} if route.etag else {})},
-                "content": {"application/json": {"schema": route.response}},
-            },
+            str(route.status): _success(route),
             **{
                 str(status): {"$ref": f"#/components/responses/{_ERRORS[status][0]}"}
                 for status in _error_statuses(route)
@@ -115,17 +162,20 @@ def _operation(route: RestRoute) -> JSONObject:
         },
     }
     if route.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": route.body}},
-        }
+        content: JSONObject = {"schema": route.body}
+        if route.example is not None:
+            content["example"] = route.example
+        operation["requestBody"] = {"required": True, "content": {"application/json": content}}
     return operation
 
 
 def openapi_document(routes: Iterable[RestRoute]) -> JSONObject:
     paths: dict[str, dict[str, Any]] = {}
+    answers: dict[str, JSONObject] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        if "$ref" not in route.response:
+            answers[_response_name(route)] = route.response
     return {
         "openapi": "3.1.0",
         "info": {
@@ -145,7 +195,7 @@ def openapi_document(routes: Iterable[RestRoute]) -> JSONObject:
                 name: {"description": text, "schema": {"type": "integer"}}
                 for name, text in _RATE_HEADERS.items()
             },
-            "schemas": {"Error": _ERROR_ENVELOPE},
+            "schemas": {"Error": _ERROR_ENVELOPE, **COMPONENT_SCHEMAS, **answers},
             "responses": {
                 code: {
                     "description": f"{status} {text}",
@@ -160,9 +210,15 @@ def openapi_document(routes: Iterable[RestRoute]) -> JSONObject:
     }
 
 
+def _resolved(schema: JSONObject) -> JSONObject:
+    name = str(schema.get("$ref", "")).rsplit("/", 1)[-1]
+    return COMPONENT_SCHEMAS.get(name, schema)
+
+
 def _schema_text(schema: JSONObject | None) -> str:
     if not schema:
         return ""
+    schema = _resolved(schema)
     properties = schema.get("properties", {})
     required = set(schema.get("required", []))
     rows = "".join(

@@ -1,14 +1,28 @@
-"""JSON Schema for the OpenAPI document: building blocks and the spec's objects."""
+"""JSON Schema for the OpenAPI document: building blocks, request limits and the spec's objects.
+
+Request schemas say exactly what a request may be: ``rest/contract.py`` refuses anything else
+with a 400 before the operation runs, and ``checked`` reads the services' input models so
+that every value the document allows is one the service accepts. Patterns are ECMA-262 (``$``
+is the end of the string) and use no class shorthand (``\\d``, ``\\s``) whose meaning differs
+between regex engines.
+"""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+from typing import Annotated, Any, get_args, get_origin
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel
 
-from sales_graph.rest.engine import QueryParam
 from sales_graph.rest.shapes import JSONObject
-from sales_graph.services.periods import _PATTERN as PERIOD_PATTERN
+from sales_graph.rest.table import QueryParam
+from sales_graph.services.stages import OPEN_STAGES, PIPELINE_ORDER
 
-# JSON Schema building blocks for the OpenAPI document.
+# GraphQL's Int is a signed 32-bit integer.
+INT_MAX = 2**31 - 1
+
 STR: JSONObject = {"type": "string"}
 INT: JSONObject = {"type": "integer"}
 NUM: JSONObject = {"type": "number"}
@@ -16,18 +30,77 @@ BOOL: JSONObject = {"type": "boolean"}
 TIME: JSONObject = {"type": "string", "format": "date-time"}
 DATE: JSONObject = {"type": "string", "format": "date"}
 ANY_OBJECT: JSONObject = {"type": "object"}
+UUID: JSONObject = {"type": "string", "format": "uuid"}
 LEAD_STATUS: JSONObject = {
     "type": "string",
     "enum": ["new", "working", "qualified", "disqualified", "converted"],
 }
-STAGE: JSONObject = {
-    "type": "string",
-    "enum": ["discovery", "qualification", "proposal", "negotiation", "closed_won", "closed_lost"],
-}
+STAGE: JSONObject = {"type": "string", "enum": [s.value for s in PIPELINE_ORDER]}
+# A new opportunity (created or converted) starts in an open stage.
+OPEN_STAGE: JSONObject = {"type": "string", "enum": [s.value for s in OPEN_STAGES]}
 FORECAST_TYPE: JSONObject = {
     "type": "string",
     "enum": ["pipeline", "best_case", "commit", "closed"],
 }
+
+# The characters ``str.strip()`` removes: what the services trim before checking a length.
+_SPACE = r"\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Text: no NUL (PostgreSQL stores none); text that must not be empty has a non-space character.
+TEXT_PATTERN = r"^[^\x00]*$"
+NON_BLANK_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+# Years 1900 to 2999: a sales period, not the calendar's whole range (whose ends overflow).
+PERIOD: JSONObject = {
+    "type": "string",
+    "pattern": r"^(?:Q[1-4]_|M(?:0[1-9]|1[0-2])_|FY)(?:19|2[0-9])[0-9]{2}$",
+    "description": "a period such as Q1_2026, M03_2026 or FY2026 (years 1900 to 2999)",
+}
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
+_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+# What the services' email check (email-validator) accepts, spelled as a schema: an ASCII
+# dot-atom address at a domain with a dot, a letters-only top-level domain, and none of the
+# special-use names (.test, .invalid, .local, ...) that cannot receive mail.
+EMAIL: JSONObject = {
+    "type": "string",
+    "format": "email",
+    "maxLength": 254,
+    "pattern": (rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?!(?:{_SPECIAL_USE})$)[A-Za-z]{{2,63}}$"),
+    "description": "an email address at a public domain (not .test, .invalid, .local, ...)",
+}
+
+
+def ref(name: str) -> JSONObject:
+    """A named schema of the document's ``components`` (``COMPONENT_SCHEMAS``)."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# Free-form JSON (``metadata``): any JSON without NUL characters, in keys or in text.
+JSON_VALUE_REF = ref("JSONValue")
+_KEY: JSONObject = {"pattern": TEXT_PATTERN}
+JSON_VALUE: JSONObject = {
+    "description": "any JSON value without NUL characters",
+    "anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": TEXT_PATTERN},
+        {"type": "array", "items": JSON_VALUE_REF},
+        {"type": "object", "propertyNames": _KEY, "additionalProperties": JSON_VALUE_REF},
+    ],
+}
+
+
+def json_object(max_properties: int | None = None) -> JSONObject:
+    schema: JSONObject = {
+        "type": "object",
+        "propertyNames": _KEY,
+        "additionalProperties": JSON_VALUE_REF,
+    }
+    return schema if max_properties is None else {**schema, "maxProperties": max_properties}
 
 
 def nullable(schema: JSONObject) -> JSONObject:
@@ -47,37 +120,101 @@ def body(required: tuple[str, ...], **properties: JSONObject) -> JSONObject:
     return {**obj(required, **properties), "additionalProperties": False}
 
 
-_CONSTRAINTS = (
-    "maxLength",
-    "minLength",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "pattern",
-    "format",
-    "maxItems",
-)
+_STRING_LIMITS = ("maxLength", "minLength", "pattern", "format", "enum")
 
 
-def _constraints(prop: JSONObject, json_type: str) -> JSONObject:
-    branches = [prop, *prop.get("anyOf", [])]
-    for branch in branches:
-        if branch.get("type") == json_type:
-            return {k: branch[k] for k in _CONSTRAINTS if k in branch}
+def _branch(prop: JSONObject, json_type: str) -> JSONObject:
+    """The part of a pydantic field schema (maybe an ``anyOf`` with null) of ``json_type``."""
+    for branch in (prop, *prop.get("anyOf", [])):
+        if branch.get("type") == json_type or (json_type == "string" and "enum" in branch):
+            return dict(branch)
     return {}
 
 
+def _string(prop: JSONObject, limits: JSONObject) -> JSONObject:
+    found = {k: limits[k] for k in _STRING_LIMITS if k in limits}
+    if found.get("format") == "email":
+        return {**EMAIL, "maxLength": min(EMAIL["maxLength"], found.get("maxLength", 254))}
+    schema = {**found, **prop}
+    if not {"format", "enum", "pattern"} & set(schema):
+        # The services trim text before they check that it is not empty.
+        blank_allowed = schema.get("minLength", 0) == 0
+        schema["pattern"] = TEXT_PATTERN if blank_allowed else NON_BLANK_PATTERN
+    return schema
+
+
+def _metadata(model: type[BaseModel], name: str) -> list[Any]:
+    """The constraints of a field, also those inside ``Annotated[...] | None``."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return []
+    found = list(field.metadata)
+    types = [field.annotation]
+    while types:
+        current = types.pop()
+        if get_origin(current) is Annotated:
+            base, *extra = get_args(current)
+            found.extend(item for e in extra for item in getattr(e, "metadata", [e]))
+            types.append(base)
+        else:
+            types.extend(get_args(current))
+    return found
+
+
+def _digits(model: type[BaseModel], name: str) -> tuple[int | None, int | None]:
+    for item in _metadata(model, name):
+        places = getattr(item, "decimal_places", None)
+        if places is not None:
+            return getattr(item, "max_digits", None), places
+    return None, None
+
+
+def _number(
+    prop: JSONObject, limits: JSONObject, digits: tuple[int | None, int | None]
+) -> JSONObject:
+    bounds: JSONObject = {
+        k: limits[k] for k in ("minimum", "maximum", "exclusiveMinimum") if k in limits
+    }
+    max_digits, places = digits
+    if places is not None:
+        step = Decimal(1).scaleb(-places)
+        bounds["multipleOf"] = float(step)
+        if max_digits is not None:
+            largest = Decimal(10) ** (max_digits - places) - step
+            bounds["maximum"] = min(bounds.get("maximum", float(largest)), float(largest))
+    return {**prop, **bounds}
+
+
+def _integer(prop: JSONObject, limits: JSONObject) -> JSONObject:
+    return {
+        **prop,
+        "minimum": max(limits.get("minimum", -INT_MAX - 1), -INT_MAX - 1),
+        "maximum": min(limits.get("maximum", INT_MAX), INT_MAX),
+    }
+
+
 def checked(schema: JSONObject, model: type[BaseModel], **renamed: str) -> JSONObject:
-    """``schema`` with the limits the service's input ``model`` enforces (lengths, ranges)."""
-    limits = model.model_json_schema()["properties"]
+    """``schema`` with the limits the service's input ``model`` enforces.
+
+    Lengths, ranges, formats, enums and decimal places come from the model; text that the
+    model does not otherwise constrain holds no NUL, and is not blank where it is required
+    to be non-empty; integers stay within GraphQL's Int.
+    """
+    model_props = model.model_json_schema()["properties"]
     properties = {}
     for name, prop in schema["properties"].items():
-        found = limits.get(renamed.get(name, name), {})
-        extra = _constraints(found, prop["type"]) if isinstance(prop["type"], str) else {}
-        if prop["type"] == "number" and extra:
-            # Money: two decimal places, sixteen digits.
-            extra = {**extra, "maximum": 99_999_999_999_999.99, "multipleOf": 0.01}
-        properties[name] = {**prop, **extra}
+        field_name = renamed.get(name, name)
+        found = model_props.get(field_name, {})
+        json_type = prop.get("type")
+        if json_type == "string":
+            prop = _string(prop, _branch(found, "string"))
+        elif json_type == "number":
+            prop = _number(prop, _branch(found, "number"), _digits(model, field_name))
+        elif json_type == "integer":
+            prop = _integer(prop, _branch(found, "integer"))
+        elif json_type == "array" and "maxItems" in _branch(found, "array"):
+            prop = {**prop, "maxItems": _branch(found, "array")["maxItems"]}
+        properties[name] = prop
     return {**schema, "properties": properties}
 
 
@@ -88,11 +225,31 @@ def page_of(item: JSONObject) -> JSONObject:
     )
 
 
+def example_of(schema: JSONObject, value: Any) -> JSONObject:
+    return {**schema, "example": value}
+
+
 USER_REF = obj(id=STR, name=STR)
-UUID: JSONObject = {"type": "string", "format": "uuid"}
-PERIOD: JSONObject = {"type": "string", "pattern": PERIOD_PATTERN.pattern}
-LIMIT = QueryParam("limit", {"type": "integer", "minimum": 1}, "Page size")
-OFFSET = QueryParam("offset", {"type": "integer", "minimum": 0}, "Rows to skip")
+EXAMPLE_ID = "5f0c8a7e-3b1d-4c55-9a2e-7d6b1e9f4a10"
+PATH_PARAMETERS: dict[str, JSONObject] = {
+    "id": {**UUID, "example": EXAMPLE_ID},
+    "period": {**PERIOD, "example": "Q1_2026"},
+}
+# An opportunity's version, as ``ETag`` sends it and ``If-Match`` takes it back (or ``*``).
+ETAG: JSONObject = {"type": "string", "pattern": r'^"[1-9][0-9]{0,9}"$'}
+IF_MATCH: JSONObject = {
+    "anyOf": [{"const": "*"}, {"type": "string", "pattern": r'^(?:W/)?"[1-9][0-9]{0,8}"$'}],
+    "description": 'the ETag of the last read, such as "3", or *',
+}
+IDEMPOTENCY_KEY: JSONObject = {
+    "type": "string",
+    "pattern": r"^[!-~]{1,255}$",
+    "description": "1 to 255 visible ASCII characters",
+}
+LIMIT = QueryParam(
+    "limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size (1 to 200)"
+)
+OFFSET = QueryParam("offset", {"type": "integer", "minimum": 0, "maximum": INT_MAX}, "Rows to skip")
 
 
 LEAD_ITEM = obj(
@@ -189,3 +346,14 @@ ACCOUNT = obj(
     created_at=TIME,
     updated_at=TIME,
 )
+
+# The spec's objects, named once in ``components`` and referenced by the routes.
+COMPONENT_SCHEMAS: dict[str, JSONObject] = {
+    "JSONValue": JSON_VALUE,
+    "Lead": LEAD_DETAIL,
+    "LeadSummary": LEAD_ITEM,
+    "Opportunity": OPPORTUNITY,
+    "Territory": TERRITORY,
+    "Forecast": FORECAST,
+    "Account": ACCOUNT,
+}

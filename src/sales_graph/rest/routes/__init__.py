@@ -1,0 +1,23 @@
+"""The REST route table: each endpoint of the spec is the GraphQL operation it runs.
+
+An entry (``RestRoute`` in ``rest/table.py``) says which document runs, how the path, query
+string and body become its variables, how its ``data`` becomes the spec's JSON, the success
+status, the request and response schemas, and the links to the operations that read on.
+Adding an endpoint is one entry in the module of its resource. No business rules here.
+"""
+
+from __future__ import annotations
+
+from sales_graph.rest.routes import accounts, forecasts, leads, opportunities, territories
+from sales_graph.rest.table import RestRoute
+
+# Order matters where paths overlap: /opportunities/pipeline before /opportunities/{id}.
+ROUTES: tuple[RestRoute, ...] = (
+    *leads.ROUTES,
+    *opportunities.ROUTES,
+    *territories.ROUTES,
+    *forecasts.ROUTES,
+    *accounts.ROUTES,
+)
+
+__all__ = ["ROUTES"]
