@@ -156,7 +156,10 @@ async def outbox_lag(
                     actor_id=None,
                 )
         achieved = total / (time.perf_counter() - start)
-        while relay.published < total:  # noqa: ASYNC110 - a progress counter, polled
+        deadline = time.monotonic() + 60
+        while relay.published < total:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"relay published {relay.published} of {total} in 60 s")
             await asyncio.sleep(0.05)
     finally:
         stop.set()

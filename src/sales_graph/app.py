@@ -14,6 +14,7 @@ from sales_graph.auth.middleware import AuthenticationMiddleware
 from sales_graph.auth.routes import auth_routes
 from sales_graph.errors import SalesGraphError
 from sales_graph.events.runtime import start_in_process
+from sales_graph.gctune import freeze_startup_heap
 from sales_graph.logs import configure_logging, get_logger
 from sales_graph.rest import rest_routes
 from sales_graph.runtime import Runtime, build_runtime, load_deal_model
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             # The embedded footprint: the outbox feeds events.jsonl and the in-process bus.
             events = start_in_process(app.state.runtime)
             events.start()
+        if owned and settings.gc_freeze:
+            freeze_startup_heap()
         _log.info("app.started", env=settings.env.value, database=app.state.runtime.db.dialect)
         try:
             yield

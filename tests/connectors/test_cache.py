@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -172,3 +173,33 @@ async def test_a_broken_redis_never_fails_a_call(sims: RunningSimulators, connec
     finally:
         await broken.aclose()
     assert len(sims[CX].requests) == 2  # no cache, but no failure either
+
+
+class CountingRedis:
+    """The real client, with its MGET calls counted."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self.mgets: list[int] = []
+
+    async def mget(self, keys: list[str]) -> list[bytes | None]:
+        self.mgets.append(len(keys))
+        result: list[bytes | None] = await self._redis.mget(keys)
+        return result
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._redis, name)
+
+
+async def test_redis_reads_of_one_loop_turn_go_as_one_mget(redis: Redis, prefix: str) -> None:
+    counting = CountingRedis(redis)
+    cache = RedisCache(counting, prefix=prefix)  # type: ignore[arg-type]
+    for n in range(0, 20, 2):
+        await cache.set(f"k{n}", {"n": n}, ttl_s=10, stale_ttl_s=10)
+    entries = await asyncio.gather(*(cache.get(f"k{n % 20}") for n in range(25)))
+    assert counting.mgets == [20]  # 25 reads, 20 distinct keys, one round trip
+    assert [e.value if e else None for e in entries] == [
+        {"n": n % 20} if n % 2 == 0 else None for n in range(25)
+    ]
+    assert (await cache.get("k4")) is not None
+    assert counting.mgets == [20, 1]

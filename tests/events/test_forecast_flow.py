@@ -492,6 +492,23 @@ async def test_an_invalidation_outdates_what_was_computed_before_it(cache: Forec
     assert await cache.get(pair, "commit") == {"amount": "2.00"}
 
 
+async def test_get_many_reads_entries_in_order_and_honours_versions(cache: ForecastCache) -> None:
+    first, second = Pair(uuid.uuid4(), "Q1_2026"), Pair(uuid.uuid4(), "Q1_2026")
+    for pair in (first, second):
+        version = await cache.version(pair.territory_id)
+        assert version is not None
+        await cache.put(pair, "commit", {"amount": str(pair.territory_id)}, version)
+    await cache.invalidate([second.territory_id])
+    wanted = [(first, "commit"), (second, "commit"), (first, "pipeline"), (first, "commit")]
+    assert await cache.get_many(wanted) == [
+        {"amount": str(first.territory_id)},
+        None,  # outdated by the invalidation
+        None,  # never cached
+        {"amount": str(first.territory_id)},
+    ]
+    assert await cache.get_many([]) == []
+
+
 async def test_the_refresh_queue_keeps_the_first_time_and_hands_each_pair_out_once(
     cache: ForecastCache,
 ) -> None:

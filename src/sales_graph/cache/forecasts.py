@@ -16,7 +16,7 @@ import hashlib
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,6 +52,9 @@ class Pair:
 class ForecastCache(Protocol):
     async def get(self, pair: Pair, forecast_type: str) -> Any | None:
         """The cached value, unless its territory was invalidated since it was computed."""
+
+    async def get_many(self, wanted: Sequence[tuple[Pair, str]]) -> list[Any | None]:
+        """``get`` for each (pair, type), in order, in one round trip where the store allows."""
 
     async def version(self, territory_id: uuid.UUID) -> str | None:
         """The territory's version, read before computing a value to ``put``; None: the cache
@@ -109,6 +112,9 @@ class InProcessForecastCache:
             return None
         self._entries.move_to_end(key)
         return orjson.loads(blob)
+
+    async def get_many(self, wanted: Sequence[tuple[Pair, str]]) -> list[Any | None]:
+        return [await self.get(pair, forecast_type) for pair, forecast_type in wanted]
 
     async def version(self, territory_id: uuid.UUID) -> str | None:
         if not self.keep_values:
@@ -188,6 +194,33 @@ class RedisForecastCache:
             return stored["value"] if stored["version"] == _text(version) else None
         except (RedisError, OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
             _log.warning("forecast.cache.get_failed", pair=str(pair), error=repr(exc))
+            return None
+
+    async def get_many(self, wanted: Sequence[tuple[Pair, str]]) -> list[Any | None]:
+        if not wanted:
+            return []
+        territories = list(dict.fromkeys(pair.territory_id for pair, _ in wanted))
+        keys = [self._entry_key(pair, kind) for pair, kind in wanted]
+        try:
+            values = await self._redis.mget(
+                [*keys, *(self._version_key(tid) for tid in territories)]
+            )
+        except (RedisError, OSError) as exc:
+            _log.warning("forecast.cache.get_failed", entries=len(wanted), error=repr(exc))
+            return [None] * len(wanted)
+        versions = dict(zip(territories, values[len(keys) :], strict=True))
+        found: list[Any | None] = []
+        for (pair, _), blob in zip(wanted, values[: len(keys)], strict=True):
+            version = versions[pair.territory_id]
+            found.append(None if blob is None or version is None else self._current(blob, version))
+        return found
+
+    def _current(self, blob: bytes | str, version: bytes | str) -> Any | None:
+        try:
+            stored = orjson.loads(blob)
+            return stored["value"] if stored["version"] == _text(version) else None
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            _log.warning("forecast.cache.unreadable_entry", error=repr(exc))
             return None
 
     async def version(self, territory_id: uuid.UUID) -> str | None:

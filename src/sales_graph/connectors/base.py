@@ -104,29 +104,42 @@ class UpstreamClient:
         self.max_response_bytes = max_response_bytes
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._log = get_logger(f"sales_graph.connectors.{system}")
-        self._http: httpx.AsyncClient | None = None
+        # Clients used in turn (see UpstreamSettings.connection_pools); empty when unconfigured.
+        self._clients: list[httpx.AsyncClient] = []
+        self._turn = 0
         if settings.base_url:
             headers = {"Accept": "application/json", "User-Agent": "sales-graph"}
             if settings.api_key is not None:
                 headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
-            self._http = httpx.AsyncClient(
-                base_url=settings.base_url,
-                headers=headers,
-                timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
-                limits=httpx.Limits(
-                    max_connections=settings.max_connections,
-                    max_keepalive_connections=settings.max_connections,
-                ),
-                follow_redirects=False,
-            )
+            pools = min(settings.connection_pools, settings.max_connections)
+            per_pool = settings.max_connections // pools
+            self._clients = [
+                httpx.AsyncClient(
+                    base_url=settings.base_url,
+                    headers=headers,
+                    timeout=httpx.Timeout(
+                        settings.read_timeout_s, connect=settings.connect_timeout_s
+                    ),
+                    limits=httpx.Limits(
+                        max_connections=per_pool, max_keepalive_connections=per_pool
+                    ),
+                    follow_redirects=False,
+                )
+                for _ in range(pools)
+            ]
+
+    def _next_client(self) -> httpx.AsyncClient:
+        """The client for the next call, round robin (the caller checked ``_clients``)."""
+        self._turn = (self._turn + 1) % len(self._clients)
+        return self._clients[self._turn]
 
     @property
     def configured(self) -> bool:
-        return self._http is not None
+        return bool(self._clients)
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     async def read(
         self, resource: str, path: str, model: type[M], *, params: Params | None = None
@@ -179,11 +192,11 @@ class UpstreamClient:
         idempotency_key: str | None = None,
     ) -> M:
         """One call with retries inside the deadline; uncached."""
-        if self._http is None or self._http.is_closed:
-            reason = "not_configured" if self._http is None else "closed"
+        if not self._clients or self._clients[0].is_closed:
+            reason = "closed" if self._clients else "not_configured"
             raise UpstreamUnavailable(
                 f"{self.system} is not configured"
-                if self._http is None
+                if not self._clients
                 else f"the {self.system} client is closed",
                 details={"system": self.system, "reason": reason},
             )
@@ -250,10 +263,10 @@ class UpstreamClient:
         content: bytes | None,
         headers: dict[str, str],
     ) -> M:
-        assert self._http is not None
+        client = self._next_client()
         began = time.perf_counter()
         with map_transport_errors(self.system, method, path):
-            async with self._http.stream(
+            async with client.stream(
                 method, path, params=params, content=content, headers=headers
             ) as response:
                 ok = 200 <= response.status_code < 300

@@ -7,6 +7,7 @@ caller can never mutate what another caller reads.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -78,6 +79,9 @@ class RedisCache:
 
     Freshness is judged on the wall clock because several processes share the entries. A Redis
     failure is logged and treated as a miss: the cache must never make a call fail.
+
+    Reads issued in the same turn of the event loop (a dataloader batch resolving its keys) go
+    to Redis as one ``MGET``: a page of 50 accounts costs one round trip, not 50.
     """
 
     def __init__(
@@ -90,17 +94,44 @@ class RedisCache:
         self._redis = redis
         self.prefix = prefix
         self._clock = clock
+        self._pending: dict[str, list[asyncio.Future[bytes | str | None]]] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
 
     async def get(self, key: str) -> CacheEntry | None:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bytes | str | None] = loop.create_future()
+        if self._pending is None:
+            self._pending = {}
+            loop.call_soon(self._flush)  # after the reads already queued in this turn
+        self._pending.setdefault(key, []).append(waiter)
+        blob = await waiter
+        if blob is None:
+            return None
         try:
-            blob = await self._redis.get(self.prefix + key)
-            if blob is None:
-                return None
             stored = orjson.loads(blob)
             return CacheEntry(stored["v"], fresh=self._clock() < float(stored["fresh_until"]))
-        except (RedisError, OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             _log.warning("connector.cache.get_failed", key=key, error=repr(exc))
             return None
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending or {}, None
+        task = asyncio.ensure_future(self._read(pending))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _read(self, pending: dict[str, list[asyncio.Future[bytes | str | None]]]) -> None:
+        keys = list(pending)
+        blobs: list[bytes | str | None] = [None] * len(keys)  # a failed or cancelled read: misses
+        try:
+            blobs = await self._redis.mget([self.prefix + key for key in keys])
+        except (RedisError, OSError) as exc:
+            _log.warning("connector.cache.get_failed", keys=len(keys), error=repr(exc))
+        finally:
+            for key, blob in zip(keys, blobs, strict=True):
+                for waiter in pending[key]:
+                    if not waiter.done():
+                        waiter.set_result(blob)
 
     async def set(self, key: str, value: Any, *, ttl_s: float, stale_ttl_s: float) -> None:
         blob = orjson.dumps({"v": value, "fresh_until": self._clock() + ttl_s})

@@ -108,11 +108,7 @@ async def fresh_forecast(
     return result
 
 
-async def cached_forecast(
-    cache: ForecastCache, territory_id: uuid.UUID, period: Period, forecast_type: ForecastType
-) -> ComputedForecast | None:
-    """The territory-wide forecast in the cache, if it holds a current one."""
-    found = await cache.get(Pair(territory_id, period.name), forecast_type.value)
+def _readable(found: Any, territory_id: uuid.UUID) -> ComputedForecast | None:
     if found is None:
         return None
     try:
@@ -120,6 +116,14 @@ async def cached_forecast(
     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
         _log.warning("forecast.cache.unreadable", territory_id=str(territory_id), error=repr(exc))
         return None
+
+
+async def cached_forecast(
+    cache: ForecastCache, territory_id: uuid.UUID, period: Period, forecast_type: ForecastType
+) -> ComputedForecast | None:
+    """The territory-wide forecast in the cache, if it holds a current one."""
+    found = await cache.get(Pair(territory_id, period.name), forecast_type.value)
+    return _readable(found, territory_id)
 
 
 async def territory_forecast(
@@ -145,18 +149,32 @@ async def forecasts(
     forecast_type: ForecastType | None,
 ) -> tuple[list[ComputedForecast], list[Forecast]]:
     """The ``forecasts`` read (GraphQL and REST): ``forecasting.forecasts`` with the cached
-    territory-wide forecast for callers who see the whole territory."""
+    territory-wide forecast for callers who see the whole territory (read in one round trip)."""
 
     async def compute(
         session: AsyncSession,
         scope: AccessScope,
-        territory_id: uuid.UUID,
+        wanted: Sequence[tuple[uuid.UUID, ForecastType]],
         period: Period,
-        forecast_type: ForecastType,
-    ) -> ComputedForecast:
-        if covers_territory(scope, territory_id):
-            return await territory_forecast(session, cache, territory_id, period, forecast_type)
-        return await compute_forecast(session, scope, territory_id, period, forecast_type)
+    ) -> list[ComputedForecast]:
+        covered = [(tid, kind) for tid, kind in wanted if covers_territory(scope, tid)]
+        found = await cache.get_many(
+            [(Pair(tid, period.name), kind.value) for tid, kind in covered]
+        )
+        hits = {
+            key: readable
+            for key, value in zip(covered, found, strict=True)
+            if (readable := _readable(value, key[0])) is not None
+        }
+        results = []
+        for tid, kind in wanted:
+            if (tid, kind) in hits:
+                results.append(hits[(tid, kind)])
+            elif covers_territory(scope, tid):
+                results.append(await fresh_forecast(session, cache, tid, period, kind))
+            else:
+                results.append(await compute_forecast(session, scope, tid, period, kind))
+        return results
 
     return await forecasting.forecasts(
         session, scope, period, territory_id, forecast_type, compute=compute

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -144,9 +144,20 @@ async def compute_forecast(
     )
 
 
-ComputeForecast = Callable[
-    [AsyncSession, AccessScope, uuid.UUID, Period, ForecastType], Awaitable[ComputedForecast]
+ComputeForecasts = Callable[
+    [AsyncSession, AccessScope, Sequence[tuple[uuid.UUID, ForecastType]], Period],
+    Awaitable[list[ComputedForecast]],
 ]
+
+
+async def compute_each(
+    session: AsyncSession,
+    scope: AccessScope,
+    wanted: Sequence[tuple[uuid.UUID, ForecastType]],
+    period: Period,
+) -> list[ComputedForecast]:
+    """Each (territory, type) computed live, in order."""
+    return [await compute_forecast(session, scope, tid, period, kind) for tid, kind in wanted]
 
 
 async def forecast_territories(
@@ -178,17 +189,17 @@ async def forecasts(
     period: Period,
     territory_id: uuid.UUID | None,
     forecast_type: ForecastType | None,
-    compute: ComputeForecast = compute_forecast,
+    compute: ComputeForecasts = compute_each,
 ) -> tuple[list[ComputedForecast], list[Forecast]]:
     """Live forecasts per territory and type, and the forecasts managers submitted.
 
-    ``compute`` computes one (``services.forecast_generation`` passes the cached read)."""
+    ``compute`` computes them all (``services.forecast_generation`` passes the cached read)."""
     scope.require_scope("forecasts:read")
     territory_ids = await forecast_territories(session, scope, territory_id)
     types = [forecast_type] if forecast_type else list(ForecastType)
-    computed = [
-        await compute(session, scope, tid, period, kind) for tid in territory_ids for kind in types
-    ]
+    computed = await compute(
+        session, scope, [(tid, kind) for tid in territory_ids for kind in types], period
+    )
     submitted = await forecast_repo.submitted(
         session,
         period=period.name,
