@@ -26,6 +26,7 @@ from sales_graph.events.consumer import Consumer
 from sales_graph.events.outbox import record
 from sales_graph.events.relay import Relay
 from sales_graph.events.runtime import ensure_topics
+from sales_graph.logs import configure_logging
 from sales_graph.events.sinks import KafkaSink
 from sales_graph.runtime import build_runtime
 from sales_graph.seed import seed_demo
@@ -292,6 +293,7 @@ async def ingestion(url: str, topics: TopicSettings, count: int) -> dict[str, fl
 async def run(
     events: int = 20_000, lag_rate: int = 500, lag_seconds: float = 10.0, leads: int = 2_000
 ) -> dict[str, Any]:
+    configure_logging("WARNING", json=False)  # a log line per ingested lead is not the load
     url = await _fresh_database()
     db = Database(url)
     try:
