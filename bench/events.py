@@ -26,8 +26,8 @@ from sales_graph.events.consumer import Consumer
 from sales_graph.events.outbox import record
 from sales_graph.events.relay import Relay
 from sales_graph.events.runtime import ensure_topics
-from sales_graph.logs import configure_logging
 from sales_graph.events.sinks import KafkaSink
+from sales_graph.logs import configure_logging
 from sales_graph.runtime import build_runtime
 from sales_graph.seed import seed_demo
 from sales_graph.settings import EventSettings, Settings, TopicSettings
