@@ -208,14 +208,31 @@ async def test_authorization_other_than_bearer_is_unauthorized(
     assert _refusal(await graphql(gateway, headers={"Authorization": value}))
 
 
-async def test_anonymous_graphql_operation_is_unauthorized_in_band(gateway: Gateway) -> None:
-    """No credentials is not a bad credential: GraphQL answers 200 with the UNAUTHORIZED code
-    on the protected field (``health`` stays public), as tests/e2e/test_http_errors.py fixes."""
-    response = await graphql(gateway, ME)
-    assert response.status_code == 200
+ANONYMOUS_OPERATIONS = [
+    ME,
+    "{ health { status } me { id } }",
+    "{ ...F } fragment F on Query { leads { totalCount } }",
+    "{ ... on Query { health { status } } territories { id } }",
+    'mutation { disqualifyLead(id: "00000000-0000-0000-0000-000000000000", reason: "x") { id } }',
+]
+
+
+@pytest.mark.parametrize("query", ANONYMOUS_OPERATIONS)
+async def test_anonymous_graphql_operation_is_unauthorized(gateway: Gateway, query: str) -> None:
+    """No credentials and any protected root field (through fragments too), or a mutation:
+    401 before anything runs, the error coded UNAUTHORIZED with the request id."""
+    response = await graphql(gateway, query)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"].startswith("Bearer")
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "UNAUTHORIZED"
     assert error["extensions"]["request_id"] == response.headers["x-request-id"]
+
+
+async def test_anonymous_public_fields_answer(gateway: Gateway) -> None:
+    response = await graphql(gateway, "{ health { status } ... on Query { __typename } }")
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json()
 
 
 async def test_a_valid_token_of_ours_still_works(gateway: Gateway) -> None:

@@ -103,10 +103,15 @@ async def test_graphql_errors_carry_code_and_request_id(client: httpx.AsyncClien
     response = await client.post(
         "/graphql", json={"query": "{ me { id } }"}, headers={"X-Request-ID": "gql-1"}
     )
-    assert response.status_code == 200
+    # No credentials and a protected field: the operation is refused before it runs.
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
     [error] = response.json()["errors"]
     assert error["extensions"] == {"code": "UNAUTHORIZED", "request_id": "gql-1"}
-    assert error["path"] == ["me"]
+    assert "data" not in response.json()  # refused before anything ran
+    public = await client.post("/graphql", json={"query": "{ health { status } }"})
+    assert public.status_code == 200
+    assert public.json()["data"]["health"]["status"]
     invalid = await client.post("/graphql", json={"query": "{ nope }"})
     [error] = invalid.json()["errors"]
     assert error["extensions"]["code"] == "VALIDATION_ERROR"

@@ -63,7 +63,9 @@ async def test_accounts_follow_ownership(gateway: Gateway) -> None:
 
 
 async def test_anonymous_callers_get_unauthorized(gateway: Gateway) -> None:
-    error = await gateway.error(None, IDS)
+    response = await gateway.post(None, IDS)
+    assert response.status_code == 401, response.text
+    [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "UNAUTHORIZED"
 
 

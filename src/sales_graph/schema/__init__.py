@@ -10,6 +10,7 @@ from strawberry.types import ExecutionContext
 
 from sales_graph.resolvers.mutation import Mutation
 from sales_graph.resolvers.query import Query
+from sales_graph.schema.authentication import AuthenticationRequired
 from sales_graph.schema.errors import ErrorCodes
 from sales_graph.schema.limits import SuggestionFreeExecutor, query_limit_extensions
 from sales_graph.schema.scalars import SCALAR_OVERRIDES
@@ -33,7 +34,11 @@ def build_schema(
     return _Schema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorCodes, *query_limit_extensions(limits, introspection=introspection)],
+        extensions=[
+            ErrorCodes,
+            *query_limit_extensions(limits, introspection=introspection),
+            AuthenticationRequired,
+        ],
         scalar_overrides=SCALAR_OVERRIDES,
         **options,
     )
