@@ -182,6 +182,7 @@ def openapi_document(routes: Iterable[RestRoute]) -> JSONObject:
             "title": "Sales System REST API",
             "version": __version__,
             "description": "Each endpoint runs the GraphQL operation of the same name.",
+            "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"apiKey": []}],
