@@ -237,15 +237,28 @@ app.add_typer(model_app, name="model")
 @model_app.command("train")
 def model_train(
     holdout: Annotated[float, typer.Option(help="share of closed deals held out")] = 0.25,
+    force: Annotated[
+        bool, typer.Option(help="store the new model even when it scores below the one in use")
+    ] = False,
 ) -> None:
-    """Fit the deal-score model on closed won/lost history; prints AUC on the held-out split."""
+    """Fit the deal-score model on closed won/lost history; prints AUC on the held-out split.
+
+    The new model is stored, and loaded by the gateway at its next start, only when its held-out
+    AUC is not below the model in use (or with --force)."""
     from sales_graph.ops import train_deal_model
 
-    report = asyncio.run(train_deal_model(_settings(), holdout=holdout))
+    report = asyncio.run(train_deal_model(_settings(), holdout=holdout, force=force))
     typer.echo(
         f"model {report.version}: trained on {report.trained_on} closed deals, "
         f"AUC {report.auc:.3f} on {report.held_out} held out (prior model: {report.prior_auc:.3f})"
     )
+    if report.stored:
+        typer.echo(f"stored {report.version}; the gateway loads it at its next start")
+    else:
+        typer.echo(
+            f"not stored: the model in use, {report.current_version}, scores "
+            f"{report.current_auc:.3f} on the same held-out deals (--force stores it anyway)"
+        )
 
 
 forecast_app = typer.Typer(no_args_is_help=True, help="Generated forecasts.")

@@ -101,11 +101,13 @@ def export_contract(directory: Path) -> list[Path]:
     return [path, openapi, *write_event_contract(directory)]
 
 
-async def train_deal_model(settings: Settings, *, holdout: float) -> TrainingReport:
+async def train_deal_model(
+    settings: Settings, *, holdout: float, force: bool = False
+) -> TrainingReport:
     db = Database(settings.effective_database_url)
     try:
         async with db.session() as session:
-            return await train(session, holdout=holdout)
+            return await train(session, holdout=holdout, force=force)
     finally:
         await db.dispose()
 

@@ -37,12 +37,26 @@ class TrainingReport:
     held_out: int
     auc: float
     prior_auc: float
+    # The model in use when training began (the newest stored, else the prior), scored on the
+    # same held-out split; the new model is stored only when it scores at least as well.
+    current_version: str
+    current_auc: float
+    stored: bool
 
 
 async def train(
-    session: AsyncSession, *, holdout: float = 0.25, seed: int = 42, limit: int = 50_000
+    session: AsyncSession,
+    *,
+    holdout: float = 0.25,
+    seed: int = 42,
+    limit: int = 50_000,
+    force: bool = False,
 ) -> TrainingReport:
-    """Fits on the organisation's closed won/lost history; AUC is measured on a held-out split."""
+    """Fits on the organisation's closed won/lost history; AUC is measured on a held-out split.
+
+    The new version is stored (and loaded by the gateway at its next start) when its held-out AUC
+    is not below the model in use, or with ``force``: a worse model never replaces a better one
+    by accident."""
     history = await closed_history(session, limit=limit)
     examples = [Example(features(signals, closed_at), won) for signals, closed_at, won in history]
     if len(examples) < 20 or len({e.won for e in examples}) < 2:
@@ -55,14 +69,27 @@ async def train(
     labels = [e.won for e in test_set]
     score = auc([model.probability(e.values) for e in test_set], labels)
     prior = auc([PRIOR.probability(e.values) for e in test_set], labels)
-    await deal_models.add(
-        session,
-        DealScoreModel(
-            version=version,
-            coefficients={"weights": dict(model.weights), "baseline": dict(model.baseline)},
-            intercept=model.intercept,
-            auc=score,
-            trained_on=len(train_set),
-        ),
+    current = await current_model(session)
+    current_score = auc([current.probability(e.values) for e in test_set], labels)
+    stored = force or score >= current_score
+    if stored:
+        await deal_models.add(
+            session,
+            DealScoreModel(
+                version=version,
+                coefficients={"weights": dict(model.weights), "baseline": dict(model.baseline)},
+                intercept=model.intercept,
+                auc=score,
+                trained_on=len(train_set),
+            ),
+        )
+    return TrainingReport(
+        version,
+        len(train_set),
+        len(test_set),
+        score,
+        prior,
+        current_version=current.version,
+        current_auc=current_score,
+        stored=stored,
     )
-    return TrainingReport(version, len(train_set), len(test_set), score, prior)
