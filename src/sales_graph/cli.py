@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -183,6 +184,46 @@ def client_create(
     typer.echo(f"scopes:        {created.scopes or '-'}")
     typer.echo(f"acts as user:  {created.user_email or '- (partner client)'}")
     typer.echo("The secret is shown only now; store it in a secret manager.")
+
+
+@client_app.command("revoke")
+def client_revoke(client_id: Annotated[str, typer.Argument(help="sgc_ and 16 hex digits")]) -> None:
+    """Revoke an OAuth client: no new tokens, its API keys refused at once."""
+    from sales_graph.auth.admin import revoke_client
+
+    _admin(revoke_client(_settings(), client_id))
+    typer.echo(f"revoked {client_id.strip()}; tokens issued before expire within their lifetime")
+
+
+def _when(value: datetime | None, empty: str = "-") -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else empty
+
+
+@client_app.command("list")
+def client_list() -> None:
+    """The OAuth clients, one per line (no secrets)."""
+    from sales_graph.auth.admin import list_clients
+
+    for c in _admin(list_clients(_settings())):
+        state = f"revoked {_when(c.revoked_at)}" if c.revoked_at else "active"
+        kind = "user" if c.acts_as_user else "partner"
+        typer.echo(
+            f"{c.client_id}  {state:<28}  {kind:<7}  created {_when(c.created_at)}  "
+            f"{c.name}  [{c.scopes or '-'}]"
+        )
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """The API keys by prefix, one per line (no secrets)."""
+    from sales_graph.auth.admin import list_api_keys
+
+    for k in _admin(list_api_keys(_settings())):
+        state = f"revoked {_when(k.revoked_at)}" if k.revoked_at else "active"
+        typer.echo(
+            f"{k.prefix}  {state:<28}  client {k.client_id}  expires {_when(k.expires_at, 'never')}"
+            f"  last used {_when(k.last_used_at, 'never')}  {k.name}  [{k.scopes}]"
+        )
 
 
 @apikey_app.command("create")

@@ -237,3 +237,29 @@ async def test_clients_need_known_scopes_and_an_existing_user(gateway: Gateway) 
         await create_client(settings, name="x", user_email=None, scopes="leads:read everything")
     with pytest.raises(AdminError, match="no active user"):
         await create_client(settings, name="x", user_email="nobody@example.com", scopes="")
+
+
+async def test_a_revoked_client_gets_no_token_and_its_keys_are_refused(
+    gateway: Gateway, partner_client: CreatedClient
+) -> None:
+    from sales_graph.auth.admin import create_api_key, revoke_client
+
+    settings = gateway.runtime.settings
+    key = await create_api_key(
+        settings, name="k", scopes="leads:read", client_id=partner_client.client_id
+    )
+    assert (await graphql(gateway, ME, headers={"X-API-Key": key.api_key})).status_code == 200
+    await revoke_client(settings, partner_client.client_id)
+    oauth_error(
+        await token(
+            gateway,
+            {"grant_type": "client_credentials"},
+            **basic(partner_client.client_id, partner_client.client_secret),
+        ),
+        401,
+        "invalid_client",
+    )
+    refused = await graphql(gateway, ME, headers={"X-API-Key": key.api_key})
+    assert refused.status_code == 401, refused.text
+    with pytest.raises(AdminError, match="no active client"):
+        await revoke_client(settings, partner_client.client_id)

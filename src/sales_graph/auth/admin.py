@@ -121,6 +121,71 @@ async def revoke(settings: Settings, prefix: str) -> None:
             raise AdminError(f"no active API key with prefix {prefix}")
 
 
+async def revoke_client(settings: Settings, client_id: str) -> None:
+    """Revokes an OAuth client: no new tokens, and its API keys are refused at once. Tokens
+    issued before stay valid until they expire (at most ``access_token_ttl_s``)."""
+    client_id = client_id.strip()
+    async with _session(settings) as session:
+        if not await api_clients.revoke_client(session, client_id, utcnow()):
+            raise AdminError(f"no active client {client_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRow:
+    client_id: str
+    name: str
+    scopes: str
+    acts_as_user: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRow:
+    prefix: str
+    name: str
+    client_id: str
+    scopes: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+async def list_clients(settings: Settings) -> list[ClientRow]:
+    """Every OAuth client, without secrets."""
+    async with _session(settings) as session:
+        return [
+            ClientRow(
+                c.client_id,
+                c.name,
+                format_scopes(frozenset(c.scopes)),
+                c.user_id is not None,
+                c.created_at,
+                c.revoked_at,
+            )
+            for c in await api_clients.list_clients(session)
+        ]
+
+
+async def list_api_keys(settings: Settings) -> list[ApiKeyRow]:
+    """Every API key by its prefix, without secrets."""
+    async with _session(settings) as session:
+        return [
+            ApiKeyRow(
+                k.prefix,
+                k.name,
+                c.client_id,
+                format_scopes(frozenset(k.scopes)),
+                k.created_at,
+                k.expires_at,
+                k.revoked_at,
+                k.last_used_at,
+            )
+            for k, c in await api_clients.list_keys(session)
+        ]
+
+
 def rotate_signing_keys(settings: Settings) -> list[str]:
     """Adds a signing key; the previous one keeps verifying. Returns the kids, newest last.
 

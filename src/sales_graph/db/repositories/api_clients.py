@@ -71,3 +71,30 @@ async def revoke_key(session: AsyncSession, prefix: str, now: datetime) -> bool:
     )
     result = await session.exec(statement)
     return bool(result.rowcount)
+
+
+async def revoke_client(session: AsyncSession, client_id: str, now: datetime) -> bool:
+    """False when no client has this ``client_id`` or it was revoked already."""
+    statement = (
+        update(ApiClient)
+        .where(col(ApiClient.client_id) == client_id, col(ApiClient.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    result = await session.exec(statement)
+    return bool(result.rowcount)
+
+
+async def list_clients(session: AsyncSession) -> list[ApiClient]:
+    """Every client, oldest first."""
+    statement = select(ApiClient).order_by(col(ApiClient.created_at), col(ApiClient.client_id))
+    return list((await session.exec(statement)).all())
+
+
+async def list_keys(session: AsyncSession) -> list[tuple[ApiKey, ApiClient]]:
+    """Every API key with its client, oldest first."""
+    statement = (
+        select(ApiKey, ApiClient)
+        .join(ApiClient, col(ApiClient.id) == col(ApiKey.client_id))
+        .order_by(col(ApiKey.created_at), col(ApiKey.prefix))
+    )
+    return [(key, client) for key, client in (await session.exec(statement)).all()]
