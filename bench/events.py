@@ -86,7 +86,9 @@ async def _fill_outbox(db: Database, count: int, keys: int) -> None:
                 )
 
 
-async def relay_throughput(db: Database, topics: TopicSettings, count: int) -> dict[str, float]:
+async def _relay_once(db: Database, topics: TopicSettings, count: int) -> tuple[float, float]:
+    """One round: ``count`` outbox rows through the relay, then the same messages from memory
+    through a raw producer with the relay's settings. Returns (relay seconds, raw seconds)."""
     await _fill_outbox(db, count, keys=500)
     settings = EventSettings(topics=topics)
     sink = KafkaSink(KAFKA, topics)
@@ -100,8 +102,14 @@ async def relay_throughput(db: Database, topics: TopicSettings, count: int) -> d
     finally:
         await sink.stop()
     async with db.session() as session:
-        rows = list((await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.id)))).all())
-    # The raw floor: the same messages, the same producer settings, straight from memory.
+        rows = list(
+            (
+                await session.exec(
+                    select(OutboxEvent).order_by(col(OutboxEvent.id).desc()).limit(count)
+                )
+            ).all()
+        )
+    rows.reverse()
     producer = AIOKafkaProducer(
         bootstrap_servers=KAFKA, acks="all", enable_idempotence=True, linger_ms=5
     )
@@ -121,11 +129,26 @@ async def relay_throughput(db: Database, topics: TopicSettings, count: int) -> d
         raw_s = time.perf_counter() - began
     finally:
         await producer.stop()
+    return relay_s, raw_s
+
+
+async def relay_throughput(
+    db: Database, topics: TopicSettings, count: int, rounds: int = 3
+) -> dict[str, float]:
+    """Relay against raw producer, ``rounds`` times alternately; the median round counts (a
+    neighbour's burst hits one round, not the ratio)."""
+    results = [await _relay_once(db, topics, count) for _ in range(rounds)]
+    ratios = sorted(raw_s / relay_s for relay_s, raw_s in results)
+    relay_s, raw_s = sorted(results, key=lambda r: r[1] / r[0])[len(results) // 2]
     return {
         "events": count,
+        "rounds": rounds,
+        "relay_batch_size": EventSettings().relay_batch_size,
         "relay_events_per_s": round(count / relay_s),
         "raw_events_per_s": round(count / raw_s),
-        "ratio": round(raw_s / relay_s, 3),
+        "ratio": round(ratios[len(ratios) // 2], 3),
+        "ratio_min": round(ratios[0], 3),
+        "ratio_max": round(ratios[-1], 3),
     }
 
 

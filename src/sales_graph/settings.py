@@ -126,7 +126,7 @@ class EventSettings(BaseModel):
     in_process: bool = True
     # The relay: rows per claim, idle poll interval (PostgreSQL also wakes it by NOTIFY),
     # attempts before a row is parked with its error.
-    relay_batch_size: int = Field(default=500, gt=0, le=10_000)
+    relay_batch_size: int = Field(default=2000, gt=0, le=10_000)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
     relay_max_attempts: int = Field(default=20, gt=0)
     relay_retry_backoff_s: float = Field(default=1.0, ge=0)
