@@ -13,11 +13,11 @@ import time
 import uuid
 from typing import Any
 
-import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlmodel import col, select
 
+from bench.stack import PG, recreate_database
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import OutboxEvent
@@ -32,18 +32,12 @@ from sales_graph.runtime import build_runtime
 from sales_graph.seed import seed_demo
 from sales_graph.settings import EventSettings, Settings, TopicSettings
 
-PG = "sales_graph:sales_graph@127.0.0.1:5432"
 DATABASE = "sales_graph_bench_events"
 KAFKA = "127.0.0.1:9092"
 
 
 async def _fresh_database() -> str:
-    admin = await asyncpg.connect(f"postgresql://{PG}/sales_graph")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await admin.close()
+    await recreate_database(DATABASE)
     return f"postgresql+asyncpg://{PG}/{DATABASE}"
 
 
@@ -137,9 +131,12 @@ async def relay_throughput(
 ) -> dict[str, float]:
     """Relay against raw producer, ``rounds`` times alternately; the median round counts (a
     neighbour's burst hits one round, not the ratio)."""
-    results = [await _relay_once(db, topics, count) for _ in range(rounds)]
-    ratios = sorted(raw_s / relay_s for relay_s, raw_s in results)
-    relay_s, raw_s = sorted(results, key=lambda r: r[1] / r[0])[len(results) // 2]
+    rounds_s = sorted(
+        [await _relay_once(db, topics, count) for _ in range(rounds)],
+        key=lambda times: times[1] / times[0],  # relay / raw, in events per second
+    )
+    ratios = [raw_s / relay_s for relay_s, raw_s in rounds_s]
+    relay_s, raw_s = rounds_s[len(rounds_s) // 2]
     return {
         "events": count,
         "rounds": rounds,

@@ -42,6 +42,16 @@ def clean_environ() -> dict[str, str]:
     return env
 
 
+async def recreate_database(name: str) -> None:
+    """Drops (closing its connections) and creates the PostgreSQL database ``name``."""
+    connection = await asyncpg.connect(f"postgresql://{PG}/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
 @dataclass(frozen=True)
 class Stack:
     work: Path
@@ -65,15 +75,7 @@ class Stack:
         )
 
     def create_database(self) -> None:
-        async def create() -> None:
-            connection = await asyncpg.connect(f"postgresql://{PG}/postgres")
-            try:
-                await connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-                await connection.execute(f"CREATE DATABASE {DATABASE}")
-            finally:
-                await connection.close()
-
-        asyncio.run(create())
+        asyncio.run(recreate_database(DATABASE))
         (self.work / "data").mkdir(parents=True, exist_ok=True)
         subprocess.run(  # noqa: S603
             [CLI, "migrate"],

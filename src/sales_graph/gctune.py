@@ -4,7 +4,8 @@ After startup the heap holds ~140 MB of long-lived objects (schema, models, libr
 CPython's default thresholds every full collection walks them (130-170 ms measured on the bench
 machine) and lands on whichever request triggers it. Freezing what startup built moves it out of
 the collector's generations, and a larger young-generation threshold cuts the number of young
-collections per request (bench: 1.2-1.4 x less CPU per request, full collections 16-30 ms).
+collections per request. The bench's prototype (freeze, thresholds 50,000 / 20 / 100) measured
+1.2-1.4 x less CPU per request and full collections of 16-30 ms (docs/performance.md).
 The older generations keep their default thresholds, so cyclic garbage that outlives a young
 collection is still freed soon (full collections are cheap once the startup heap is frozen).
 """

@@ -184,17 +184,8 @@ class RedisForecastCache:
         return f"{self.prefix}version:{territory_id}"
 
     async def get(self, pair: Pair, forecast_type: str) -> Any | None:
-        try:
-            blob, version = await self._redis.mget(
-                [self._entry_key(pair, forecast_type), self._version_key(pair.territory_id)]
-            )
-            if blob is None or version is None:
-                return None
-            stored = orjson.loads(blob)
-            return stored["value"] if stored["version"] == _text(version) else None
-        except (RedisError, OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            _log.warning("forecast.cache.get_failed", pair=str(pair), error=repr(exc))
-            return None
+        [found] = await self.get_many([(pair, forecast_type)])
+        return found
 
     async def get_many(self, wanted: Sequence[tuple[Pair, str]]) -> list[Any | None]:
         if not wanted:
