@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         *webhook_routes(),
         *rest_routes(schema),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         # Outermost first. Security headers wrap even the 500 envelope; CORS headers reach
         # 401/413/429 too; rate limits need the principal; body limits count as requests.
@@ -92,3 +92,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         },
         lifespan=lifespan,
     )
+    # Starlette would answer /graphql/ with a redirect to an absolute URL built from the Host
+    # header (an open redirect, and a poisoned cache entry behind a shared cache): a 404 instead.
+    app.router.redirect_slashes = False
+    return app

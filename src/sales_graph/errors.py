@@ -71,6 +71,12 @@ class NotFound(SalesGraphError):
     http_status = 404
     default_message = "Resource not found"
 
+    @classmethod
+    def of(cls, kind: str, field: str) -> NotFound:
+        """The answer for an id that is unknown or that the caller may not see: the same
+        words either way, naming the argument but never echoing an id."""
+        return cls(f"{kind} not found", details={"field": field})
+
 
 class MethodNotAllowed(SalesGraphError):
     code = "METHOD_NOT_ALLOWED"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import current_revision, upgrade
 from sales_graph.db.repositories import users
@@ -41,10 +42,11 @@ async def issue_user_token(
     runtime = build_runtime(settings)
     try:
         async with runtime.db.session() as session:
+            system = AccessScope.as_system("command line")
             if email is not None:
-                user = await users.get_by_email(session, email)
+                user = await users.get_by_email(session, system, email)
             else:
-                user = await users.first_with_role(session, Role(str(role)).value)
+                user = await users.first_with_role(session, system, Role(str(role)).value)
         if user is None:
             raise SystemExit(f"no user with {'email ' + email if email else 'role ' + str(role)}")
         return runtime.tokens.issue(str(user.id), roles=[user.role], ttl_s=ttl_s)

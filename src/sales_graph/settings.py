@@ -95,6 +95,14 @@ class RateLimitSettings(BaseModel):
     global_limit: int = Field(default=100_000, gt=0)
     window_s: float = Field(default=60.0, gt=0)
     burst_window_s: float = Field(default=1.0, gt=0)
+    # Per client address, each in its own bucket: POST /oauth/token and the JWKS per window_s
+    # (and burst_window_s), failed authentications per auth_failure_window_s.
+    token_limit: int = Field(default=120, gt=0)
+    token_burst_limit: int = Field(default=10, gt=0)
+    jwks_limit: int = Field(default=600, gt=0)
+    jwks_burst_limit: int = Field(default=50, gt=0)
+    auth_failure_limit: int = Field(default=300, gt=0)
+    auth_failure_window_s: float = Field(default=60.0, gt=0)
     key_prefix: str = "sales-graph:ratelimit"
     # When Redis does not answer in time, count in process and try Redis again after retry_s.
     store_timeout_s: float = Field(default=0.25, gt=0)

@@ -92,13 +92,19 @@ async def test_external_token_is_accepted_with_roles_from_the_configured_claim(
     gateway, idp = world.gateway, world.idp
     token = idp.token(gateway.org.r2)
     response = await graphql(gateway, ME, headers=bearer(token))
-    # Mapped to our user by email; the role is the provider's (sales_manager), not r2's own.
+    # Mapped to our user by email; the provider's role (sales_manager) is bounded by what
+    # our directory holds for r2 now (sales_rep).
     assert response.json()["data"]["me"]["id"] == str(gateway.org.r2.id)
     principal = await gateway.runtime.authenticator.authenticate(Headers(bearer(token)))
     assert principal is not None
     assert principal.user_id == gateway.org.r2.id
     assert principal.role is not None
-    assert principal.role.value == "sales_manager"
+    assert principal.role.value == "sales_rep"
+    manager = idp.token(gateway.org.m1, realm_access={"roles": ["sales_rep"]})
+    weaker = await gateway.runtime.authenticator.authenticate(Headers(bearer(manager)))
+    assert weaker is not None
+    assert weaker.role is not None
+    assert weaker.role.value == "sales_rep"
     assert principal.client_id == "pipeline-board"
     assert idp.requests == 1
     # Cached: a second call does not fetch again.

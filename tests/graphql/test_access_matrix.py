@@ -15,24 +15,11 @@ import httpx
 import pytest
 
 from sales_graph.auth.clients import issue_api_key
+from sales_graph.auth.permissions import KNOWN_SCOPES
 from sales_graph.db.models import Account, Lead, Opportunity, OpportunityProduct, Quota, User
 from tests.graphql.conftest import Gateway
 
-ALL_SCOPES = frozenset(
-    [
-        "leads:read",
-        "leads:write",
-        "accounts:read",
-        "opportunities:read",
-        "opportunities:write",
-        "territories:read",
-        "territories:write",
-        "forecasts:read",
-        "forecasts:write",
-        "quotas:read",
-        "quotas:write",
-    ]
-)
+ALL_SCOPES = KNOWN_SCOPES
 CALLERS = ("r1", "r2", "m1", "m2", "admin", "partner", "partner_unscoped")
 OK, NF, FB = "OK", "NOT_FOUND", "FORBIDDEN"
 

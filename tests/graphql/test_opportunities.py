@@ -225,7 +225,8 @@ async def test_nested_page_statements_do_not_grow(
         assert len(data["opportunities"]["items"]) == limit
         counts.append(len(count_statements.statements))
     assert counts[0] == counts[1], count_statements.statements
-    assert counts[1] <= 6
+    # Authentication (BEGIN, the user), the page, accounts, owners, territories.
+    assert counts[1] <= 7
 
 
 CONVERT = """

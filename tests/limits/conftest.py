@@ -3,18 +3,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlmodel import select
 from starlette.applications import Starlette
 
 from sales_graph.app import create_app
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
+from sales_graph.db.models import User
 from sales_graph.runtime import Runtime
 from sales_graph.settings import Settings
 from tests.factories import Org, make_org
@@ -27,6 +29,9 @@ class Api:
     app: Starlette
     client: httpx.AsyncClient
     org: Org | None = None
+    # Users of the database: a token names a user who exists now (auth/authenticator.py).
+    users: list[uuid.UUID] = field(default_factory=list)
+    _handed_out: int = 0
 
     @property
     def runtime(self) -> Runtime:
@@ -34,7 +39,11 @@ class Api:
         return runtime
 
     def bearer(self, subject: str | None = None, role: str = "admin") -> dict[str, str]:
-        token = self.runtime.tokens.issue(subject or str(uuid.uuid4()), roles=[role])
+        """A token of ``subject``, or of the next user of the database (another principal)."""
+        if subject is None:
+            subject = str(self.users[self._handed_out % len(self.users)])
+            self._handed_out += 1
+        token = self.runtime.tokens.issue(subject, roles=[role])
         return {"Authorization": f"Bearer {token}"}
 
     def admin(self) -> dict[str, str]:
@@ -63,8 +72,29 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=tmp_path, log_level="WARNING", _env_file=None, **overrides)
 
 
+async def _users_of(settings: Settings, count: int = 10) -> list[uuid.UUID]:
+    """The database migrated, and its users (``count`` admins are added to an empty one)."""
+    db = Database(settings.effective_database_url)
+    try:
+        await upgrade(db.engine)
+        async with db.session() as session:
+            ids = list((await session.exec(select(User.id))).all())
+            if not ids:
+                added = [
+                    User(email=f"limits{n}@example.com", name=f"Limits {n}", role="admin")
+                    for n in range(count)
+                ]
+                session.add_all(added)
+                await session.flush()
+                ids = [user.id for user in added]
+        return ids
+    finally:
+        await db.dispose()
+
+
 @asynccontextmanager
 async def serve(settings: Settings, org: Org | None = None) -> AsyncIterator[Api]:
+    users = await _users_of(settings)
     app = create_app(settings)
     async with (
         LifespanManager(app) as manager,
@@ -72,7 +102,7 @@ async def serve(settings: Settings, org: Org | None = None) -> AsyncIterator[Api
             transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
         ) as client,
     ):
-        yield Api(app, client, org)
+        yield Api(app, client, org, users)
 
 
 @pytest.fixture

@@ -159,16 +159,19 @@ async def test_the_defaults_are_the_specs_numbers(tmp_path: Path) -> None:
         assert limits(response)[:2] == (1000, 999)
 
 
-async def test_failed_authentication_is_counted_and_carries_the_headers(tiny: Api) -> None:
-    """Guessing credentials is rate limited like any anonymous call (by address)."""
-    for n in range(3):
-        bad = {"Authorization": f"Bearer not-a-token-{n}", "X-API-Key": f"sgk_guess{n}"}
-        response = await tiny.client.post("/graphql", json=HEALTH, headers=bad)
-        assert response.status_code == 401, response.text
-        assert response.json()["error"]["code"] == "UNAUTHORIZED"
-        assert limits(response) == (3, 2 - n, T0 + 60)
-    bad = {"Authorization": "Bearer another-guess"}
-    assert_refused(await tiny.client.post("/graphql", json=HEALTH, headers=bad), retry_after=60)
-    # A valid principal has its own window.
-    response = await tiny.client.post("/graphql", json=HEALTH, headers=tiny.bearer())
-    assert response.status_code == 200
+async def test_failed_authentication_is_counted_and_carries_the_headers(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Guessing credentials is rate limited by address, in a bucket of its own."""
+    async for api in clocked(tmp_path, clock, principal_limit=3, auth_failure_limit=2):
+        for n in range(2):
+            bad = {"Authorization": f"Bearer not-a-token-{n}", "X-API-Key": f"sgk_guess{n}"}
+            response = await api.client.post("/graphql", json=HEALTH, headers=bad)
+            assert response.status_code == 401, response.text
+            assert response.json()["error"]["code"] == "UNAUTHORIZED"
+            assert limits(response) == (2, 1 - n, T0 + 60)
+        bad = {"Authorization": "Bearer another-guess"}
+        assert_refused(await api.client.post("/graphql", json=HEALTH, headers=bad), retry_after=60)
+        # The failures used none of the address's anonymous quota.
+        response = await api.client.post("/graphql", json=HEALTH)
+        assert (response.status_code, limits(response)) == (200, (3, 2, T0 + 60))

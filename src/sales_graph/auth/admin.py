@@ -17,6 +17,7 @@ from sales_graph.auth.api_keys import is_prefix
 from sales_graph.auth.clients import issue_api_key, register_client, revoke_api_key
 from sales_graph.auth.keys import SigningKeys
 from sales_graph.auth.permissions import ScopeError, format_scopes, parse_scopes
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.engine import Database
 from sales_graph.db.repositories import api_clients, users
 from sales_graph.settings import Settings
@@ -67,7 +68,8 @@ async def create_client(
     """An OAuth client; with ``user_email`` its tokens act as that user (a front end)."""
     granted = _scopes(scopes)
     async with _session(settings) as session:
-        user = await users.get_by_email(session, user_email) if user_email else None
+        system = AccessScope.as_system("command line")
+        user = await users.get_by_email(session, system, user_email) if user_email else None
         if user_email and (user is None or not user.is_active):
             raise AdminError(f"no active user with email {user_email}")
         registered = await register_client(session, name=name, scopes=granted, user=user)

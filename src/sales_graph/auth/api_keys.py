@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sales_graph.auth.challenge import INVALID_API_KEY
 from sales_graph.auth.hashing import hash_api_key_secret, verify_api_key_secret
 from sales_graph.auth.principal import Principal
 from sales_graph.db.engine import Database
@@ -22,9 +23,9 @@ from sales_graph.logs import get_logger
 from sales_graph.timeutil import utcnow
 
 KEY_MARKER = "sgk_"
-_KEY = re.compile(r"^(sgk_[0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-_PREFIX = re.compile(r"^sgk_[0-9a-f]{12}$")
-_CHALLENGE = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+_KEY = re.compile(r"^(sgk_[0-9a-f]{12})_([A-Za-z0-9_-]{43})\Z")
+_PREFIX = re.compile(r"^sgk_[0-9a-f]{12}\Z")
+_CHALLENGE = {"WWW-Authenticate": INVALID_API_KEY}
 
 _log = get_logger("sales_graph.auth.api_keys")
 

@@ -26,7 +26,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from sales_graph.errors import Unauthorized
 
 MAX_TOKEN_LENGTH = 8192
-_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+\Z")
 # A token must not tell us which key to trust.
 _KEY_CARRYING_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c"})
 # Extensions that change how the token is processed; we implement none of them.

@@ -9,7 +9,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sales_graph.auth.authenticator import Authenticator
-from sales_graph.errors import SalesGraphError
+from sales_graph.auth.throttle import api_failure_key, failed, refused
+from sales_graph.errors import SalesGraphError, Unauthorized
 from sales_graph.web.envelope import error_response
 from sales_graph.web.ratelimit import count
 
@@ -28,16 +29,24 @@ class AuthenticationMiddleware:
         if scope["type"] != "http" or scope["path"] in _UNAUTHENTICATED_PATHS:
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        failure_key = api_failure_key(scope)
+        if "authorization" in headers or "x-api-key" in headers:
+            blocked = refused(scope, failure_key)
+            if blocked is not None:
+                await error_response(blocked)(scope, receive, send)
+                return
         try:
             authenticator: Authenticator = scope["app"].state.runtime.authenticator
-            principal = await authenticator.authenticate(Headers(scope=scope))
+            principal = await authenticator.authenticate(headers)
         except SalesGraphError as exc:
-            # A failed attempt counts like an anonymous call (by client address), so guessing
-            # keys is rate limited too; the 401 carries the X-RateLimit-* headers.
-            headers, refused = await count(scope)
-            error = refused or exc
-            if refused is None:
-                error.headers = {**exc.headers, **headers}
+            # Failed authentications have their own bucket (auth.throttle); other failures
+            # (an identity provider that does not answer) count as an anonymous call.
+            counted = failed(scope, failure_key) if isinstance(exc, Unauthorized) else count(scope)
+            rate_headers, over = await counted
+            error = over or exc
+            if over is None:
+                error.headers = {**exc.headers, **rate_headers}
             await error_response(error)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal

@@ -8,7 +8,6 @@ authentication method — because lenient parsers are where token endpoints get 
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -18,6 +17,8 @@ from starlette.responses import Response
 from sales_graph.auth.clients import authenticate_client
 from sales_graph.auth.permissions import ScopeError, format_scopes, parse_scopes
 from sales_graph.auth.principal import PARTNER_SUBJECT_PREFIX
+from sales_graph.auth.scope import AccessScope
+from sales_graph.auth.throttle import client_failure_key, failed, refused
 from sales_graph.db.models import ApiClient
 from sales_graph.db.repositories import users
 from sales_graph.logs import get_logger
@@ -84,7 +85,7 @@ def _basic(authorization: str) -> tuple[str, str]:
         )
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # binascii.Error, UnicodeDecodeError, a non-ASCII header
         raise OAuthError(
             "invalid_client", "Malformed Basic credentials", basic_challenge=True
         ) from exc
@@ -136,14 +137,21 @@ async def _token(request: Request) -> dict[str, Any]:
         raise OAuthError("unsupported_grant_type", "Only client_credentials is supported")
     client_id, secret, used_basic = _credentials(request, form)
     runtime: Runtime = request.app.state.runtime
+    failure_key = client_failure_key(request.scope, client_id)
+    if (blocked := refused(request.scope, failure_key)) is not None:
+        raise blocked  # before scrypt: a flood of wrong secrets costs no hashing
     async with runtime.db.session() as session:
         client = await authenticate_client(session, client_id, secret)
         if client is None:
+            _, over = await failed(request.scope, failure_key)
+            if over is not None:
+                raise over
             raise OAuthError(
                 "invalid_client", "Client authentication failed", basic_challenge=used_basic
             )
         scopes = _granted_scopes(client, form.get("scope"))
-        user = await users.get(session, client.user_id) if client.user_id else None
+        system = AccessScope.as_system("token issuance")
+        user = await users.get(session, system, client.user_id) if client.user_id else None
     if client.user_id is not None and (user is None or not user.is_active):
         raise OAuthError("unauthorized_client", "The client's user is inactive")
     tokens = runtime.tokens

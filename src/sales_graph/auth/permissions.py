@@ -1,7 +1,9 @@
-"""The OAuth scope names a partner client (or an API key) can hold, in one place.
+"""The OAuth scope names a client (or an API key) can hold, in one place.
 
-Users are governed by their role (``services.access``); scopes only restrict partner
-principals, through ``AccessScope.require_scope``.
+A user's own token holds every scope (their role decides); a partner client, and a client
+bound to a user, hold the scopes they were granted, and ``AccessScope.require_scope`` checks
+them. Each kind of record is read under one scope: ``db.visibility`` asks for it with the
+record's visibility clause, so no read of that kind can skip it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ SCOPES: tuple[str, ...] = (
     "forecasts:write",
     "quotas:read",
     "quotas:write",
+    "users:read",
 )
 KNOWN_SCOPES: frozenset[str] = frozenset(SCOPES)
 
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")
 
 
 class ScopeError(ValueError):

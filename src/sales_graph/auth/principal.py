@@ -15,7 +15,9 @@ class Principal:
     """A user (``user_id`` and ``role`` set) or a partner client (``user_id`` is None).
 
     ``client_id`` names the OAuth client that obtained the token, or the client of the API key
-    sent along; ``api_key_prefix`` names that key. Scopes restrict partners only.
+    sent along; ``api_key_prefix`` names that key. ``scoped`` says whether ``scopes`` limit the
+    caller: always for a partner, for a user when a client or an API key stands in between
+    (then the user's role and the scopes both apply); a user's own token is not scoped.
     """
 
     subject: str
@@ -24,6 +26,7 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     client_id: str | None = None
     api_key_prefix: str | None = None
+    scoped: bool = False
 
     @property
     def is_user(self) -> bool:
@@ -42,4 +45,5 @@ class Principal:
             scopes=scopes,
             client_id=client_id,
             api_key_prefix=api_key_prefix,
+            scoped=True,
         )

@@ -95,10 +95,12 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         if isinstance(raw_roles, list)
         else []
     )
+    # A user's token obtained through a client carries that client's scopes, which then apply.
     return Principal(
         subject=str(subject),
         user_id=user_id,
         role=Role(roles[0]) if roles else None,
         scopes=scopes,
         client_id=client_id,
+        scoped=client_id is not None,
     )

@@ -12,6 +12,9 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.db.isolation import settle
+from sales_graph.jsonlimits import loads_stored
+
 # SQLite keeps NUMERIC as REAL; we accept that for the embedded footprint (PostgreSQL is exact).
 warnings.filterwarnings("ignore", message=r"Dialect sqlite\+aiosqlite does \*not\* support Decimal")
 
@@ -35,7 +38,8 @@ def _json_dumps(value: Any) -> str:
 
 
 # JSON columns (the outbox envelopes above all) are written and read with orjson.
-_JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+# A row whose document cannot be decoded still loads: its field reads as unreadable, not the page.
+_JSON = {"json_serializer": _json_dumps, "json_deserializer": loads_stored}
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -77,8 +81,10 @@ class Database:
         async with self._sessions() as session:
             try:
                 yield session
+                await settle(session)
                 await session.commit()
             except BaseException:
+                await settle(session)
                 await session.rollback()
                 raise
 

@@ -7,7 +7,7 @@ import binascii
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import orjson
@@ -50,21 +50,59 @@ class Order:
                 details={"fields": {"after": f"cursor is for {cursor.order}, not {self.name}"}},
             )
         try:
-            value: Any = cursor.value
-            if self.kind == "datetime":
-                value = datetime.fromisoformat(str(value))
-            elif self.kind == "int":
-                value = int(value)
-            return value, uuid.UUID(cursor.row_id)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(
-                "Malformed cursor", details={"fields": {"after": "malformed cursor"}}
-            ) from exc
+            return _KEY_READERS[self.kind](cursor.value), uuid.UUID(cursor.row_id)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _malformed() from exc
 
     def cursor_for(self, value: Any, row_id: uuid.UUID) -> str:
         if isinstance(value, datetime):
             value = value.isoformat()
         return Cursor(self.name, value, str(row_id)).encode()
+
+
+def _malformed() -> ValidationError:
+    return ValidationError("Malformed cursor", details={"fields": {"after": "malformed cursor"}})
+
+
+# A cursor's key must be what this gateway mints, within what the column holds: a forged one
+# is the caller's mistake (400), never a database error.
+_INT32 = 2**31
+
+
+def _datetime_key(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("not a timestamp")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("no time zone")
+    return parsed.astimezone(UTC)
+
+
+def _int_key(value: Any) -> int:
+    if type(value) is not int or not -_INT32 <= value < _INT32:
+        raise ValueError("not a 32-bit integer")
+    return value
+
+
+def _str_key(value: Any) -> str:
+    if not isinstance(value, str) or "\x00" in value or len(value) > MAX_CURSOR_LENGTH:
+        raise ValueError("not a text key")
+    return value
+
+
+def _date_key(value: Any) -> date:
+    if not isinstance(value, str):
+        raise TypeError("not a date")
+    return date.fromisoformat(value)
+
+
+_KEY_READERS: dict[Kind, Callable[[Any], Any]] = {
+    "datetime": _datetime_key,
+    "int": _int_key,
+    "str": _str_key,
+    "date": _date_key,
+}
+MAX_CURSOR_LENGTH = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +117,19 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
+        if len(text) > MAX_CURSOR_LENGTH:
+            raise _malformed()
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            order, value, row_id = orjson.loads(raw)
-            return cls(str(order), value, str(row_id))
+            decoded = orjson.loads(raw)
         except (binascii.Error, ValueError, TypeError) as exc:
-            raise ValidationError(
-                "Malformed cursor", details={"fields": {"after": "malformed cursor"}}
-            ) from exc
+            raise _malformed() from exc
+        if not isinstance(decoded, list) or len(decoded) != 3:
+            raise _malformed()
+        order, value, row_id = decoded
+        if not isinstance(order, str) or not isinstance(row_id, str):
+            raise _malformed()
+        return cls(order, value, row_id)
 
 
 @dataclass(frozen=True, slots=True)

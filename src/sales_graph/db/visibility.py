@@ -1,14 +1,19 @@
-"""An access scope as SQL: the WHERE clause every query of a protected table carries."""
+"""An access scope as SQL: the WHERE clause every query of a protected table carries.
+
+Each function here is the one definition of who sees a kind of record (docs/graphql.md, "Who
+sees what"), and asks for the OAuth scope that gates that kind first: no read of the kind can
+skip either. Repositories build every statement of a protected table from these clauses.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlmodel import col
 
 from sales_graph.auth.scope import AccessScope
-from sales_graph.db.models import Account, Lead, Opportunity
+from sales_graph.db.models import Account, Forecast, Lead, Opportunity, Quota
 
 
 def _any(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
@@ -25,6 +30,7 @@ def _owned(scope: AccessScope, owner: Any, territory: Any) -> list[ColumnElement
 
 
 def lead_visible(scope: AccessScope) -> ColumnElement[bool]:
+    scope.require_scope("leads:read")
     if scope.unrestricted:
         return true()
     clauses = _owned(scope, Lead.assigned_to_id, Lead.territory_id)
@@ -38,13 +44,59 @@ def lead_visible(scope: AccessScope) -> ColumnElement[bool]:
     return _any(clauses)
 
 
-def account_visible(scope: AccessScope) -> ColumnElement[bool]:
-    if scope.unrestricted:
-        return true()
-    return _any(_owned(scope, Account.owner_id, Account.territory_id))
-
-
-def opportunity_visible(scope: AccessScope) -> ColumnElement[bool]:
+def opportunity_clause(scope: AccessScope) -> ColumnElement[bool]:
+    """Which opportunities the scope sees, without the scope gate: for aggregates whose own
+    operation is gated (a forecast needs ``forecasts:read``, not ``opportunities:read``)."""
     if scope.unrestricted:
         return true()
     return _any(_owned(scope, Opportunity.owner_id, Opportunity.territory_id))
+
+
+def opportunity_visible(scope: AccessScope) -> ColumnElement[bool]:
+    scope.require_scope("opportunities:read")
+    return opportunity_clause(scope)
+
+
+def account_visible(scope: AccessScope) -> ColumnElement[bool]:
+    """Owned accounts, and the account of every visible opportunity (a deal's owner reads
+    the account the deal is with, as Salesforce's implicit parent sharing has it)."""
+    scope.require_scope("accounts:read")
+    if scope.unrestricted:
+        return true()
+    clauses = _owned(scope, Account.owner_id, Account.territory_id)
+    if scope.owner_ids or scope.territory_ids:
+        clauses.append(
+            exists(
+                select(Opportunity.id).where(  # type: ignore[call-overload]
+                    col(Opportunity.account_id) == col(Account.id), opportunity_clause(scope)
+                )
+            )
+        )
+    return _any(clauses)
+
+
+def quota_visible(scope: AccessScope) -> ColumnElement[bool]:
+    scope.require_scope("quotas:read")
+    if scope.unrestricted:
+        return true()
+    return _any(_owned(scope, Quota.user_id, Quota.territory_id))
+
+
+def submitted_forecast_visible(scope: AccessScope) -> ColumnElement[bool]:
+    """A manager's submitted number: for whoever sees the whole territory it is about."""
+    scope.require_scope("forecasts:read")
+    if scope.unrestricted:
+        return true()
+    if not scope.territory_ids:
+        return false()
+    return col(Forecast.territory_id).in_(scope.territory_ids)
+
+
+def users_readable(scope: AccessScope) -> None:
+    """The directory: every user principal reads it; clients need ``users:read``."""
+    scope.require_scope("users:read")
+
+
+def territories_readable(scope: AccessScope) -> None:
+    """The organisation's map: every user principal reads it; clients need the scope."""
+    scope.require_scope("territories:read")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from sales_graph import jsonlimits
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.errors import ValidationError
 from sales_graph.events.consumer import MessageHandler, Rejected
@@ -23,6 +24,9 @@ from sales_graph.services.validation import field_errors
 if TYPE_CHECKING:
     from sales_graph.runtime import Runtime
 
+# The envelope, its payload, a section of it, and free-form JSON within its limits there.
+MESSAGE_DEPTH = jsonlimits.MAX_DEPTH + 3
+
 # The inbox's consumer name: the subscription's (events/runtime.py).
 CONSUMER = "marketing-leads"
 
@@ -32,6 +36,9 @@ _log = get_logger("sales_graph.events.marketing")
 def parse_lead_qualified(message: dict[str, Any]) -> lead_intake.QualifiedLead:
     """The payload, once the message is valid against Marketing's JSON Schema
     (``schema/events/marketing.lead.qualified.schema.json``); else :class:`Rejected`."""
+    # Before the schema's validator, which recurses and prints values in its messages.
+    if jsonlimits.nested_deeper_than(message, MESSAGE_DEPTH):
+        raise Rejected(f"not a valid lead.qualified event: nested more than {MESSAGE_DEPTH} levels")
     try:
         validate_inbound_lead_qualified(message)
     except InvalidEvent as exc:

@@ -43,11 +43,9 @@ def search_text(value: str | None) -> str | None:
 async def mutate(info: Info, command: Callable[[AsyncSession, AccessScope], Awaitable[T]]) -> T:
     """Runs one mutation field in a savepoint: it takes effect whole or not at all."""
     scope = await info.context.scope()
-    async with info.context.db() as session, session.begin_nested():
-        return await command(session, scope)
+    return await info.context.run(lambda session: command(session, scope), write=True)
 
 
 async def read(info: Info, query: Callable[[AsyncSession, AccessScope], Awaitable[T]]) -> T:
     scope = await info.context.scope()
-    async with info.context.db() as session:
-        return await query(session, scope)
+    return await info.context.run(lambda session: query(session, scope))

@@ -1,5 +1,6 @@
 """One dataloader per relation, built per request: a page of N items costs one statement per
-relation level, whatever N is."""
+relation level, whatever N is. Each reads under the caller's access scope, like a root field:
+a related record the caller may not see is null (or absent from a list)."""
 
 from __future__ import annotations
 
@@ -55,8 +56,6 @@ class Loaders:
         self.contacts_by_account = self._loader(self._contacts)
         self.lead = self._loader(self._leads)
         self.assignments_by_lead = self._loader(self._assignments)
-        # An opportunity's account is shown to whoever sees the opportunity.
-        self.account_any = self._loader(self._accounts_any)
         self.opportunity = self._loader(self._opportunities)
         self.opportunities_by_account = self._loader(self._account_opportunities)
         self.products_by_opportunity = self._loader(self._products)
@@ -78,70 +77,67 @@ class Loaders:
         return DataLoader(batch_load_fn=batch, max_batch_size=500)
 
     async def _users(self, ids: list[uuid.UUID]) -> list[User | None]:
-        async with self._context.db() as session:
-            rows = await users.by_ids(session, ids)
+        scope = await self._context.scope()
+        rows = await self._context.run(lambda session: users.by_ids(session, scope, ids))
         return _by_key(ids, rows, lambda u: u.id)
 
     async def _territories(self, ids: list[uuid.UUID]) -> list[Territory | None]:
-        async with self._context.db() as session:
-            rows = await territories.by_ids(session, ids)
+        scope = await self._context.scope()
+        rows = await self._context.run(lambda session: territories.by_ids(session, scope, ids))
         return _by_key(ids, rows, lambda t: t.id)
 
     async def _territory_members(self, ids: list[uuid.UUID]) -> list[list[User]]:
-        async with self._context.db() as session:
-            pairs = await territories.members_of(session, ids)
+        scope = await self._context.scope()
+        pairs = await self._context.run(lambda session: territories.members_of(session, scope, ids))
         return _grouped(ids, pairs)
 
     async def _territory_rules(self, ids: list[uuid.UUID]) -> list[list[TerritoryRule]]:
-        async with self._context.db() as session:
-            rules = await territories.rules_of(session, ids)
+        scope = await self._context.scope()
+        rules = await self._context.run(lambda session: territories.rules_of(session, scope, ids))
         return _grouped(ids, [(r.territory_id, r) for r in rules])
 
     async def _accounts(self, ids: list[uuid.UUID]) -> list[Account | None]:
         scope = await self._context.scope()
-        async with self._context.db() as session:
-            rows = await accounts.by_ids_visible(session, scope, ids)
+        rows = await self._context.run(lambda session: accounts.by_ids(session, scope, ids))
         return _by_key(ids, rows, lambda a: a.id)
 
     async def _contacts(self, ids: list[uuid.UUID]) -> list[list[Contact]]:
-        async with self._context.db() as session:
-            rows = await accounts.contacts_of(session, ids)
+        scope = await self._context.scope()
+        rows = await self._context.run(lambda session: accounts.contacts_of(session, scope, ids))
         return _grouped(ids, [(c.account_id, c) for c in rows])
 
     async def _leads(self, ids: list[uuid.UUID]) -> list[Lead | None]:
         scope = await self._context.scope()
-        async with self._context.db() as session:
-            rows = await leads.by_ids_visible(session, scope, ids)
+        rows = await self._context.run(lambda session: leads.by_ids(session, scope, ids))
         return _by_key(ids, rows, lambda lead: lead.id)
 
     async def _assignments(self, ids: list[uuid.UUID]) -> list[list[LeadAssignment]]:
-        async with self._context.db() as session:
-            rows = await leads.assignments_of(session, ids)
+        scope = await self._context.scope()
+        rows = await self._context.run(lambda session: leads.assignments_of(session, scope, ids))
         return _grouped(ids, [(a.lead_id, a) for a in rows])
-
-    async def _accounts_any(self, ids: list[uuid.UUID]) -> list[Account | None]:
-        async with self._context.db() as session:
-            rows = await accounts.by_ids(session, ids)
-        return _by_key(ids, rows, lambda a: a.id)
 
     async def _opportunities(self, ids: list[uuid.UUID]) -> list[Opportunity | None]:
         scope = await self._context.scope()
-        async with self._context.db() as session:
-            rows = await opportunities.by_ids_visible(session, scope, ids)
+        rows = await self._context.run(lambda session: opportunities.by_ids(session, scope, ids))
         return _by_key(ids, rows, lambda o: o.id)
 
     async def _account_opportunities(self, ids: list[uuid.UUID]) -> list[list[Opportunity]]:
         scope = await self._context.scope()
-        async with self._context.db() as session:
-            rows = await opportunities.of_accounts_visible(session, scope, ids)
+        rows = await self._context.run(
+            lambda session: opportunities.of_accounts(session, scope, ids)
+        )
         return _grouped(ids, [(o.account_id, o) for o in rows])
 
     async def _products(self, ids: list[uuid.UUID]) -> list[list[OpportunityProduct]]:
-        async with self._context.db() as session:
-            rows = await opportunities.products_of(session, ids)
+        scope = await self._context.scope()
+        rows = await self._context.run(
+            lambda session: opportunities.products_of(session, scope, ids)
+        )
         return _grouped(ids, [(p.opportunity_id, p) for p in rows])
 
     async def _history(self, ids: list[uuid.UUID]) -> list[list[OpportunityHistory]]:
-        async with self._context.db() as session:
-            rows = await opportunities.history_of(session, ids)
+        scope = await self._context.scope()
+        rows = await self._context.run(
+            lambda session: opportunities.history_of(session, scope, ids)
+        )
         return _grouped(ids, [(h.opportunity_id, h) for h in rows])

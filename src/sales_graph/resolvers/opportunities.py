@@ -149,7 +149,9 @@ class OpportunityQueries:
             rows = await quotas.list_quotas(
                 s, scope, period=period, user_id=user, territory_id=territory
             )
-            return [await quotas.attainment(s, row, _period(info, row.period)) for row in rows]
+            return [
+                await quotas.attainment(s, scope, row, _period(info, row.period)) for row in rows
+            ]
 
         return [Quota.from_attainment(a) for a in await read(info, fetch)]
 
@@ -268,7 +270,9 @@ class OpportunityMutations:
         span = _period(info, data.period)
 
         async def run(s, scope):  # type: ignore[no-untyped-def]
-            return await quotas.attainment(s, await quotas.set_quota(s, scope, data, span), span)
+            return await quotas.attainment(
+                s, scope, await quotas.set_quota(s, scope, data, span), span
+            )
 
         return Quota.from_attainment(await mutate(info, run))
 
@@ -282,6 +286,6 @@ class OpportunityMutations:
             row = await quotas.update_quota(
                 s, scope, target, changes, fiscal_year_start_month=fiscal
             )
-            return await quotas.attainment(s, row, _period(info, row.period))
+            return await quotas.attainment(s, scope, row, _period(info, row.period))
 
         return Quota.from_attainment(await mutate(info, run))

@@ -29,8 +29,9 @@ class Query(OpportunityQueries):
 
     @strawberry.field(description="The authenticated user.")
     async def me(self, info: Info) -> User:
-        async with info.context.db() as session:
-            row = await users.current_user(session, info.context.principal)
+        row = await info.context.run(
+            lambda session: users.current_user(session, info.context.principal)
+        )
         return User.from_row(row)
 
     @strawberry.field(description="The leads the caller may see, filtered, sorted and paged.")
@@ -151,8 +152,8 @@ class Query(OpportunityQueries):
         page = paging(info, limit=limit, offset=offset, first=None, after=None)
         rows = await read(
             info,
-            lambda s, _scope: users.list_users(
-                s, role=role.value if role else None, is_active=is_active, page=page
+            lambda s, scope: users.list_users(
+                s, scope, role=role.value if role else None, is_active=is_active, page=page
             ),
         )
         return [User.from_row(row) for row in rows]

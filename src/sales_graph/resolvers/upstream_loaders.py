@@ -31,7 +31,7 @@ from sales_graph.errors import UpstreamUnavailable
 
 DEFAULT_CONCURRENCY = 10
 V = TypeVar("V")
-_MONTH = re.compile(r"^M(0[1-9]|1[0-2])_(\d{4})$")
+_MONTH = re.compile(r"^M(0[1-9]|1[0-2])_([0-9]{4})\Z")
 
 
 def finance_period(period: str) -> str | None:

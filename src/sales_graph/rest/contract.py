@@ -21,7 +21,7 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 from starlette.requests import Request
 
-from sales_graph import errors
+from sales_graph import errors, jsonlimits
 from sales_graph.rest.schemas import (
     COMPONENT_SCHEMAS,
     IDEMPOTENCY_KEY,
@@ -32,6 +32,7 @@ from sales_graph.rest.schemas import (
 )
 from sales_graph.rest.shapes import JSONObject, RestInput
 from sales_graph.rest.table import RestRoute
+from sales_graph.web.media import JSON, media_type, single
 
 
 @lru_cache(maxsize=256)
@@ -208,9 +209,15 @@ class RequestContract:
         }
         self._body = _validator(route.body) if route.body is not None else None
         self._body_fields = set((route.body or {}).get("properties", {}))
+        # RFC 9110 section 15.5.16: a 415 names what would be accepted.
+        self._accepted = {"Accept": JSON} | (
+            {"Accept-Post": JSON} if route.method == "POST" else {}
+        )
 
     async def read(self, request: Request) -> RestInput:
         """The request's inputs, once they are what the document allows."""
+        if self._body is not None:
+            self._require_json(request)
         _unknown(request.query_params.keys(), set(self._query), "query parameter")
         fields: dict[str, str] = {}
         for name, validator in self._path.items():
@@ -223,13 +230,38 @@ class RequestContract:
                 continue
             self._check(validator, _typed(raw, param.schema), name, fields)
         for name, validator in self._headers.items():
-            header = request.headers.get(name)
-            if header is not None:
-                self._check(validator, header, name, fields)
+            values = request.headers.getlist(name)
+            if len(values) > 1:
+                fields[name] = "sent more than once"
+            elif values:
+                self._check(validator, values[0], name, fields)
         _refuse(fields)
         body = await self._read_body(request) if self._body is not None else {}
         return RestInput(
             path=dict(request.path_params), query=dict(request.query_params), body=body
+        )
+
+    def _require_json(self, request: Request) -> None:
+        """JSON only: form, multipart and text/plain bodies are what a cross-site HTML form
+        can send without a CORS preflight."""
+        found = media_type(single(request.headers, "Content-Type"))
+        codings = {
+            coding.strip().lower()
+            for value in request.headers.getlist("content-encoding")
+            for coding in value.split(",")
+        }
+        if found == JSON and codings <= {"", "identity"}:
+            return
+        if found == JSON:
+            raise errors.UnsupportedMediaType(
+                "The request body must not be encoded",
+                details={"content_encoding": sorted(codings - {""})[:5]},
+                headers={"Accept-Encoding": "identity"},
+            )
+        raise errors.UnsupportedMediaType(
+            f"The request body must be {JSON}",
+            details={"content_type": found[:100], "supported": [JSON]},
+            headers=dict(self._accepted),
         )
 
     @staticmethod
@@ -248,6 +280,8 @@ class RequestContract:
         if not isinstance(parsed, dict):
             raise errors.ValidationError("The request body must be a JSON object")
         _unknown(parsed.keys(), self._body_fields, "body field")
+        # jsonschema recurses: deep nesting is refused before it meets the value.
+        _refuse(jsonlimits.too_deep_fields(parsed))
         fields: dict[str, str] = {}
         for error in sorted(
             self._body.iter_errors(parsed), key=lambda e: [str(p) for p in e.absolute_path]

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sales_graph import errors
+from sales_graph.auth.challenge import ANONYMOUS
 from sales_graph.rest.contract import RequestContract
 from sales_graph.rest.idempotency import IdempotencyKeys, claim_of
 from sales_graph.rest.shapes import JSONObject, snake_details
@@ -44,12 +45,28 @@ def _error_of(graphql_error: Mapping[str, Any]) -> errors.SalesGraphError:
     return cls(message, details=details)
 
 
+def _unreadable(graphql_error: Mapping[str, Any]) -> bool:
+    details = (graphql_error.get("extensions") or {}).get("details") or {}
+    return details.get("unreadable") is True
+
+
+def _out_of_scope(graphql_error: Mapping[str, Any]) -> bool:
+    """FORBIDDEN below the root field: a nested record of a kind the caller's scopes exclude."""
+    extensions = graphql_error.get("extensions") or {}
+    return extensions.get("code") == "FORBIDDEN" and len(graphql_error.get("path") or ()) > 1
+
+
 _VERSION = re.compile(r'"([0-9]+)"$')
 
 
 def _if_match(route: RestRoute, request: Request) -> JSONObject:
     """The ``If-Match`` version (its spelling is checked with the request), or nothing."""
     header = request.headers.get("if-match")
+    if route.if_match and header and header.startswith("W/"):
+        # RFC 9110 section 13.1.1: If-Match compares strongly, so a weak tag never matches.
+        raise errors.PreconditionFailed(
+            "If-Match needs a strong entity tag", details={"if_match": "weak entity tag"}
+        )
     match = _VERSION.search(header) if route.if_match and header else None
     return {route.if_match: int(match.group(1))} if route.if_match and match else {}
 
@@ -65,8 +82,15 @@ async def _run(
     schema: strawberry.Schema, document: str, variables: JSONObject, context: Context
 ) -> JSONObject:
     result = await schema.execute(document, variable_values=variables, context_value=context)
-    if result.errors:
-        raise _error_of(result.errors[0].formatted)
+    # A stored value that cannot be read, and a related record of a kind the caller's scopes
+    # do not cover, are null in the data, as in GraphQL; not a failure of the request.
+    failed = [
+        e.formatted
+        for e in result.errors or []
+        if not (_unreadable(e.formatted) or _out_of_scope(e.formatted))
+    ]
+    if failed:
+        raise _error_of(failed[0])
     assert result.data is not None
     return dict(result.data)
 
@@ -79,6 +103,9 @@ def rest_endpoint(schema: strawberry.Schema, route: RestRoute, keys: Idempotency
     contract = RequestContract(route)
 
     async def endpoint(request: Request) -> Response:
+        # Every REST operation needs a caller: who it is comes before what was sent.
+        if getattr(request.state, "principal", None) is None:
+            raise errors.Unauthorized(headers={"WWW-Authenticate": ANONYMOUS})
         inputs = await contract.read(request)
         preconditions = _if_match(route, request)
         variables = route.variables(inputs) | preconditions

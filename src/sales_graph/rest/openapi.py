@@ -30,6 +30,7 @@ _ERRORS: dict[int, tuple[str, str]] = {
     409: ("CONFLICT", "Duplicate or conflicting data"),
     412: ("PRECONDITION_FAILED", "The resource changed since it was read"),
     413: ("PAYLOAD_TOO_LARGE", "Request body too large"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json"),
     422: ("IDEMPOTENCY_KEY_REUSED", "The Idempotency-Key was used with a different request"),
     429: ("RATE_LIMIT_EXCEEDED", "Too many requests"),
     500: ("INTERNAL_ERROR", "Server error"),
@@ -72,6 +73,18 @@ _ERROR_ENVELOPE: JSONObject = {
 }
 
 
+# RFC 9110 sections 15.5.2 and 15.5.16: what to send instead.
+_STATUS_HEADERS: dict[int, JSONObject] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": 'Bearer realm="sales-graph", and ApiKey header="X-API-Key"',
+            "schema": {"type": "string"},
+        }
+    },
+    415: {"Accept": {"description": "application/json", "schema": {"type": "string"}}},
+}
+
+
 def _headers() -> JSONObject:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in _RATE_HEADERS}
 
@@ -86,7 +99,7 @@ def _error_statuses(route: RestRoute) -> list[int]:
     if route.method == "POST":
         statuses.append(422)
     if route.body is not None:
-        statuses.append(413)
+        statuses.extend((413, 415))
     return sorted(statuses)
 
 
@@ -200,7 +213,7 @@ def openapi_document(routes: Iterable[RestRoute]) -> JSONObject:
             "responses": {
                 code: {
                     "description": f"{status} {text}",
-                    "headers": _headers(),
+                    "headers": _headers() | _STATUS_HEADERS.get(status, {}),
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },

@@ -16,6 +16,7 @@ from typing import Annotated, Any, get_args, get_origin
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel
 
+from sales_graph import bounds, jsonlimits
 from sales_graph.rest.shapes import JSONObject
 from sales_graph.rest.table import QueryParam
 from sales_graph.services.stages import OPEN_STAGES, PIPELINE_ORDER
@@ -29,6 +30,12 @@ NUM: JSONObject = {"type": "number"}
 BOOL: JSONObject = {"type": "boolean"}
 TIME: JSONObject = {"type": "string", "format": "date-time"}
 DATE: JSONObject = {"type": "string", "format": "date"}
+# A date a request may hold: ``sales_graph.bounds``' window.
+BUSINESS_DATE: JSONObject = {
+    **DATE,
+    "pattern": rf"^{bounds.YEAR_PATTERN}-",
+    "description": f"a date {bounds.DATE_RANGE_TEXT}",
+}
 ANY_OBJECT: JSONObject = {"type": "object"}
 UUID: JSONObject = {"type": "string", "format": "uuid"}
 LEAD_STATUS: JSONObject = {
@@ -48,11 +55,12 @@ _SPACE = r"\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3
 # Text: no NUL (PostgreSQL stores none); text that must not be empty has a non-space character.
 TEXT_PATTERN = r"^[^\x00]*$"
 NON_BLANK_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
-# Years 1900 to 2999: a sales period, not the calendar's whole range (whose ends overflow).
+# The years of business dates (bounds.py): a sales period, not the calendar's whole range.
 PERIOD: JSONObject = {
     "type": "string",
-    "pattern": r"^(?:Q[1-4]_|M(?:0[1-9]|1[0-2])_|FY)(?:19|2[0-9])[0-9]{2}$",
-    "description": "a period such as Q1_2026, M03_2026 or FY2026 (years 1900 to 2999)",
+    "pattern": rf"^(?:Q[1-4]_|M(?:0[1-9]|1[0-2])_|FY){bounds.YEAR_PATTERN}$",
+    "description": "a period such as Q1_2026, M03_2026 or FY2026 "
+    f"(years {bounds.FIRST_DATE.year} to {bounds.LAST_DATE.year})",
 }
 
 
@@ -95,8 +103,10 @@ JSON_VALUE: JSONObject = {
 
 
 def json_object(max_properties: int | None = None) -> JSONObject:
+    """A free-form field; the limits no keyword can say are checked by ``jsonlimits``."""
     schema: JSONObject = {
         "type": "object",
+        "description": jsonlimits.DESCRIPTION,
         "propertyNames": _KEY,
         "additionalProperties": JSON_VALUE_REF,
     }
@@ -275,7 +285,8 @@ LEAD_DETAIL = obj(
     region=nullable(STR),
     source=nullable(STR),
     campaign_id=nullable(STR),
-    metadata=ANY_OBJECT,
+    # Null only when the stored value cannot be read (docs/errors.md).
+    metadata=nullable(ANY_OBJECT),
     territory_id=nullable(STR),
     opportunity_id=nullable(STR),
     converted_at=nullable(TIME),
@@ -286,9 +297,10 @@ LEAD_DETAIL = obj(
 OPPORTUNITY = obj(
     id=STR,
     name=STR,
-    account_id=STR,
+    # Null when the caller's scopes exclude accounts, leads or users (docs/auth.md).
+    account_id=nullable(STR),
     lead_id=nullable(STR),
-    owner_id=STR,
+    owner_id=nullable(STR),
     territory_id=nullable(STR),
     stage=STAGE,
     amount=nullable(NUM),
@@ -313,7 +325,7 @@ TERRITORY = obj(
     is_active=BOOL,
     priority=INT,
     owner_id=nullable(STR),
-    member_ids={"type": "array", "items": STR},
+    member_ids=nullable({"type": "array", "items": STR}),
     created_at=TIME,
     updated_at=TIME,
 )

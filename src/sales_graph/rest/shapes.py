@@ -62,6 +62,11 @@ def ident(node: Mapping[str, Any] | None) -> Any:
     return node["id"] if node else None
 
 
+def ids_of(nodes: list[Mapping[str, Any]] | None) -> list[Any] | None:
+    """The ids of a nested list, or None (related records the caller's scopes exclude)."""
+    return None if nodes is None else [node["id"] for node in nodes]
+
+
 def user_ref(node: Mapping[str, Any] | None) -> JSONObject | None:
     return {"id": node["id"], "name": node["name"]} if node else None
 

@@ -90,10 +90,13 @@ class Account:
         rows = await info.context.loaders.contacts_by_account.load(self.row.id)
         return [Contact.from_row(row) for row in rows]
 
-    @strawberry.field(description="The account's opportunities the caller may see.")
+    @strawberry.field(
+        description="The account's opportunities the caller may see; null with an error when "
+        "the caller may not read opportunities."
+    )
     async def opportunities(
         self, info: Info
-    ) -> list[Annotated[Opportunity, strawberry.lazy("sales_graph.schema.opportunities")]]:
+    ) -> list[Annotated[Opportunity, strawberry.lazy("sales_graph.schema.opportunities")]] | None:
         from sales_graph.schema.opportunities import Opportunity
 
         rows = await info.context.loaders.opportunities_by_account.load(self.row.id)

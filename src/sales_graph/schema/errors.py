@@ -14,6 +14,7 @@ from strawberry.extensions import MaskErrors
 
 from sales_graph.errors import SalesGraphError
 from sales_graph.logs import get_logger
+from sales_graph.schema.scalars import UnreadableValue
 from sales_graph.web.context import current_request_id
 
 _log = get_logger("sales_graph.graphql")
@@ -21,9 +22,23 @@ _SUGGESTION = re.compile(r"\s*Did you mean .*\?\s*$")
 _VARIABLE_PATH = re.compile(
     r"got invalid value .*? at '([\w.\[\]]+)'|Variable '\$(\w+)' has invalid value"
 )
+# graphql-core 3.3: "Variable '$input' has invalid value at .products[0].quantity: <reason>".
+_VARIABLE_AT = re.compile(
+    r"Variable '\$(\w+)' has invalid value((?: at (?:\.\w+|\[\d+\])+)?): (.*)", re.S
+)
+_PATH_PART = re.compile(r"\.(\w+)|\[(\d+)\]")
 
 
 _ARGUMENT_BEFORE = re.compile(r"(\w+)\s*:\s*$")
+
+
+def _variable_field(message: str) -> tuple[str, str] | None:
+    """The input field a variable error is about (``input.`` left out), and the reason."""
+    match = _VARIABLE_AT.match(message)
+    if match is None:
+        return None
+    parts = [match.group(1), *(a or b for a, b in _PATH_PART.findall(match.group(2)))]
+    return ".".join(parts).removeprefix("input."), match.group(3)
 
 
 def _bad_field(error: GraphQLError, message: str) -> str | None:
@@ -74,16 +89,22 @@ class ErrorCodes(MaskErrors):
 
     def _coded(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
+        if isinstance(original, UnreadableValue):
+            _log.warning("graphql.unreadable_value", path=error.path)
         if isinstance(original, SalesGraphError):
             extensions: dict[str, object] = {"code": original.code}
             if original.details:
                 extensions["details"] = _graphql_details(original.details)
             return _with_extensions(error, original.message, extensions)
-        if original is None or isinstance(original, GraphQLError):
+        # A scalar's parser that raised while the document was validated: the caller's value.
+        before_execution = error.path is None and isinstance(original, ValueError | TypeError)
+        if original is None or isinstance(original, GraphQLError) or before_execution:
             # Errors of the document or its variables; no schema hints leak out.
             message = _SUGGESTION.sub("", error.message)
             extensions = {"code": "VALIDATION_ERROR"}
-            if field := _bad_field(error, message):
+            if found := _variable_field(message):
+                extensions["details"] = {"fields": dict([found])}
+            elif field := _bad_field(error, message):
                 extensions["details"] = {"fields": {field: message.split("; ", 1)[-1]}}
             return _with_extensions(error, message, extensions)
         _log.error(

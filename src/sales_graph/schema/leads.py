@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from sales_graph.db.models import Lead as LeadRow
 from sales_graph.domain import LeadStatus as LeadStatusValue
 from sales_graph.schema.common import PageInfo, money
-from sales_graph.schema.context import Info
+from sales_graph.schema.context import Info, visible_id
 from sales_graph.schema.territories import Territory, TerritoryAssignment, load_territory
 from sales_graph.schema.upstream import Campaign, MarketingScore
 from sales_graph.schema.users import User, load_user
@@ -57,7 +57,7 @@ class Lead:
     score: int | None
     campaign_id: str | None
     attribution: Attribution | None
-    metadata: JSON
+    metadata: JSON | None
     assigned_at: datetime | None
     disqualified_reason: str | None
     converted_at: datetime | None
@@ -79,9 +79,9 @@ class Lead:
         rows = await info.context.loaders.assignments_by_lead.load(self.row.id)
         return [TerritoryAssignment.from_row(row) for row in rows]
 
-    @strawberry.field(description="The opportunity this lead was converted to.")
-    def opportunity_id(self) -> strawberry.ID | None:
-        return strawberry.ID(str(self.row.opportunity_id)) if self.row.opportunity_id else None
+    @strawberry.field(description="The opportunity this lead was converted to, when visible.")
+    async def opportunity_id(self, info: Info) -> strawberry.ID | None:
+        return await visible_id(info, self.row.opportunity_id, kind="opportunity")
 
     @strawberry.field(description="Marketing: the lead's campaign (by campaignId).")
     async def campaign(self, info: Info) -> Campaign | None:

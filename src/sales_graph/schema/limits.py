@@ -20,7 +20,6 @@ argument that returns a page object (``LeadConnection``) passes its size to the 
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,6 @@ from typing import Any
 from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -57,10 +55,12 @@ from graphql import (
     get_named_type,
     get_nullable_type,
     is_list_type,
+    parse,
     validate,
     visit,
 )
 from sales_graph.errors import ValidationError
+from sales_graph.schema.doccache import DocumentCache, cacheable
 from sales_graph.settings import GraphQLSettings
 
 _SIZE_ARGUMENTS = ("limit", "first")
@@ -289,38 +289,42 @@ def _oversized_ints(document: DocumentNode) -> list[GraphQLError]:
     return errors
 
 
-class CachedParser(ParserCache):
-    """Strawberry's parser cache; a document that does not parse is left to Strawberry's own
-    parse step, which reports the syntax error the usual way (with its code)."""
+class CachedParser(SchemaExtension):
+    """Parsed documents of authenticated callers (``schema/doccache.py``); a document that does
+    not parse is left to Strawberry's own parse step, which reports the syntax error the usual
+    way (with its code)."""
+
+    def __init__(self, documents: DocumentCache[DocumentNode]) -> None:
+        super().__init__()
+        self.documents = documents
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
-            )
+        text = context.query
+        if text is not None and cacheable(text, context.context):
+            key = (text, tuple(sorted(context.parse_options.items())))
+            document = self.documents.get(key)
+            if document is None:
+                with contextlib.suppress(GraphQLError):
+                    document = parse(text, **context.parse_options)
+                    self.documents.put(key, text, document)
+            if document is not None:
+                context.graphql_document = document
         yield
 
 
 class ValidDocuments:
-    """The query texts that passed the schema's validation rules (bounded, least recently used
-    first out): they are not validated again. The limits, which depend on the variables, are
-    measured on every request."""
+    """The query texts that passed the schema's validation rules: they are not validated again.
+    The limits, which depend on the variables, are measured on every request."""
 
-    def __init__(self, maxsize: int = 1024) -> None:
-        self.maxsize = maxsize
-        self._texts: OrderedDict[str, None] = OrderedDict()
+    def __init__(self, cache: DocumentCache[bool] | None = None) -> None:
+        self._texts = cache if cache is not None else DocumentCache[bool]()
 
     def __contains__(self, text: str) -> bool:
-        if text in self._texts:
-            self._texts.move_to_end(text)
-            return True
-        return False
+        return self._texts.get(text) is not None
 
     def add(self, text: str) -> None:
-        self._texts[text] = None
-        if len(self._texts) > self.maxsize:
-            self._texts.popitem(last=False)
+        self._texts.put(text, text, True)
 
 
 class QueryLimits(SchemaExtension):
@@ -357,7 +361,7 @@ class QueryLimits(SchemaExtension):
             errors = validate(context.schema._schema, document, rules, hide_suggestions=True)
             if errors:
                 return errors
-            if text is not None:
+            if text is not None and cacheable(text, context.context):
                 self.valid.add(text)
         measurer = _Measurer(context.schema._schema, document, self.limits, context.variables or {})
         for definition in document.definitions:
@@ -381,11 +385,12 @@ def query_limit_extensions(
     limits: GraphQLSettings, *, introspection: bool
 ) -> list[Callable[[], SchemaExtension]]:
     valid = ValidDocuments()
+    documents = DocumentCache[DocumentNode]()
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         # Parsed documents are kept (keyed by text and the token limit): REST routes and
         # front ends send the same few documents again and again.
-        lambda: CachedParser(maxsize=1024),
+        lambda: CachedParser(documents),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -16,9 +16,9 @@ from sales_graph.db.models import OpportunityHistory as HistoryRow
 from sales_graph.db.models import OpportunityProduct as ProductRow
 from sales_graph.domain import ForecastCategory as ForecastCategoryValue
 from sales_graph.domain import OpportunityStage as OpportunityStageValue
-from sales_graph.schema.accounts import Account
+from sales_graph.schema.accounts import Account, load_account
 from sales_graph.schema.common import PageInfo, money
-from sales_graph.schema.context import Info
+from sales_graph.schema.context import Info, visible_id
 from sales_graph.schema.territories import Territory, load_territory
 from sales_graph.schema.upstream import Contract
 from sales_graph.schema.users import User, load_user
@@ -42,7 +42,7 @@ class OpportunityProduct:
     quantity: int
     unit_price: float
     discount: float
-    configuration: JSON
+    configuration: JSON | None
 
     @classmethod
     def from_row(cls, row: ProductRow) -> OpportunityProduct:
@@ -113,23 +113,24 @@ class Opportunity:
     loss_reason: str | None
     contract_terms: ContractTerms
     contract_id: str | None
-    metadata: JSON
+    metadata: JSON | None
     version: int
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[OpportunityRow]
 
-    @strawberry.field
-    async def account(self, info: Info) -> Account:
-        row = await info.context.loaders.account_any.load(self.row.account_id)
-        return Account.from_row(row)
+    @strawberry.field(
+        description="The account; null with an error when the caller may not read accounts."
+    )
+    async def account(self, info: Info) -> Account | None:
+        return await load_account(info, self.row.account_id)
 
-    @strawberry.field
-    async def owner(self, info: Info) -> User:
-        user = await load_user(info, self.row.owner_id)
-        assert user is not None
-        return user
+    @strawberry.field(
+        description="The owner; null with an error when the caller may not read users."
+    )
+    async def owner(self, info: Info) -> User | None:
+        return await load_user(info, self.row.owner_id)
 
     @strawberry.field
     async def territory(self, info: Info) -> Territory | None:
@@ -145,9 +146,9 @@ class Opportunity:
         rows = await info.context.loaders.history_by_opportunity.load(self.row.id)
         return [OpportunityChange.from_row(row) for row in rows]
 
-    @strawberry.field
-    def lead_id(self) -> strawberry.ID | None:
-        return strawberry.ID(str(self.row.lead_id)) if self.row.lead_id else None
+    @strawberry.field(description="The lead it was converted from, when the caller sees it.")
+    async def lead_id(self, info: Info) -> strawberry.ID | None:
+        return await visible_id(info, self.row.lead_id, kind="lead")
 
     @strawberry.field(description="Billing: the contract of a won deal (by contractId).")
     async def contract(self, info: Info) -> Contract | None:

@@ -60,8 +60,11 @@ class Territory:
     async def owner(self, info: Info) -> User | None:
         return await load_user(info, self.owner_id)
 
-    @strawberry.field(description="The reps leads are assigned to, in round-robin order.")
-    async def members(self, info: Info) -> list[User]:
+    @strawberry.field(
+        description="The reps leads are assigned to, in round-robin order; null with an error "
+        "when the caller may not read users."
+    )
+    async def members(self, info: Info) -> list[User] | None:
         rows = await info.context.loaders.territory_members.load(uuid.UUID(self.id))
         return [User.from_row(row) for row in rows]
 

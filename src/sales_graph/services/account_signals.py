@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Account
 from sales_graph.db.repositories import accounts as account_repo
 
@@ -23,8 +24,8 @@ class AccountSignals(BaseModel):
     account_id: uuid.UUID
     health_score: int | None = Field(default=None, ge=0, le=100)
     nps: int | None = Field(default=None, ge=-100, le=100)
-    open_critical_tickets: int | None = Field(default=None, ge=0)
-    escalations: int | None = Field(default=None, ge=0)
+    open_critical_tickets: int | None = Field(default=None, ge=0, le=1_000_000)
+    escalations: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 async def record_account_signals(
@@ -32,7 +33,10 @@ async def record_account_signals(
 ) -> Account | None:
     """Stores the signals given; None when the account is not ours. A report older than the
     stored signals is ignored (deliveries can arrive out of order)."""
-    account = await account_repo.get(session, signals.account_id)
+    # Customer Experience reports on the organisation's accounts: the system records them.
+    account = await account_repo.get(
+        session, AccessScope.as_system("customer experience signals"), signals.account_id
+    )
     if account is None:
         return None
     if account.signals_updated_at is not None and account.signals_updated_at > observed_at:

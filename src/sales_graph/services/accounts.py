@@ -17,17 +17,15 @@ from sales_graph.errors import NotFound
 async def visible_account(
     session: AsyncSession, scope: AccessScope, account_id: uuid.UUID
 ) -> Account:
-    scope.require_scope("accounts:read")
-    account = await account_repo.get_visible(session, scope, account_id)
+    account = await account_repo.get(session, scope, account_id)
     if account is None:
-        raise NotFound("Account not found", details={"account_id": str(account_id)})
+        raise NotFound.of("Account", "account_id")
     return account
 
 
 async def list_accounts(
     session: AsyncSession, scope: AccessScope, where: AccountFilter, order: str, page: PageRequest
 ) -> PageResult[Account]:
-    scope.require_scope("accounts:read")
     return await account_repo.page(session, scope, where, ORDERS[order], page)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Lead, LeadAssignment, Territory, TerritoryRule
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import territories as territory_repo
@@ -55,9 +56,11 @@ def choose_rep(candidates: Sequence[Candidate]) -> Candidate | None:
 
 
 async def territory_for_lead(session: AsyncSession, lead: Lead) -> Territory | None:
-    territories = await territory_repo.active_in_order(session)
+    # The rules decide where a lead goes, whoever created it.
+    system = AccessScope.as_system("territory rules")
+    territories = await territory_repo.active_in_order(session, system)
     rules: dict[uuid.UUID, list[TerritoryRule]] = defaultdict(list)
-    for rule in await territory_repo.rules_of(session, [t.id for t in territories]):
+    for rule in await territory_repo.rules_of(session, system, [t.id for t in territories]):
         rules[rule.territory_id].append(rule)
     for territory in territories:
         if any(rule_matches(rule, lead) for rule in rules[territory.id]):

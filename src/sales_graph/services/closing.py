@@ -7,6 +7,7 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Opportunity
 from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
@@ -34,12 +35,14 @@ async def record_close(
     )
     if not won:
         return
-    products = await opportunity_repo.products_of(session, [opportunity.id])
-    owner = await user_repo.get(session, opportunity.owner_id)
-    account = await account_repo.get(session, opportunity.account_id)
+    # Billing and Operations get the whole deal, whatever the closing caller may read of it.
+    system = AccessScope.as_system("close-won events")
+    products = await opportunity_repo.products_of(session, system, [opportunity.id])
+    owner = await user_repo.get(session, system, opportunity.owner_id)
+    account = await account_repo.get(session, system, opportunity.account_id)
     assert owner is not None  # foreign key
     assert account is not None
-    contacts = await account_repo.contacts_of(session, [account.id])
+    contacts = await account_repo.contacts_of(session, system, [account.id])
     await record_event(
         session,
         "opportunity.closed_won",

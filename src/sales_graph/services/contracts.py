@@ -17,7 +17,6 @@ import pydantic
 from pydantic import ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.principal import Principal
 from sales_graph.auth.scope import AccessScope
 from sales_graph.connectors.billing import (
     BillingClient,
@@ -36,7 +35,7 @@ from sales_graph.logs import get_logger
 from sales_graph.services.validation import Input
 from sales_graph.timeutil import utcnow
 
-SYSTEM_SCOPE = AccessScope(Principal(subject="system:billing"), unrestricted=True)
+SYSTEM_SCOPE = AccessScope.as_system("billing contracts")
 
 _log = get_logger("sales_graph.services.contracts")
 
@@ -87,7 +86,7 @@ class ClosedWon(_Event):
 
 async def contract_needed(session: AsyncSession, deal: ClosedWon) -> bool:
     """Whether the deal still needs its contract: False once the opportunity has one."""
-    opportunity = await opportunity_repo.get_visible(session, SYSTEM_SCOPE, deal.opportunity_id)
+    opportunity = await opportunity_repo.get(session, SYSTEM_SCOPE, deal.opportunity_id)
     if opportunity is None:
         raise NotFound(
             "Opportunity not found", details={"opportunity_id": str(deal.opportunity_id)}
@@ -121,10 +120,11 @@ async def deals_without_contract(
 ) -> list[ClosedWon]:
     """Won deals whose contract is still missing, as their ``opportunity.closed_won`` says."""
     rows = await opportunity_repo.won_without_contract(
-        session, closed_before=closed_before, limit=limit
+        session, SYSTEM_SCOPE, closed_before=closed_before, limit=limit
     )
-    products = await opportunity_repo.products_of(session, [row.id for row in rows])
-    owners = {u.id: u for u in await user_repo.by_ids(session, list({r.owner_id for r in rows}))}
+    products = await opportunity_repo.products_of(session, SYSTEM_SCOPE, [row.id for row in rows])
+    owner_ids = list({r.owner_id for r in rows})
+    owners = {u.id: u for u in await user_repo.by_ids(session, SYSTEM_SCOPE, owner_ids)}
     deals = []
     for row in rows:
         lines = [p for p in products if p.opportunity_id == row.id]

@@ -15,6 +15,7 @@ from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Account, Contact, Lead, Opportunity
 from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories import leads as lead_repo
+from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.domain import LeadStatus, OpportunityStage, Role
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
 from sales_graph.events import payloads
@@ -66,10 +67,14 @@ def company_domain(email: str) -> str | None:
     return None if domain in _NON_COMPANY_DOMAINS else domain
 
 
-async def _account_for(session: AsyncSession, lead: Lead, owner_id: uuid.UUID) -> Account:
+async def _account_for(
+    session: AsyncSession, scope: AccessScope, lead: Lead, owner_id: uuid.UUID
+) -> Account:
+    """An account the caller sees with the lead's company name or e-mail domain, else a new
+    one: conversion never attaches a deal (or a contact) to an account the caller may not see."""
     name = (lead.company or "").strip()
     domain = company_domain(lead.email)
-    existing = await account_repo.find_for_company(session, name.lower() or None, domain)
+    existing = await account_repo.find_for_company(session, scope, name.lower() or None, domain)
     if existing is not None:
         return existing
     if not name:
@@ -98,14 +103,19 @@ async def convert_lead(
     scope.require_scope("opportunities:write")
     lead = await lead_repo.get_for_update(session, scope, lead_id)
     if lead is None:
-        raise NotFound("Lead not found", details={"lead_id": str(lead_id)})
+        raise NotFound.of("Lead", "lead_id")
     if scope.role is Role.SALES_REP and lead.assigned_to_id != scope.actor_id:
         raise Forbidden("A rep may convert only the leads assigned to them")
     if lead.status == LeadStatus.CONVERTED.value:
-        raise Conflict(
-            "The lead is already converted",
-            details={"lead_id": str(lead.id), "opportunity_id": str(lead.opportunity_id)},
-        )
+        details = {"lead_id": str(lead.id)}
+        converted_to = lead.opportunity_id
+        if (
+            converted_to is not None
+            and scope.has_scope("opportunities:read")
+            and await opportunity_repo.get(session, scope, converted_to) is not None
+        ):
+            details["opportunity_id"] = str(converted_to)
+        raise Conflict("The lead is already converted", details=details)
     if lead.status == LeadStatus.DISQUALIFIED.value:
         raise ValidationError(
             "A disqualified lead is not converted",
@@ -121,7 +131,7 @@ async def convert_lead(
     owner_id = lead.assigned_to_id or scope.actor_id
     if owner_id is None:
         raise invalid("lead_id", "assign the lead before a partner converts it")
-    account = await _account_for(session, lead, owner_id)
+    account = await _account_for(session, scope, lead, owner_id)
     contact = Contact(
         account_id=account.id,
         lead_id=lead.id,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import DealScoreModel
 from sales_graph.db.repositories import deal_models
 from sales_graph.db.repositories.opportunities import closed_history
@@ -57,7 +58,9 @@ async def train(
     The new version is stored (and loaded by the gateway at its next start) when its held-out AUC
     is not below the model in use, or with ``force``: a worse model never replaces a better one
     by accident."""
-    history = await closed_history(session, limit=limit)
+    history = await closed_history(
+        session, AccessScope.as_system("deal model training"), limit=limit
+    )
     examples = [Example(features(signals, closed_at), won) for signals, closed_at, won in history]
     if len(examples) < 20 or len({e.won for e in examples}) < 2:
         raise ValueError(f"need at least 20 closed deals, won and lost; found {len(examples)}")

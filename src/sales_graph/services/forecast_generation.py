@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.principal import Principal
 from sales_graph.auth.scope import AccessScope
 from sales_graph.cache.forecasts import ForecastCache, Pair
 from sales_graph.db.models import Forecast
@@ -34,13 +33,7 @@ from sales_graph.services.periods import Period, next_quarter, quarter_of
 _log = get_logger(__name__)
 
 # The generator reads every opportunity: it acts for the system, not for a user.
-SYSTEM_SCOPE = AccessScope(Principal(subject="system:forecast-generation"), unrestricted=True)
-
-
-def covers_territory(scope: AccessScope, territory_id: uuid.UUID) -> bool:
-    """Whether the caller sees every opportunity of the territory, so that the territory-wide
-    forecast is exactly theirs."""
-    return scope.unrestricted or territory_id in scope.territory_ids
+SYSTEM_SCOPE = AccessScope.as_system("forecast generation")
 
 
 def quarters_from(day: date, fiscal_year_start_month: int) -> list[Period]:
@@ -157,7 +150,7 @@ async def forecasts(
         wanted: Sequence[tuple[uuid.UUID, ForecastType]],
         period: Period,
     ) -> list[ComputedForecast]:
-        covered = [(tid, kind) for tid, kind in wanted if covers_territory(scope, tid)]
+        covered = [(tid, kind) for tid, kind in wanted if scope.sees_territory(tid)]
         found = await cache.get_many(
             [(Pair(tid, period.name), kind.value) for tid, kind in covered]
         )
@@ -170,7 +163,7 @@ async def forecasts(
         for tid, kind in wanted:
             if (tid, kind) in hits:
                 results.append(hits[(tid, kind)])
-            elif covers_territory(scope, tid):
+            elif scope.sees_territory(tid):
                 results.append(await fresh_forecast(session, cache, tid, period, kind))
             else:
                 results.append(await compute_forecast(session, scope, tid, period, kind))
@@ -238,7 +231,7 @@ async def generate(
 ) -> GenerationSummary:
     """The daily run (and ``sales-graph forecast generate``): every active territory, every
     period given, in the caller's transaction."""
-    territories = await territory_repo.active_in_order(session)
+    territories = await territory_repo.active_in_order(session, SYSTEM_SCOPE)
     count = 0
     for territory in territories:
         for period in periods:

@@ -34,6 +34,9 @@ CATEGORIES_OF: dict[ForecastType, frozenset[ForecastCategory]] = {
     ForecastType.PIPELINE: frozenset({C.PIPELINE, C.BEST_CASE, C.COMMIT}),
 }
 CENT = Decimal("0.01")
+# Which territories exist is the organisation's map, not a record of anyone's: looked up as
+# the system, while the figures are computed over what the caller sees.
+_SYSTEM = AccessScope.as_system("forecast territories")
 
 
 def stages_of(forecast_type: ForecastType) -> list[OpportunityStage]:
@@ -163,24 +166,19 @@ async def compute_each(
 async def forecast_territories(
     session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID | None
 ) -> list[uuid.UUID]:
-    """The territories whose forecasts the caller may read."""
+    """The territories whose forecasts the caller reads: every active one for an admin or a
+    partner; a manager's own territories and those they are a member of; a rep's territories."""
     if territory_id is not None:
-        if await territory_repo.get(session, territory_id) is None:
-            raise NotFound("Territory not found", details={"territory_id": str(territory_id)})
-        allowed = scope.unrestricted or territory_id in await _own_territories(session, scope)
-        if not allowed:
-            raise NotFound("Territory not found", details={"territory_id": str(territory_id)})
+        if scope.unrestricted:
+            found = await territory_repo.get(session, _SYSTEM, territory_id) is not None
+        else:
+            found = territory_id in scope.forecast_territory_ids
+        if not found:
+            raise NotFound.of("Territory", "territory_id")
         return [territory_id]
     if scope.unrestricted:
-        return [t.id for t in await territory_repo.active_in_order(session)]
-    return sorted(await _own_territories(session, scope), key=str)
-
-
-async def _own_territories(session: AsyncSession, scope: AccessScope) -> set[uuid.UUID]:
-    mine = set(scope.territory_ids) | set(scope.unassigned_lead_territory_ids)
-    if scope.actor_id is not None:
-        mine |= await territory_repo.with_member(session, scope.actor_id)
-    return mine
+        return [t.id for t in await territory_repo.active_in_order(session, _SYSTEM)]
+    return sorted(scope.forecast_territory_ids, key=str)
 
 
 async def forecasts(
@@ -202,6 +200,7 @@ async def forecasts(
     )
     submitted = await forecast_repo.submitted(
         session,
+        scope,
         period=period.name,
         territory_ids=territory_ids,
         forecast_type=forecast_type.value if forecast_type else None,
@@ -224,10 +223,10 @@ async def submit_forecast(
     scope.require_scope("forecasts:write")
     if not scope.is_partner:
         scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
-    territory = await territory_repo.get(session, data.territory_id)
+    territory = await territory_repo.get(session, _SYSTEM, data.territory_id)
     if territory is None:
-        raise NotFound("Territory not found", details={"territory_id": str(data.territory_id)})
-    if not scope.unrestricted and territory.id not in scope.territory_ids:
+        raise NotFound.of("Territory", "territory_id")
+    if not scope.sees_territory(territory.id):
         raise Forbidden("A manager submits forecasts for the territories they own")
     pipeline_totals = await compute_forecast(
         session, scope, territory.id, period, ForecastType.PIPELINE

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.principal import Principal
 from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Lead
 from sales_graph.db.repositories import leads as lead_repo
@@ -25,7 +24,7 @@ from sales_graph.services.leads import Attribution, LeadChanges, NewLead
 from sales_graph.services.validation import Input
 from sales_graph.timeutil import utcnow
 
-SYSTEM_SCOPE = AccessScope(Principal(subject="system:marketing"), unrestricted=True)
+SYSTEM_SCOPE = AccessScope.as_system("marketing lead intake")
 
 Name = Annotated[str, StringConstraints(max_length=100)]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
@@ -107,7 +106,7 @@ async def ingest_qualified_lead(session: AsyncSession, data: QualifiedLead) -> I
 
 async def _existing(session: AsyncSession, data: QualifiedLead) -> Lead | None:
     found = await lead_repo.get_for_update(session, SYSTEM_SCOPE, data.lead_id)
-    return found or await lead_repo.by_email(session, data.profile.email)
+    return found or await lead_repo.by_email(session, SYSTEM_SCOPE, data.profile.email)
 
 
 def _new_lead(data: QualifiedLead) -> NewLead:
@@ -118,7 +117,7 @@ async def _update(session: AsyncSession, lead: Lead, data: QualifiedLead) -> Lea
     values = data.fields()
     email = values.get("email")
     if email is not None and email.lower() != lead.email_normalized:
-        other = await lead_repo.by_email(session, email)
+        other = await lead_repo.by_email(session, SYSTEM_SCOPE, email)
         if other is not None and other.id != lead.id:
             # Another lead has the address: this one keeps its own rather than fail the event.
             del values["email"]

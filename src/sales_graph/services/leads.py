@@ -20,6 +20,7 @@ from sales_graph.domain import LeadStatus, Role
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
+from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import assignment
 from sales_graph.services.validation import Input, invalid
 from sales_graph.timeutil import utcnow
@@ -71,7 +72,7 @@ class LeadProfile(Input):
 class NewLead(LeadProfile):
     campaign_id: Annotated[str, StringConstraints(max_length=64)] | None = None
     attribution: Attribution | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JSONObject = Field(default_factory=dict)
 
     @field_validator("metadata")
     @classmethod
@@ -109,17 +110,15 @@ class TerritoryAssignmentRequest(Input):
 
 
 async def visible_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
-    scope.require_scope("leads:read")
-    lead = await lead_repo.get_visible(session, scope, lead_id)
+    lead = await lead_repo.get(session, scope, lead_id)
     if lead is None:
-        raise NotFound("Lead not found", details={"lead_id": str(lead_id)})
+        raise NotFound.of("Lead", "lead_id")
     return lead
 
 
 async def list_leads(
     session: AsyncSession, scope: AccessScope, where: LeadFilter, order: str, page: PageRequest
 ) -> PageResult[Lead]:
-    scope.require_scope("leads:read")
     return await lead_repo.page(session, scope, where, ORDERS[order], page)
 
 
@@ -127,13 +126,18 @@ async def count_leads(session: AsyncSession, scope: AccessScope, where: LeadFilt
     return await lead_repo.count(session, scope, where)
 
 
-async def _ensure_email_free(session: AsyncSession, email: str, own_id: uuid.UUID | None) -> None:
-    existing = await lead_repo.by_email(session, email)
-    if existing is not None and existing.id != own_id:
-        raise Conflict(
-            "A lead with this email already exists",
-            details={"field": "email", "existing_lead_id": str(existing.id)},
-        )
+async def _ensure_email_free(
+    session: AsyncSession, scope: AccessScope, email: str, own_id: uuid.UUID | None
+) -> None:
+    """Addresses are unique across the organisation; the answer names the existing lead only
+    to a caller who sees it."""
+    existing = await lead_repo.by_email(session, AccessScope.as_system("unique lead email"), email)
+    if existing is None or existing.id == own_id:
+        return
+    details = {"field": "email"}
+    if scope.has_scope("leads:read") and await lead_repo.get(session, scope, existing.id):
+        details["existing_lead_id"] = str(existing.id)
+    raise Conflict("A lead with this email already exists", details=details)
 
 
 async def create_lead(
@@ -142,7 +146,7 @@ async def create_lead(
     """CreateLead: stores the lead and assigns it a territory and a rep. ``lead_id`` keeps the
     id another system gave the lead (Marketing's), else the lead gets a new one."""
     scope.require_scope("leads:write")
-    await _ensure_email_free(session, data.email, None)
+    await _ensure_email_free(session, scope, data.email, None)
     metadata = dict(data.metadata)
     campaign_id = data.campaign_id or metadata.get("campaign_id")
     now = utcnow()
@@ -194,7 +198,7 @@ async def _editable(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUI
     scope.require_scope("leads:write")
     lead = await lead_repo.get_for_update(session, scope, lead_id)
     if lead is None:
-        raise NotFound("Lead not found", details={"lead_id": str(lead_id)})
+        raise NotFound.of("Lead", "lead_id")
     _may_edit(scope, lead)
     return lead
 
@@ -229,7 +233,7 @@ async def update_lead(
         _check_transition(lead, target)
         values["status"] = target.value
     if values.get("email"):
-        await _ensure_email_free(session, values["email"], lead.id)
+        await _ensure_email_free(session, scope, values["email"], lead.id)
         values["email_normalized"] = values["email"].lower()
     if "email" in values and values["email"] is None:
         raise invalid("email", "a lead needs an email")
@@ -275,15 +279,16 @@ async def assign_territory(
     session: AsyncSession, scope: AccessScope, request: TerritoryAssignmentRequest
 ) -> assignment.Assignment:
     """AssignTerritory: a manager or admin overrides the assignment, with a reason."""
+    scope.require_scope("leads:write")
     scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
     lead = await lead_repo.get_for_update(session, scope, request.lead_id)
     if lead is None:
-        raise NotFound("Lead not found", details={"lead_id": str(request.lead_id)})
+        raise NotFound.of("Lead", "lead_id")
     if lead.status == LeadStatus.CONVERTED.value:
         raise Conflict("A converted lead is not reassigned", details={"lead_id": str(lead.id)})
-    territory = await territory_repo.get(session, request.territory_id)
+    territory = await territory_repo.get(session, scope, request.territory_id)
     if territory is None:
-        raise NotFound("Territory not found", details={"territory_id": str(request.territory_id)})
+        raise NotFound.of("Territory", "territory_id")
     if not territory.is_active:
         raise invalid("territory_id", "the territory is not active")
     if request.assigned_to_id is not None:

@@ -27,6 +27,7 @@ from sales_graph.domain import OpportunityStage, Role
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
+from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import closing
 from sales_graph.services.scoring import Model, Signals
 from sales_graph.services.stages import STAGES
@@ -43,7 +44,7 @@ class ProductLine(Input):
     quantity: Annotated[int, Field(ge=1, le=10_000_000)]
     unit_price: Money
     discount: Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4)] = Decimal(0)
-    configuration: dict[str, Any] = Field(default_factory=dict)
+    configuration: JSONObject = Field(default_factory=dict)
 
     def to_row(self) -> OpportunityProduct:
         return OpportunityProduct(opportunity_id=uuid.UUID(int=0), **self.model_dump())
@@ -59,7 +60,7 @@ class NewOpportunity(Input):
     probability: Annotated[int, Field(ge=0, le=100)] | None = None
     owner_id: uuid.UUID | None = None
     products: list[ProductLine] = Field(default_factory=list, max_length=100)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JSONObject = Field(default_factory=dict)
     next_step: Text | None = None
     notes: Annotated[str, StringConstraints(max_length=10000)] | None = None
 
@@ -99,16 +100,15 @@ async def visible_opportunity(
     *,
     for_update: bool = False,
 ) -> Opportunity:
-    row = await opportunity_repo.get_visible(session, scope, opportunity_id, for_update=for_update)
+    row = await opportunity_repo.get(session, scope, opportunity_id, for_update=for_update)
     if row is None:
-        raise NotFound("Opportunity not found", details={"opportunity_id": str(opportunity_id)})
+        raise NotFound.of("Opportunity", "opportunity_id")
     return row
 
 
 async def get_opportunity(
     session: AsyncSession, scope: AccessScope, opportunity_id: uuid.UUID
 ) -> Opportunity:
-    scope.require_scope("opportunities:read")
     return await visible_opportunity(session, scope, opportunity_id)
 
 
@@ -119,7 +119,6 @@ async def list_opportunities(
     order: str,
     page: PageRequest,
 ) -> PageResult[Opportunity]:
-    scope.require_scope("opportunities:read")
     return await opportunity_repo.page(session, scope, where, ORDERS[order], page)
 
 
@@ -135,9 +134,13 @@ def _competitors(metadata: dict[str, Any]) -> int:
 
 
 async def rescore(session: AsyncSession, opportunity: Opportunity, model: Model) -> None:
-    """Deal score from locally stored signals only: it never waits on an upstream system."""
-    account = await account_repo.get(session, opportunity.account_id)
-    lead = await lead_repo.get(session, opportunity.lead_id) if opportunity.lead_id else None
+    """Deal score from locally stored signals only: it never waits on an upstream system. The
+    signals are read as the system: only the score, never the records, reaches the caller."""
+    system = AccessScope.as_system("deal score signals")
+    account = await account_repo.get(session, system, opportunity.account_id)
+    lead = (
+        await lead_repo.get(session, system, opportunity.lead_id) if opportunity.lead_id else None
+    )
     signals = Signals(
         stage=OpportunityStage(opportunity.stage),
         stage_changed_at=opportunity.stage_changed_at,
@@ -170,9 +173,11 @@ async def rescore(session: AsyncSession, opportunity: Opportunity, model: Model)
 async def check_owner(session: AsyncSession, scope: AccessScope, owner_id: uuid.UUID) -> None:
     """Who may own what the caller creates or hands over: a rep themselves, a manager their
     team, an admin anyone active."""
-    owner = await user_repo.get(session, owner_id)
-    if owner is None or not owner.is_active:
-        raise invalid("owner_id", "no active user with this id")
+    owner = await user_repo.get(session, scope, owner_id)
+    if owner is None:
+        raise NotFound.of("User", "owner_id")
+    if not owner.is_active:
+        raise invalid("owner_id", "the user is not active")
     if scope.unrestricted:
         return
     if owner_id not in scope.owner_ids:
@@ -203,9 +208,9 @@ async def create_opportunity(
     session: AsyncSession, scope: AccessScope, data: NewOpportunity, model: Model
 ) -> Opportunity:
     scope.require_scope("opportunities:write")
-    account = await account_repo.get_visible(session, scope, data.account_id)
+    account = await account_repo.get(session, scope, data.account_id)
     if account is None:
-        raise NotFound("Account not found", details={"account_id": str(data.account_id)})
+        raise NotFound.of("Account", "account_id")
     rule = STAGES[data.stage]
     if rule.is_closed:
         raise invalid("stage", "a new opportunity starts in an open stage")
@@ -213,8 +218,8 @@ async def create_opportunity(
     if owner_id is None:
         raise invalid("owner_id", "a partner names the owner")
     await check_owner(session, scope, owner_id)
-    if data.lead_id is not None and await lead_repo.get(session, data.lead_id) is None:
-        raise invalid("lead_id", "no lead with this id")
+    if data.lead_id is not None and await lead_repo.get(session, scope, data.lead_id) is None:
+        raise NotFound.of("Lead", "lead_id")
     now = utcnow()
     opportunity = Opportunity(
         name=data.name,
@@ -305,7 +310,7 @@ async def update_stage(
         )
     now = utcnow()
     if target is OpportunityStage.CLOSED_WON:
-        if not await opportunity_repo.products_of(session, [opportunity.id]):
+        if not await opportunity_repo.has_products(session, opportunity.id):
             raise invalid("products", "closing won needs at least one product line")
         opportunity.contract_term = change.contract_term or opportunity.contract_term or 12
         opportunity.start_date = (
@@ -453,6 +458,7 @@ async def reassign_opportunity(
     reason: str | None,
     model: Model,
 ) -> Opportunity:
+    scope.require_scope("opportunities:write")
     scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
     opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
     await check_owner(session, scope, owner_id)

@@ -22,7 +22,7 @@ from sales_graph.errors import Conflict, Forbidden, NotFound
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.services.periods import Period, parse_period
-from sales_graph.services.validation import Input, invalid
+from sales_graph.services.validation import Input
 from sales_graph.timeutil import utcnow
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2)]
@@ -53,9 +53,13 @@ class Attainment:
     ratio: Decimal  # 1.00 = 100 %
 
 
-async def attainment(session: AsyncSession, quota: Quota, period: Period) -> Attainment:
+async def attainment(
+    session: AsyncSession, scope: AccessScope, quota: Quota, period: Period
+) -> Attainment:
+    """The quota's closed-won amount over the opportunities the scope sees."""
     won = await opportunity_repo.won_amount(
         session,
+        scope,
         start=period.start,
         end=period.end,
         owner_id=quota.user_id,
@@ -70,14 +74,22 @@ async def _may_set(session: AsyncSession, scope: AccessScope, data: NewQuota) ->
     if not scope.is_partner:
         scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
     if data.user_id is not None:
-        user = await user_repo.get(session, data.user_id)
+        user = await user_repo.get(session, scope, data.user_id)
         if user is None:
-            raise invalid("user_id", "no user with this id")
+            raise NotFound.of("User", "user_id")
+        if data.user_id == scope.actor_id:
+            raise Forbidden("Nobody sets their own quota", details={"user_id": str(user.id)})
         if not scope.unrestricted and data.user_id not in scope.owner_ids:
             raise Forbidden("A manager sets quotas for their team")
     if data.territory_id is not None:
-        if await territory_repo.get(session, data.territory_id) is None:
-            raise invalid("territory_id", "no territory with this id")
+        territory = await territory_repo.get(session, scope, data.territory_id)
+        if territory is None:
+            raise NotFound.of("Territory", "territory_id")
+        if scope.actor_id is not None and territory.owner_id == scope.actor_id:
+            raise Forbidden(
+                "Nobody sets the quota of a territory they own",
+                details={"territory_id": str(territory.id)},
+            )
         if not scope.unrestricted and data.territory_id not in scope.territory_ids:
             raise Forbidden("A manager sets quotas for the territories they own")
 
@@ -86,11 +98,18 @@ async def set_quota(
     session: AsyncSession, scope: AccessScope, data: NewQuota, period: Period
 ) -> Quota:
     await _may_set(session, scope, data)
-    existing = await quota_repo.quota_for(session, period.name, data.user_id, data.territory_id)
+    existing = await quota_repo.quota_for(
+        session,
+        AccessScope.as_system("one quota per target"),
+        period.name,
+        data.user_id,
+        data.territory_id,
+    )
     if existing is not None:
+        shown = await quota_repo.quota_visible(session, scope, existing.id)
         raise Conflict(
             "A quota for this period and target exists; update it instead",
-            details={"existing_quota_id": str(existing.id)},
+            details={"existing_quota_id": str(shown.id)} if shown else {},
         )
     quota = await quota_repo.add_quota(
         session,
@@ -112,11 +131,13 @@ async def set_quota(
 async def check_attained(
     session: AsyncSession, quotas: list[Quota], period: Period, *, actor_id: uuid.UUID | None
 ) -> None:
-    """Marks each quota of ``period`` whose closed-won amount reached it, once: quota.attained."""
+    """Marks each quota of ``period`` whose closed-won amount reached it, once: quota.attained.
+    Attainment is a fact of the organisation, not of the caller: counted as the system."""
+    system = AccessScope.as_system("quota attainment")
     for quota in quotas:
         if quota.attained_at is not None or quota.period != period.name:
             continue
-        result = await attainment(session, quota, period)
+        result = await attainment(session, system, quota, period)
         if result.won_amount >= quota.amount:
             quota.attained_at = utcnow()
             session.add(quota)
@@ -141,7 +162,8 @@ async def check_attained_on(
 ) -> None:
     """After a win closing on ``day``: the owner's and the territory's quotas of every period
     containing that day."""
-    for quota in await quota_repo.unattained_for(session, user_id, territory_id):
+    system = AccessScope.as_system("quota attainment")
+    for quota in await quota_repo.unattained_for(session, system, user_id, territory_id):
         period = parse_period(quota.period, fiscal_year_start_month)
         if period.contains(day):
             await check_attained(session, [quota], period, actor_id=actor_id)
@@ -160,7 +182,7 @@ async def update_quota(
         scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
     quota = await quota_repo.quota_visible(session, scope, quota_id, for_update=True)
     if quota is None:
-        raise NotFound("Quota not found", details={"quota_id": str(quota_id)})
+        raise NotFound.of("Quota", "quota_id")
     target = NewQuota(
         period=quota.period,
         user_id=quota.user_id,
@@ -202,7 +224,6 @@ async def list_quotas(
     user_id: uuid.UUID | None,
     territory_id: uuid.UUID | None,
 ) -> list[Quota]:
-    scope.require_scope("quotas:read")
     return await quota_repo.quotas(
         session, scope, period=period, user_id=user_id, territory_id=territory_id
     )

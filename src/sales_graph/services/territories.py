@@ -74,18 +74,19 @@ class TerritoryChanges(Input):
     expected_version: Annotated[int, Field(ge=1)] | None = None
 
 
-async def visible_territory(session: AsyncSession, territory_id: uuid.UUID) -> Territory:
-    territory = await territory_repo.get(session, territory_id)
+async def visible_territory(
+    session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID
+) -> Territory:
+    territory = await territory_repo.get(session, scope, territory_id)
     if territory is None:
-        raise NotFound("Territory not found", details={"territory_id": str(territory_id)})
+        raise NotFound.of("Territory", "territory_id")
     return territory
 
 
 async def get_territory(
     session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID
 ) -> Territory:
-    scope.require_scope("territories:read")
-    return await visible_territory(session, territory_id)
+    return await visible_territory(session, scope, territory_id)
 
 
 async def list_territories(
@@ -96,29 +97,37 @@ async def list_territories(
     is_active: bool | None,
 ) -> list[Territory]:
     """Territories are the organisation's map: every user reads them all."""
-    scope.require_scope("territories:read")
-    return await territory_repo.listing(session, owner_id=owner_id, is_active=is_active)
+    return await territory_repo.listing(session, scope, owner_id=owner_id, is_active=is_active)
 
 
-async def _check_owner(session: AsyncSession, owner_id: uuid.UUID) -> None:
-    owner = await user_repo.get(session, owner_id)
-    if owner is None or not owner.is_active:
-        raise invalid("owner_id", "no active user with this id")
+async def _check_owner(session: AsyncSession, scope: AccessScope, owner_id: uuid.UUID) -> None:
+    owner = await user_repo.get(session, scope, owner_id)
+    if owner is None:
+        raise NotFound.of("User", "owner_id")
+    if not owner.is_active:
+        raise invalid("owner_id", "the user is not active")
     if owner.role not in (Role.SALES_MANAGER.value, Role.ADMIN.value):
         raise invalid("owner_id", "a territory's owner is a sales manager or an admin")
 
 
-async def _check_members(session: AsyncSession, member_ids: list[uuid.UUID]) -> None:
+async def _check_members(
+    session: AsyncSession, scope: AccessScope, member_ids: list[uuid.UUID]
+) -> None:
     if len(set(member_ids)) != len(member_ids):
         raise invalid("member_ids", "a member is listed twice")
-    found = {u.id: u for u in await user_repo.by_ids(session, member_ids)}
-    missing = [str(m) for m in member_ids if m not in found or not found[m].is_active]
+    found = {u.id: u for u in await user_repo.by_ids(session, scope, member_ids)}
+    missing = [str(m) for m in member_ids if m not in found]
     if missing:
-        raise invalid("member_ids", f"no active user with id {', '.join(missing)}")
+        raise NotFound.of("User", "member_ids")
+    inactive = [str(m) for m in member_ids if not found[m].is_active]
+    if inactive:
+        raise invalid("member_ids", f"not active: {', '.join(inactive)}")
 
 
-async def _check_name_free(session: AsyncSession, name: str, own_id: uuid.UUID | None) -> None:
-    existing = await territory_repo.get_by_name(session, name)
+async def _check_name_free(
+    session: AsyncSession, scope: AccessScope, name: str, own_id: uuid.UUID | None
+) -> None:
+    existing = await territory_repo.get_by_name(session, scope, name)
     if existing is not None and existing.id != own_id:
         raise Conflict(
             "A territory with this name already exists",
@@ -129,10 +138,11 @@ async def _check_name_free(session: AsyncSession, name: str, own_id: uuid.UUID |
 async def create_territory(
     session: AsyncSession, scope: AccessScope, data: NewTerritory
 ) -> Territory:
+    scope.require_scope("territories:write")
     scope.require_role(Role.ADMIN)
-    await _check_name_free(session, data.name, None)
-    await _check_owner(session, data.owner_id)
-    await _check_members(session, data.member_ids)
+    await _check_name_free(session, scope, data.name, None)
+    await _check_owner(session, scope, data.owner_id)
+    await _check_members(session, scope, data.member_ids)
     territory = Territory(
         name=data.name,
         description=data.description,
@@ -151,8 +161,10 @@ async def create_territory(
 async def _record(
     session: AsyncSession, name: str, territory: Territory, scope: AccessScope
 ) -> None:
-    members = await territory_repo.members_of(session, [territory.id])
-    rules = await territory_repo.rules_of(session, [territory.id])
+    # The event carries the whole territory, whatever the caller may read of it.
+    system = AccessScope.as_system("territory events")
+    members = await territory_repo.members_of(session, system, [territory.id])
+    rules = await territory_repo.rules_of(session, system, [territory.id])
     await record_event(
         session,
         name,
@@ -165,14 +177,15 @@ async def _record(
 async def update_territory(
     session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID, changes: TerritoryChanges
 ) -> Territory:
+    scope.require_scope("territories:write")
     scope.require_role(Role.ADMIN, Role.SALES_MANAGER)
-    territory = await visible_territory(session, territory_id)
+    territory = await visible_territory(session, scope, territory_id)
     if scope.role is Role.SALES_MANAGER and territory.owner_id != scope.actor_id:
         raise Forbidden("A manager may change only the territories they own")
     if changes.owner_id is not None and changes.owner_id != territory.owner_id:
         # The owner decides who sees the territory's records: only an admin moves it.
         scope.require_role(Role.ADMIN)
-        await _check_owner(session, changes.owner_id)
+        await _check_owner(session, scope, changes.owner_id)
         territory.owner_id = changes.owner_id
     if changes.expected_version is not None and changes.expected_version != territory.version:
         raise Conflict(
@@ -183,7 +196,7 @@ async def update_territory(
             },
         )
     if changes.name is not None:
-        await _check_name_free(session, changes.name, territory.id)
+        await _check_name_free(session, scope, changes.name, territory.id)
         territory.name = changes.name
     for field in ("description", "is_active", "priority"):
         if field in changes.model_fields_set:
@@ -192,7 +205,7 @@ async def update_territory(
                 raise invalid(field, "may not be null")
             setattr(territory, field, value)
     if changes.member_ids is not None:
-        await _check_members(session, changes.member_ids)
+        await _check_members(session, scope, changes.member_ids)
         await territory_repo.replace_members(session, territory.id, changes.member_ids)
     if changes.rules is not None:
         await territory_repo.replace_rules(

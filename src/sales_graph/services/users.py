@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.auth.principal import Principal
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import User
 from sales_graph.db.paging import PageRequest
 from sales_graph.db.repositories import users
@@ -16,15 +17,23 @@ async def current_user(session: AsyncSession, principal: Principal | None) -> Us
         raise Unauthorized()
     if principal.user_id is None:
         raise NotFound("This caller is a partner client, not a user")
-    user = await users.get(session, principal.user_id)
+    # The caller's own record: no directory scope is needed to read it.
+    user = await users.get(
+        session, AccessScope.as_system("the caller's own user"), principal.user_id
+    )
     if user is None or not user.is_active:
         raise Unauthorized("The token's user does not exist or is inactive")
     return user
 
 
 async def list_users(
-    session: AsyncSession, *, role: str | None, is_active: bool | None, page: PageRequest
+    session: AsyncSession,
+    scope: AccessScope,
+    *,
+    role: str | None,
+    is_active: bool | None,
+    page: PageRequest,
 ) -> list[User]:
     return await users.listing(
-        session, role=role, is_active=is_active, limit=page.limit, offset=page.offset
+        session, scope, role=role, is_active=is_active, limit=page.limit, offset=page.offset
     )

@@ -11,8 +11,14 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sales_graph.errors import PayloadTooLarge, UnsupportedMediaType
+from sales_graph.errors import (
+    PayloadTooLarge,
+    SalesGraphError,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from sales_graph.web.envelope import error_response
+from sales_graph.web.media import JSON, media_type, single
 
 _JSON_ONLY_PATHS = frozenset({"/graphql"})
 
@@ -28,17 +34,22 @@ class RequestBodyLimits:
             details={"max_bytes": self.max_body_bytes},
         )
 
-    def _refusal(self, scope: Scope) -> PayloadTooLarge | UnsupportedMediaType | None:
+    def _refusal(self, scope: Scope) -> SalesGraphError | None:
         headers = Headers(scope=scope)
         if scope["method"] == "POST" and scope["path"] in _JSON_ONLY_PATHS:
-            media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            if media_type != "application/json":
+            try:
+                found = media_type(single(headers, "Content-Type"))
+            except ValidationError as exc:
+                return exc
+            if found != JSON:
                 return UnsupportedMediaType(
                     "POST /graphql takes application/json",
-                    details={"content_type": media_type[:100], "supported": ["application/json"]},
+                    details={"content_type": found[:100], "supported": [JSON]},
+                    headers={"Accept": JSON, "Accept-Post": JSON},
                 )
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        # isdigit alone takes "²", which int() refuses.
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
             return self._too_large()
         return None
 

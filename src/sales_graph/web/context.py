@@ -6,7 +6,7 @@ import re
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,4 +37,5 @@ def current_request_id() -> str | None:
 
 def client_supplied_id(value: str | None) -> str | None:
     """A caller's id is echoed back and logged, so only a short, plain one is kept."""
-    return value if value and _SAFE_ID.match(value) else None
+    # fullmatch: ``$`` would also match before a final newline, which would reach a header.
+    return value if value and _SAFE_ID.fullmatch(value) else None

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sales_graph.auth.challenge import ANONYMOUS
 from sales_graph.errors import SalesGraphError, error_for_status
 from sales_graph.timeutil import format_datetime, utcnow
 from sales_graph.web.context import current_request_id
@@ -34,7 +35,11 @@ def error_body(error: SalesGraphError, request_id: str | None = None) -> dict[st
 
 
 def error_response(error: SalesGraphError, request_id: str | None = None) -> Response:
-    return JSONResponse(error_body(error, request_id), error.http_status, headers=error.headers)
+    headers = error.headers
+    if error.http_status == 401 and "WWW-Authenticate" not in headers:
+        # RFC 9110 section 15.5.2: every 401 says how to authenticate.
+        headers = {**headers, "WWW-Authenticate": ANONYMOUS}
+    return JSONResponse(error_body(error, request_id), error.http_status, headers=headers)
 
 
 async def handle_sales_graph_error(_request: Request, exc: Exception) -> Response:

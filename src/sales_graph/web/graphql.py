@@ -9,19 +9,21 @@ both, a result that failed before execution has no ``data`` entry (GraphQL spec,
 from __future__ import annotations
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
 from sales_graph.errors import error_for_status
 from sales_graph.runtime import Runtime
 from sales_graph.schema.context import Context
 from sales_graph.web.envelope import error_response
+from sales_graph.web.media import media_type
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 
@@ -47,10 +49,38 @@ def prefers_graphql_response(accept: str | None) -> bool:
     return wanted > 0 and wanted >= quality.get("application/json", 0.0)
 
 
+class _RequestAdapter(StarletteRequestAdapter):
+    @property
+    def content_type(self) -> str | None:
+        # Strawberry compares media types as written; RFC 9110 says case-insensitively.
+        return media_type(super().content_type) or None
+
+
+def _without_body(send: Send) -> Send:
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head
+
+
 class GraphQLApp(GraphQL[Context, None]):
+    request_adapter_class = _RequestAdapter
+
     def decode_json(self, data: str | bytes) -> object:
         # orjson: faster, and too deep a nesting is a JSONDecodeError (400), not a RecursionError.
         return orjson.loads(data)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # Strawberry reads any JSON body as an object (or a batch): "x", 1, null would be a 500.
+        body_type, _ = parse_content_type(request.content_type or "")
+        posted_json = request.method == "POST" and "application/json" in body_type
+        if posted_json and not isinstance(self.parse_json(await request.get_body()), dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return await super().parse_http_body(request)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -59,6 +89,9 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # RFC 9110 section 9.3.2: HEAD is GET without the content; Strawberry knows GET.
+            scope, send = {**scope, "method": "GET"}, _without_body(send)
         request = Request(scope=scope, receive=receive)
         runtime: Runtime = request.app.state.runtime
         async with runtime.db.session() as session:

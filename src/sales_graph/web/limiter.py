@@ -8,6 +8,9 @@ quota. A window opens with the first request that finds none and lasts its lengt
 is the ``X-RateLimit-Reset`` the caller sees. Windows opened per key (rather than aligned to
 the clock) need no clock agreement between instances: Redis' own expiry ends them.
 
+Each :class:`Bucket` has its own quota: the API (per principal), the token endpoint and the
+JWKS (per address), and failed authentications (per address, outside the global window).
+
 If Redis fails or is slow, :class:`RateLimiter` counts in process instead (the requests are
 served), logs ``ratelimit.store_unavailable``, counts the failure in ``store_failures`` and
 tries Redis again after ``store_retry_s``.
@@ -18,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -33,11 +37,23 @@ _log = get_logger("sales_graph.ratelimit")
 Clock = Callable[[], float]
 
 
+class Bucket(StrEnum):
+    API = "api"
+    OAUTH = "oauth"
+    JWKS = "jwks"
+    AUTH_FAILURE = "auth_failure"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
 @dataclass(frozen=True, slots=True)
 class Quota:
     limit: int
     burst: int
-    global_limit: int
+    # None: not counted in the global window.
+    global_limit: int | None
     window_ms: int
     burst_window_ms: int
 
@@ -47,9 +63,40 @@ class Quota:
             limit=settings.principal_limit,
             burst=settings.burst_limit,
             global_limit=settings.global_limit,
-            window_ms=max(1, round(settings.window_s * 1000)),
-            burst_window_ms=max(1, round(settings.burst_window_s * 1000)),
+            window_ms=_ms(settings.window_s),
+            burst_window_ms=_ms(settings.burst_window_s),
         )
+
+
+def quotas_from_settings(settings: RateLimitSettings) -> dict[Bucket, Quota]:
+    api = Quota.from_settings(settings)
+    # Failures are not served requests: they stay out of the global window, so that a flood
+    # of them cannot use it up for everyone.
+    failures = Quota(
+        limit=settings.auth_failure_limit,
+        burst=settings.auth_failure_limit,
+        global_limit=None,
+        window_ms=_ms(settings.auth_failure_window_s),
+        burst_window_ms=api.burst_window_ms,
+    )
+    return {
+        Bucket.API: api,
+        Bucket.OAUTH: Quota(
+            settings.token_limit,
+            settings.token_burst_limit,
+            settings.global_limit,
+            api.window_ms,
+            api.burst_window_ms,
+        ),
+        Bucket.JWKS: Quota(
+            settings.jwks_limit,
+            settings.jwks_burst_limit,
+            settings.global_limit,
+            api.window_ms,
+            api.burst_window_ms,
+        ),
+        Bucket.AUTH_FAILURE: failures,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +128,9 @@ def _decision(
 
 
 class RateLimitStore(Protocol):
-    async def hit(self, key: str) -> Decision:
-        """Count one request of ``key`` if every window has room; say what the caller may do."""
+    async def hit(self, key: str, quota: Quota | None = None) -> Decision:
+        """Count one request of ``key`` if every window has room; say what the caller may do.
+        ``quota``: another quota than the store's own."""
         ...
 
 
@@ -109,14 +157,15 @@ class MemoryStore:
         self._windows = {k: v for k, v in self._windows.items() if v[1] > now_ms}
         self._next_sweep = now_ms + self._quota.window_ms
 
-    async def hit(self, key: str) -> Decision:
-        quota, now_ms = self._quota, self._clock() * 1000
+    async def hit(self, key: str, quota: Quota | None = None) -> Decision:
+        quota, now_ms = quota or self._quota, self._clock() * 1000
         self._sweep(now_ms)
-        counters = (
+        counters = [
             (f"{key}:window", quota.limit, quota.window_ms),
             (f"{key}:burst", quota.burst, quota.burst_window_ms),
-            ("global", quota.global_limit, quota.window_ms),
-        )
+        ]
+        if quota.global_limit is not None:
+            counters.append(("global", quota.global_limit, quota.window_ms))
         state = [self._open(name, window, now_ms) for name, _, window in counters]
         full = [
             left
@@ -137,7 +186,7 @@ class MemoryStore:
         )
 
 
-# KEYS: the key's window, its burst window, the global window.
+# KEYS: the key's window, its burst window, and the global window unless the quota has none.
 # ARGV: their limits, then the window and burst window lengths in ms.
 # Returns {refused (0/1), ms until the fullest refusing window ends, key's count, its ms left}.
 _HIT = """
@@ -145,7 +194,7 @@ local limits = {tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])}
 local windows = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[4])}
 local counts, left = {}, {}
 local refused, retry = 0, 0
-for i = 1, 3 do
+for i = 1, #KEYS do
   local ttl = redis.call('PTTL', KEYS[i])
   if ttl < 0 then
     counts[i], left[i] = 0, windows[i]
@@ -158,7 +207,7 @@ for i = 1, 3 do
   end
 end
 if refused == 0 then
-  for i = 1, 3 do
+  for i = 1, #KEYS do
     if counts[i] == 0 then
       redis.call('SET', KEYS[i], 1, 'PX', windows[i])
     else
@@ -184,13 +233,15 @@ class RedisStore:
         self._prefix = prefix
         self._clock = clock
 
-    async def hit(self, key: str) -> Decision:
-        quota, tag = self._quota, f"{self._prefix}:{{{key}}}"
-        keys = [f"{tag}:window", f"{tag}:burst", f"{self._prefix}:global"]
+    async def hit(self, key: str, quota: Quota | None = None) -> Decision:
+        quota, tag = quota or self._quota, f"{self._prefix}:{{{key}}}"
+        keys = [f"{tag}:window", f"{tag}:burst"]
+        if quota.global_limit is not None:
+            keys.append(f"{self._prefix}:global")
         args = [
             quota.limit,
             quota.burst,
-            quota.global_limit,
+            quota.global_limit or 0,
             quota.window_ms,
             quota.burst_window_ms,
         ]
@@ -205,6 +256,10 @@ class RedisStore:
         )
 
 
+async def _store_hit(store: RateLimitStore, key: str, quota: Quota | None) -> Decision:
+    return await (store.hit(key) if quota is None else store.hit(key, quota))
+
+
 class RateLimiter:
     """The one interface the middleware uses; fails open to in-process counting."""
 
@@ -216,22 +271,48 @@ class RateLimiter:
         timeout_s: float = 0.25,
         retry_s: float = 5.0,
         monotonic: Clock = time.monotonic,
+        quotas: Mapping[Bucket, Quota] | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self.store = store
         self.fallback = fallback
         self.store_failures = 0
+        self.quotas = dict(quotas or {})
         self._timeout_s = timeout_s
         self._retry_s = retry_s
         self._monotonic = monotonic
         self._skip_until = 0.0
+        self._clock = clock
+        self._refusals: dict[str, tuple[float, Decision]] = {}
+        self._next_sweep = 0.0
 
-    async def hit(self, key: str) -> Decision:
+    def remember(self, key: str, decision: Decision) -> None:
+        """Refuse ``key`` in process (:meth:`refusal`) until the refusal's ``Retry-After`` has
+        passed, or, for the request that filled the window, until the window ends."""
+        now = self._clock()
+        if now >= self._next_sweep:
+            # Refused keys come from callers; expired ones must not pile up.
+            self._refusals = {k: v for k, v in self._refusals.items() if v[0] > now}
+            self._next_sweep = now + 1
+        until = now + decision.retry_after_s if not decision.allowed else float(decision.reset_at)
+        self._refusals[key] = (until, replace(decision, allowed=False))
+
+    def refusal(self, key: str) -> Decision | None:
+        """The remembered refusal of ``key`` while it lasts, with the wait that is left."""
+        until, decision = self._refusals.get(key, (0.0, None))
+        now = self._clock()
+        if decision is None or until <= now:
+            return None
+        return replace(decision, retry_after_s=max(1, math.ceil(until - now)))
+
+    async def hit(self, key: str, bucket: Bucket = Bucket.API) -> Decision:
+        quota = self.quotas.get(bucket)
         if self.fallback is None:
-            return await self.store.hit(key)
+            return await _store_hit(self.store, key, quota)
         if self._monotonic() >= self._skip_until:
             try:
                 async with asyncio.timeout(self._timeout_s):
-                    return await self.store.hit(key)
+                    return await _store_hit(self.store, key, quota)
             except (RedisError, OSError, TimeoutError) as exc:
                 self.store_failures += 1
                 self._skip_until = self._monotonic() + self._retry_s
@@ -241,7 +322,7 @@ class RateLimiter:
                     failures=self.store_failures,
                     retry_in_s=self._retry_s,
                 )
-        return await self.fallback.hit(key)
+        return await _store_hit(self.fallback, key, quota)
 
 
 def build_rate_limiter(
@@ -250,13 +331,16 @@ def build_rate_limiter(
     """In Redis when the runtime has one, else in process; ``None`` when limits are off."""
     if not settings.enabled:
         return None
-    quota = Quota.from_settings(settings)
+    quotas = quotas_from_settings(settings)
+    quota = quotas[Bucket.API]
     memory = MemoryStore(quota, clock)
     if redis is None:
-        return RateLimiter(memory)
+        return RateLimiter(memory, quotas=quotas, clock=clock)
     return RateLimiter(
         RedisStore(redis, quota, settings.key_prefix, clock),
         fallback=memory,
         timeout_s=settings.store_timeout_s,
         retry_s=settings.store_retry_s,
+        quotas=quotas,
+        clock=clock,
     )

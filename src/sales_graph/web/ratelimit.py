@@ -12,29 +12,37 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sales_graph.errors import RateLimitExceeded
 from sales_graph.web.envelope import error_response
-from sales_graph.web.limiter import RateLimiter
+from sales_graph.web.limiter import Bucket, Decision, RateLimiter
 
 # Load balancers probe often and must always get an answer.
 _EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+# Anonymous by design: each has its own bucket per address, so that neither other anonymous
+# traffic nor failed authentications can use up the quota of token issuance and of the JWKS.
+_OWN_BUCKETS = {"/oauth/token": Bucket.OAUTH, "/.well-known/jwks.json": Bucket.JWKS}
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def rate_limit_key(scope: Scope) -> str:
+    bucket = _OWN_BUCKETS.get(scope["path"])
+    if bucket is not None:
+        return f"{bucket}:{client_address(scope)}"
     principal = scope.get("state", {}).get("principal")
     if principal is not None:
         return f"principal:{principal.subject}"
-    client = scope.get("client")
-    return f"address:{client[0] if client else 'unknown'}"
+    return f"address:{client_address(scope)}"
 
 
-async def count(scope: Scope) -> tuple[dict[str, str], RateLimitExceeded | None]:
-    """Counts this request against its key: the ``X-RateLimit-*`` headers, and the 429 error
-    when it is over a limit. No headers when rate limiting is off or the path is exempt."""
-    limiter: RateLimiter | None = None
-    if scope["type"] == "http" and scope["path"] not in _EXEMPT_PATHS:
-        limiter = scope["app"].state.runtime.rate_limiter
-    if limiter is None:
-        return {}, None
-    decision = await limiter.hit(rate_limit_key(scope))
+def rate_limiter(scope: Scope) -> RateLimiter | None:
+    limiter: RateLimiter | None = scope["app"].state.runtime.rate_limiter
+    return limiter
+
+
+def verdict(decision: Decision) -> tuple[dict[str, str], RateLimitExceeded | None]:
+    """The ``X-RateLimit-*`` headers of a decision, and the 429 error when it refuses."""
     headers = decision.headers()
     if decision.allowed:
         return headers, None
@@ -42,6 +50,18 @@ async def count(scope: Scope) -> tuple[dict[str, str], RateLimitExceeded | None]
         details={"retry_after_s": decision.retry_after_s},
         headers={**headers, "Retry-After": str(decision.retry_after_s)},
     )
+
+
+async def count(scope: Scope) -> tuple[dict[str, str], RateLimitExceeded | None]:
+    """Counts this request against its key: the ``X-RateLimit-*`` headers, and the 429 error
+    when it is over a limit. No headers when rate limiting is off or the path is exempt."""
+    limiter: RateLimiter | None = None
+    if scope["type"] == "http" and scope["path"] not in _EXEMPT_PATHS:
+        limiter = rate_limiter(scope)
+    if limiter is None:
+        return {}, None
+    bucket = _OWN_BUCKETS.get(scope["path"], Bucket.API)
+    return verdict(await limiter.hit(rate_limit_key(scope), bucket))
 
 
 class RateLimitMiddleware:

@@ -18,10 +18,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -30,9 +30,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from sales_graph.errors import ServiceUnavailable, Unauthorized, ValidationError
+from sales_graph.jsonlimits import JSONObject
 from sales_graph.logs import get_logger
 from sales_graph.runtime import Runtime
 from sales_graph.services.account_signals import AccountSignals, record_account_signals
+from sales_graph.services.validation import field_errors
 
 TOLERANCE_S = 5 * 60
 # Longer than the tolerance: a replay older than that is refused by its timestamp anyway.
@@ -120,8 +122,8 @@ class SeenDeliveries:
 class _Delivery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    type: str
-    data: dict[str, Any]
+    type: Annotated[str, StringConstraints(max_length=200)]
+    data: JSONObject
 
 
 # The event types that carry account signals; others are acknowledged and ignored.
@@ -182,9 +184,14 @@ class CustomerExperienceWebhooks:
 def _parse(body: bytes) -> _Delivery:
     try:
         return _Delivery.model_validate(orjson.loads(body))
-    except (orjson.JSONDecodeError, PydanticValidationError) as exc:
+    except orjson.JSONDecodeError as exc:
         raise ValidationError(
             "Invalid webhook payload", details={"reason": "not a delivery"}
+        ) from exc
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            "Invalid webhook payload",
+            details={"reason": "not a delivery", "fields": field_errors(exc)},
         ) from exc
 
 

@@ -59,26 +59,19 @@ class AccountFilter:
         return clauses
 
 
-async def get(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
-    return await session.get(Account, account_id)
-
-
-async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Account]:
-    if not ids:
-        return []
-    return list((await session.exec(select(Account).where(col(Account.id).in_(ids)))).all())
-
-
 async def find_for_company(
-    session: AsyncSession, name_normalized: str | None, domain: str | None
+    session: AsyncSession, scope: AccessScope, name_normalized: str | None, domain: str | None
 ) -> Account | None:
-    """An existing account with the same company name or email domain (name first)."""
+    """A visible account with the same company name or email domain (name first); a caller
+    who may not read accounts sees none."""
+    if not scope.has_scope("accounts:read"):
+        return None
     for clause in (
         col(Account.name_normalized) == name_normalized if name_normalized else None,
         col(Account.domain) == domain if domain else None,
     ):
         if clause is not None:
-            statement = select(Account).where(clause).order_by(col(Account.created_at)).limit(1)
+            statement = _visible(scope).where(clause).order_by(col(Account.created_at)).limit(1)
             if (found := (await session.exec(statement)).first()) is not None:
                 return found
     return None
@@ -95,13 +88,11 @@ def _visible(scope: AccessScope) -> SelectOfScalar[Account]:
     return select(Account).where(account_visible(scope))
 
 
-async def get_visible(
-    session: AsyncSession, scope: AccessScope, account_id: uuid.UUID
-) -> Account | None:
+async def get(session: AsyncSession, scope: AccessScope, account_id: uuid.UUID) -> Account | None:
     return (await session.exec(_visible(scope).where(col(Account.id) == account_id))).first()
 
 
-async def by_ids_visible(
+async def by_ids(
     session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
 ) -> list[Account]:
     if not ids:
@@ -126,12 +117,17 @@ async def count(session: AsyncSession, scope: AccessScope, where: AccountFilter)
     return int((await session.exec(statement)).one())
 
 
-async def contacts_of(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> list[Contact]:
+async def contacts_of(
+    session: AsyncSession, scope: AccessScope, account_ids: Sequence[uuid.UUID]
+) -> list[Contact]:
+    """The contacts of the accounts the scope sees."""
+    visible = account_visible(scope)
     if not account_ids:
         return []
     statement = (
         select(Contact)
-        .where(col(Contact.account_id).in_(account_ids))
+        .join(Account, col(Account.id) == Contact.account_id)
+        .where(col(Contact.account_id).in_(account_ids), visible)
         .order_by(col(Contact.is_primary).desc(), col(Contact.last_name), col(Contact.id))
     )
     return list((await session.exec(statement)).all())

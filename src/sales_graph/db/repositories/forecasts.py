@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Forecast, Quota
+from sales_graph.db.visibility import quota_visible as _quota_visible
+from sales_graph.db.visibility import submitted_forecast_visible
 
 
 async def add_forecast(session: AsyncSession, forecast: Forecast) -> Forecast:
@@ -21,29 +23,22 @@ async def add_forecast(session: AsyncSession, forecast: Forecast) -> Forecast:
 
 async def submitted(
     session: AsyncSession,
+    scope: AccessScope,
     *,
     period: str,
     territory_ids: Sequence[uuid.UUID] | None,
     forecast_type: str | None,
 ) -> list[Forecast]:
-    statement = select(Forecast).where(Forecast.period == period, Forecast.kind == "submitted")
+    """The forecasts managers submitted, as far as the scope sees them."""
+    statement = select(Forecast).where(
+        submitted_forecast_visible(scope), Forecast.period == period, Forecast.kind == "submitted"
+    )
     if territory_ids is not None:
         statement = statement.where(col(Forecast.territory_id).in_(territory_ids))
     if forecast_type is not None:
         statement = statement.where(Forecast.forecast_type == forecast_type)
     statement = statement.order_by(col(Forecast.created_at).desc(), col(Forecast.id))
     return list((await session.exec(statement)).all())
-
-
-def _quota_visible(scope: AccessScope) -> ColumnElement[bool]:
-    if scope.unrestricted:
-        return true()
-    clauses: list[ColumnElement[bool]] = []
-    if scope.owner_ids:
-        clauses.append(col(Quota.user_id).in_(scope.owner_ids))
-    if scope.territory_ids:
-        clauses.append(col(Quota.territory_id).in_(scope.territory_ids))
-    return or_(*clauses) if clauses else false()
 
 
 async def quota_visible(
@@ -56,9 +51,14 @@ async def quota_visible(
 
 
 async def quota_for(
-    session: AsyncSession, period: str, user_id: uuid.UUID | None, territory_id: uuid.UUID | None
+    session: AsyncSession,
+    scope: AccessScope,
+    period: str,
+    user_id: uuid.UUID | None,
+    territory_id: uuid.UUID | None,
 ) -> Quota | None:
     statement = select(Quota).where(
+        _quota_visible(scope),
         Quota.period == period,
         and_(
             col(Quota.user_id).is_(None) if user_id is None else col(Quota.user_id) == user_id,
@@ -96,7 +96,10 @@ async def add_quota(session: AsyncSession, quota: Quota) -> Quota:
 
 
 async def unattained_for(
-    session: AsyncSession, user_id: uuid.UUID | None, territory_id: uuid.UUID | None
+    session: AsyncSession,
+    scope: AccessScope,
+    user_id: uuid.UUID | None,
+    territory_id: uuid.UUID | None,
 ) -> list[Quota]:
     """The quotas of this user or territory not attained yet, locked (a win may attain them)."""
     targets: list[ColumnElement[bool]] = []
@@ -108,7 +111,7 @@ async def unattained_for(
         return []
     statement = (
         select(Quota)
-        .where(col(Quota.attained_at).is_(None), or_(*targets))
+        .where(_quota_visible(scope), col(Quota.attained_at).is_(None), or_(*targets))
         .order_by(col(Quota.id))
         .with_for_update()
     )

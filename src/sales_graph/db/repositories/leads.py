@@ -78,7 +78,7 @@ def _visible(scope: AccessScope) -> SelectOfScalar[Lead]:
     return select(Lead).where(lead_visible(scope))
 
 
-async def get_visible(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead | None:
+async def get(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead | None:
     return (await session.exec(_visible(scope).where(col(Lead.id) == lead_id))).first()
 
 
@@ -89,18 +89,13 @@ async def get_for_update(
     return (await session.exec(statement)).first()
 
 
-async def get(session: AsyncSession, lead_id: uuid.UUID) -> Lead | None:
-    return await session.get(Lead, lead_id)
-
-
-async def by_email(session: AsyncSession, email: str) -> Lead | None:
-    statement = select(Lead).where(col(Lead.email_normalized) == email.lower())
+async def by_email(session: AsyncSession, scope: AccessScope, email: str) -> Lead | None:
+    """The lead with this address, if the scope sees it (addresses are unique)."""
+    statement = _visible(scope).where(col(Lead.email_normalized) == email.lower())
     return (await session.exec(statement)).first()
 
 
-async def by_ids_visible(
-    session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
-) -> list[Lead]:
+async def by_ids(session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]) -> list[Lead]:
     if not ids:
         return []
     return list((await session.exec(_visible(scope).where(col(Lead.id).in_(ids)))).all())
@@ -130,13 +125,16 @@ async def record_assignment(session: AsyncSession, assignment: LeadAssignment) -
 
 
 async def assignments_of(
-    session: AsyncSession, lead_ids: Sequence[uuid.UUID]
+    session: AsyncSession, scope: AccessScope, lead_ids: Sequence[uuid.UUID]
 ) -> list[LeadAssignment]:
+    """The assignment log of the leads the scope sees."""
+    visible = lead_visible(scope)
     if not lead_ids:
         return []
     statement = (
         select(LeadAssignment)
-        .where(col(LeadAssignment.lead_id).in_(lead_ids))
+        .join(Lead, col(Lead.id) == LeadAssignment.lead_id)
+        .where(col(LeadAssignment.lead_id).in_(lead_ids), visible)
         .order_by(col(LeadAssignment.assigned_at))
     )
     return list((await session.exec(statement)).all())

@@ -16,7 +16,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
 from sales_graph.db.paging import Order, PageRequest, PageResult, fetch_page
-from sales_graph.db.visibility import opportunity_visible
+from sales_graph.db.visibility import opportunity_clause, opportunity_visible
 from sales_graph.domain import OpportunityStage
 from sales_graph.services.scoring import Signals
 
@@ -78,7 +78,7 @@ def _visible(scope: AccessScope) -> SelectOfScalar[Opportunity]:
     return select(Opportunity).where(opportunity_visible(scope))
 
 
-async def get_visible(
+async def get(
     session: AsyncSession,
     scope: AccessScope,
     opportunity_id: uuid.UUID,
@@ -91,7 +91,7 @@ async def get_visible(
     return (await session.exec(statement)).first()
 
 
-async def by_ids_visible(
+async def by_ids(
     session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
 ) -> list[Opportunity]:
     if not ids:
@@ -100,7 +100,7 @@ async def by_ids_visible(
     return list((await session.exec(statement)).all())
 
 
-async def of_accounts_visible(
+async def of_accounts(
     session: AsyncSession, scope: AccessScope, account_ids: Sequence[uuid.UUID]
 ) -> list[Opportunity]:
     if not account_ids:
@@ -133,35 +133,52 @@ async def count(session: AsyncSession, scope: AccessScope, where: OpportunityFil
 
 
 async def products_of(
-    session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]
+    session: AsyncSession, scope: AccessScope, opportunity_ids: Sequence[uuid.UUID]
 ) -> list[OpportunityProduct]:
+    """The product lines of the opportunities the scope sees."""
+    visible = opportunity_visible(scope)
     if not opportunity_ids:
         return []
     statement = (
         select(OpportunityProduct)
-        .where(col(OpportunityProduct.opportunity_id).in_(opportunity_ids))
+        .join(Opportunity, col(Opportunity.id) == OpportunityProduct.opportunity_id)
+        .where(col(OpportunityProduct.opportunity_id).in_(opportunity_ids), visible)
         .order_by(col(OpportunityProduct.opportunity_id), col(OpportunityProduct.position))
     )
     return list((await session.exec(statement)).all())
 
 
 async def history_of(
-    session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]
+    session: AsyncSession, scope: AccessScope, opportunity_ids: Sequence[uuid.UUID]
 ) -> list[OpportunityHistory]:
+    """The change history of the opportunities the scope sees."""
+    visible = opportunity_visible(scope)
     if not opportunity_ids:
         return []
     statement = (
         select(OpportunityHistory)
-        .where(col(OpportunityHistory.opportunity_id).in_(opportunity_ids))
+        .join(Opportunity, col(Opportunity.id) == OpportunityHistory.opportunity_id)
+        .where(col(OpportunityHistory.opportunity_id).in_(opportunity_ids), visible)
         .order_by(col(OpportunityHistory.changed_at), col(OpportunityHistory.field))
     )
     return list((await session.exec(statement)).all())
 
 
+async def has_products(session: AsyncSession, opportunity_id: uuid.UUID) -> bool:
+    statement = select(OpportunityProduct.id).where(
+        OpportunityProduct.opportunity_id == opportunity_id
+    )
+    return (await session.exec(statement.limit(1))).first() is not None
+
+
 async def replace_products(
     session: AsyncSession, opportunity_id: uuid.UUID, lines: Sequence[OpportunityProduct]
 ) -> None:
-    for old in await products_of(session, [opportunity_id]):
+    """Replaces the lines of an opportunity the caller has already been checked against."""
+    old_lines = select(OpportunityProduct).where(
+        OpportunityProduct.opportunity_id == opportunity_id
+    )
+    for old in (await session.exec(old_lines)).all():
         await session.delete(old)
     await session.flush()
     for position, line in enumerate(lines):
@@ -184,11 +201,11 @@ async def set_contract_id(
 
 
 async def won_without_contract(
-    session: AsyncSession, *, closed_before: datetime, limit: int
+    session: AsyncSession, scope: AccessScope, *, closed_before: datetime, limit: int
 ) -> list[Opportunity]:
     """Won opportunities still without a Billing contract, closed before the given time."""
     statement = (
-        select(Opportunity)
+        _visible(scope)
         .where(
             col(Opportunity.stage) == OpportunityStage.CLOSED_WON.value,
             col(Opportunity.contract_id).is_(None),
@@ -219,7 +236,8 @@ async def totals_by_stage(
     owner_id: uuid.UUID | None = None,
     territory_id: uuid.UUID | None = None,
 ) -> list[StageTotals]:
-    """Count, amount, probability-weighted and score-weighted amount per stage, in one query."""
+    """Count, amount, probability-weighted and score-weighted amount per stage, in one query,
+    over the opportunities the scope sees (the caller's operation holds its own scope gate)."""
     amount = func.coalesce(Opportunity.amount, 0)
     statement = select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
         col(Opportunity.stage),
@@ -228,7 +246,7 @@ async def totals_by_stage(
         func.coalesce(func.sum(amount * func.coalesce(Opportunity.probability, 0) / 100), 0),
         func.coalesce(func.sum(amount * func.coalesce(Opportunity.deal_score, 0) / 100), 0),
     ).where(
-        opportunity_visible(scope),
+        opportunity_clause(scope),
         col(Opportunity.stage).in_(stages),
         col(Opportunity.expected_close_date) >= start,
         col(Opportunity.expected_close_date) <= end,
@@ -246,13 +264,16 @@ async def totals_by_stage(
 
 async def won_amount(
     session: AsyncSession,
+    scope: AccessScope,
     *,
     start: date,
     end: date,
     owner_id: uuid.UUID | None = None,
     territory_id: uuid.UUID | None = None,
 ) -> Decimal:
+    """Closed-won amount over the opportunities the scope sees (a quota's attainment)."""
     statement = select(func.coalesce(func.sum(Opportunity.amount), 0)).where(
+        opportunity_clause(scope),
         col(Opportunity.stage) == "closed_won",
         col(Opportunity.expected_close_date) >= start,
         col(Opportunity.expected_close_date) <= end,
@@ -265,7 +286,7 @@ async def won_amount(
 
 
 async def closed_history(
-    session: AsyncSession, *, limit: int
+    session: AsyncSession, scope: AccessScope, *, limit: int
 ) -> list[tuple[Signals, datetime, bool]]:
     """Closed deals with the signals they had just before closing (the stage they left)."""
     from sales_graph.db.models import Account, Lead
@@ -287,7 +308,9 @@ async def closed_history(
         .join(Account, col(Account.id) == Opportunity.account_id)
         .outerjoin(Lead, col(Lead.id) == Opportunity.lead_id)
         .outerjoin(last_stage, last_stage.c.opportunity_id == Opportunity.id)
-        .where(col(Opportunity.stage).in_(["closed_won", "closed_lost"]))
+        .where(
+            opportunity_visible(scope), col(Opportunity.stage).in_(["closed_won", "closed_lost"])
+        )
         .order_by(col(Opportunity.closed_at).desc())
         .limit(limit)
     )

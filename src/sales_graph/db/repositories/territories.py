@@ -10,28 +10,42 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Lead, Territory, TerritoryMember, TerritoryRule, User
+from sales_graph.db.visibility import territories_readable, users_readable
 
 OPEN_LEAD_STATUSES = ("new", "working", "qualified")
 
 
-async def get(session: AsyncSession, territory_id: uuid.UUID) -> Territory | None:
+async def get(
+    session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID
+) -> Territory | None:
+    territories_readable(scope)
     return await session.get(Territory, territory_id)
 
 
-async def get_by_name(session: AsyncSession, name: str) -> Territory | None:
+async def get_by_name(session: AsyncSession, scope: AccessScope, name: str) -> Territory | None:
+    territories_readable(scope)
     return (await session.exec(select(Territory).where(Territory.name == name))).first()
 
 
-async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Territory]:
+async def by_ids(
+    session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
+) -> list[Territory]:
+    territories_readable(scope)
     if not ids:
         return []
     return list((await session.exec(select(Territory).where(col(Territory.id).in_(ids)))).all())
 
 
 async def listing(
-    session: AsyncSession, *, owner_id: uuid.UUID | None, is_active: bool | None
+    session: AsyncSession,
+    scope: AccessScope,
+    *,
+    owner_id: uuid.UUID | None,
+    is_active: bool | None,
 ) -> list[Territory]:
+    territories_readable(scope)
     statement = select(Territory)
     if owner_id is not None:
         statement = statement.where(Territory.owner_id == owner_id)
@@ -51,7 +65,8 @@ async def with_member(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUI
     return set((await session.exec(statement)).all())
 
 
-async def active_in_order(session: AsyncSession) -> list[Territory]:
+async def active_in_order(session: AsyncSession, scope: AccessScope) -> list[Territory]:
+    territories_readable(scope)
     statement = (
         select(Territory)
         .where(col(Territory.is_active).is_(True))
@@ -61,8 +76,13 @@ async def active_in_order(session: AsyncSession) -> list[Territory]:
 
 
 async def rules_of(
-    session: AsyncSession, territory_ids: Sequence[uuid.UUID]
+    session: AsyncSession, scope: AccessScope, territory_ids: Sequence[uuid.UUID]
 ) -> list[TerritoryRule]:
+    territories_readable(scope)
+    return await _rules(session, territory_ids)
+
+
+async def _rules(session: AsyncSession, territory_ids: Sequence[uuid.UUID]) -> list[TerritoryRule]:
     if not territory_ids:
         return []
     statement = (
@@ -74,8 +94,10 @@ async def rules_of(
 
 
 async def members_of(
-    session: AsyncSession, territory_ids: Sequence[uuid.UUID]
+    session: AsyncSession, scope: AccessScope, territory_ids: Sequence[uuid.UUID]
 ) -> list[tuple[uuid.UUID, User]]:
+    territories_readable(scope)
+    users_readable(scope)
     if not territory_ids:
         return []
     statement = (
@@ -176,7 +198,7 @@ async def replace_members(
 async def replace_rules(
     session: AsyncSession, territory_id: uuid.UUID, rules: Sequence[TerritoryRule]
 ) -> None:
-    for old in await rules_of(session, [territory_id]):
+    for old in await _rules(session, [territory_id]):
         await session.delete(old)
     await session.flush()
     for position, rule in enumerate(rules):

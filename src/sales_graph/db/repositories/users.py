@@ -1,4 +1,4 @@
-"""Users: look-ups, the directory, and a manager's team."""
+"""Users: look-ups, the directory, and a manager's team (each read under an access scope)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,24 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import User
+from sales_graph.db.visibility import users_readable
 
 
-async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+async def get(session: AsyncSession, scope: AccessScope, user_id: uuid.UUID) -> User | None:
+    users_readable(scope)
     return await session.get(User, user_id)
 
 
-async def get_by_email(session: AsyncSession, email: str) -> User | None:
+async def get_by_email(session: AsyncSession, scope: AccessScope, email: str) -> User | None:
+    users_readable(scope)
     result = await session.exec(select(User).where(User.email == email.lower()))
     return result.first()
 
 
-async def first_with_role(session: AsyncSession, role: str) -> User | None:
+async def first_with_role(session: AsyncSession, scope: AccessScope, role: str) -> User | None:
+    users_readable(scope)
     statement = (
         select(User)
         .where(User.role == role, col(User.is_active).is_(True))
@@ -31,7 +36,8 @@ async def first_with_role(session: AsyncSession, role: str) -> User | None:
     return (await session.exec(statement)).first()
 
 
-async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[User]:
+async def by_ids(session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]) -> list[User]:
+    users_readable(scope)
     if not ids:
         return []
     result = await session.exec(select(User).where(col(User.id).in_(ids)))
@@ -39,8 +45,15 @@ async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[User]:
 
 
 async def listing(
-    session: AsyncSession, *, role: str | None, is_active: bool | None, limit: int, offset: int
+    session: AsyncSession,
+    scope: AccessScope,
+    *,
+    role: str | None,
+    is_active: bool | None,
+    limit: int,
+    offset: int,
 ) -> list[User]:
+    users_readable(scope)
     statement = select(User)
     if role is not None:
         statement = statement.where(User.role == role)

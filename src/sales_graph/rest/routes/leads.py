@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sales_graph.rest.schemas import (
-    DATE,
+    BUSINESS_DATE,
     EXAMPLE_ID,
     INT,
     LEAD_STATUS,
@@ -215,7 +215,7 @@ ROUTES = (
                 ("opportunity_name",),
                 opportunity_name=STR,
                 amount=NUM,
-                expected_close_date=DATE,
+                expected_close_date=BUSINESS_DATE,
                 stage=OPEN_STAGE,
             ),
             ConvertLead,

@@ -6,7 +6,7 @@ from typing import Any
 
 from sales_graph.domain import OpportunityStage
 from sales_graph.rest.schemas import (
-    DATE,
+    BUSINESS_DATE,
     EXAMPLE_ID,
     INT,
     LIMIT,
@@ -124,7 +124,7 @@ STAGE_CHANGE = {
             notes=STR,
             loss_reason=STR,
             contract_term=INT,
-            start_date=DATE,
+            start_date=BUSINESS_DATE,
             payment_terms=STR,
             billing_frequency=STR,
             special_requirements=STR,
@@ -170,7 +170,7 @@ ROUTES = (
                 lead_id=STR,
                 stage=OPEN_STAGE,
                 amount=NUM,
-                expected_close_date=DATE,
+                expected_close_date=BUSINESS_DATE,
                 probability=INT,
                 owner_id=STR,
                 products={"type": "array", "items": PRODUCT_LINE},

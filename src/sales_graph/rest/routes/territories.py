@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sales_graph.rest.schemas import BOOL, STR, TIME, UUID, body, checked, nullable, obj, ref
-from sales_graph.rest.shapes import RestInput, camel_keys, ident
+from sales_graph.rest.shapes import RestInput, camel_keys, ident, ids_of
 from sales_graph.rest.table import Link, QueryParam, RestRoute
 from sales_graph.services.leads import TerritoryAssignmentRequest
 
@@ -76,7 +76,7 @@ ROUTES = (
                     "is_active": t["isActive"],
                     "priority": t["priority"],
                     "owner_id": ident(t["owner"]),
-                    "member_ids": [m["id"] for m in t["members"]],
+                    "member_ids": ids_of(t["members"]),
                     "created_at": t["createdAt"],
                     "updated_at": t["updatedAt"],
                 }

@@ -1,0 +1,144 @@
+"""Hostile messages and deliveries: dead-lettered or refused with a clear error, never a crash
+or a retry loop (Marketing's lead.qualified over Kafka; Customer Experience's webhook)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from sales_graph import jsonlimits
+from sales_graph.events.consumer import dlq_topic
+from sales_graph.events.marketing import MESSAGE_DEPTH
+from sales_graph.simulators import RunningSimulators, serve_simulators
+from tests.events.conftest import produce, until
+from tests.events.flow_conftest import (
+    BILLING_KEY,
+    Flow,
+    consumer_of,
+    lead_qualified,
+    only_flow_consumers,
+    open_flow,
+    read_raw,
+)
+from tests.federation.conftest import WEBHOOK_SECRET, gateway, sims, upstream_overrides  # noqa: F401
+from tests.graphql.conftest import Gateway
+
+
+def deep_text(levels: int) -> bytes:
+    return b'{"a":' * (levels - 1) + b"{}" + b"}" * (levels - 1)
+
+
+def deep(levels: int) -> Any:
+    return orjson.loads(deep_text(levels))
+
+
+def with_deep(message: dict[str, Any], levels: int) -> bytes:
+    """``message`` as JSON with its "DEEP" string replaced by an object nested ``levels`` deep
+    (too deep for an encoder to write)."""
+    return orjson.dumps(message).replace(b'"DEEP"', deep_text(levels))
+
+
+@pytest.fixture
+async def billing_sim() -> AsyncIterator[RunningSimulators]:
+    running = await serve_simulators(api_keys={"billing": BILLING_KEY}, systems=["billing"])
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def flow(
+    fresh_postgres: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    billing_sim: RunningSimulators,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Flow]:
+    only_flow_consumers(monkeypatch)
+    async with open_flow(fresh_postgres, kafka_bootstrap, tmp_path, billing_sim) as running:
+        yield running
+
+
+async def test_deep_lead_qualified_messages_are_dead_lettered_at_once(flow: Flow) -> None:
+    running = flow.gateway
+    events = await flow.start()
+    topic = running.topics.marketing_leads
+    extra = with_deep(lead_qualified("extra@example.com", notes="DEEP"), 500)
+    # A wrong type whose value is deep: the schema validator's message would print it.
+    wrong = lead_qualified("wrong@example.com")
+    wrong["payload"]["profile"] = ["DEEP"]
+    valid = lead_qualified("after@example.com")
+    for message in (extra, with_deep(wrong, 300), valid):
+        await produce(running.bootstrap, topic, message, key="k")
+
+    await until(lambda: flow.lead(valid["payload"]["lead_id"]))
+    dead = await read_raw(running.bootstrap, dlq_topic(topic), count=2)
+    errors = [m.headers["dlq_error"] for m in dead]
+    assert (
+        errors
+        == [f"Rejected: not a valid lead.qualified event: nested more than {MESSAGE_DEPTH} levels"]
+        * 2
+    )
+    stats = consumer_of(events, "marketing-leads").stats
+
+    async def counted() -> bool:
+        return (stats.handled, stats.dead_lettered) == (1, 2)
+
+    await until(counted, deadline_s=10)
+    assert stats.failures == 0  # refused once, not retried
+    assert await flow.leads_with_email("extra@example.com") == []
+
+
+def _signed(payload: bytes) -> dict[str, str]:
+    webhook_id = f"msg_{uuid.uuid4().hex}"
+    ts = str(int(time.time()))
+    key = base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{webhook_id}.{ts}.".encode() + payload, hashlib.sha256).digest()
+    return {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": f"v1,{base64.b64encode(digest).decode()}",
+    }
+
+
+async def test_hostile_webhook_deliveries_are_400s(
+    gateway: Gateway,  # noqa: F811
+) -> None:
+    account = str(uuid.uuid4())
+    bodies = {
+        "data": {"type": "account.signals_updated", "data": deep(jsonlimits.MAX_DEPTH + 1)},
+        "data ": {
+            "type": "account.signals_updated",
+            "data": {"account_id": account, "x": "DEEP"},
+        },
+        "data  ": {"type": "x", "data": {"k": "v" * (jsonlimits.MAX_BYTES + 1)}},
+        "open_critical_tickets": {
+            "type": "account.signals_updated",
+            "data": {"account_id": account, "open_critical_tickets": 2**40},
+        },
+    }
+    for field, delivery in bodies.items():
+        body = with_deep(delivery, 900)
+        response = await gateway.client.post(
+            "/webhooks/customer-experience", content=body, headers=_signed(body)
+        )
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "VALIDATION_ERROR"
+        assert field.strip() in str(error["details"]), error
+    for body in (b"[]", b"null", b'"x"', b'{"a":' * 2000 + b"1" + b"}" * 2000):
+        response = await gateway.client.post(
+            "/webhooks/customer-experience", content=body, headers=_signed(body)
+        )
+        assert response.status_code == 400, response.text
