@@ -112,8 +112,14 @@ class Forecast:
     async def submitted_by(self, info: Info) -> User | None:
         return await load_user(info, self.submitted_by_id)
 
-    @strawberry.field(description="Finance: actual revenue of the period (none for FY periods).")
+    @strawberry.field(
+        description="Finance: actual revenue of the period (none for FY periods); the "
+        "organisation's figure, for callers who see the whole territory (else null)."
+    )
     async def actual_revenue(self, info: Info) -> Revenue | None:
+        scope = await info.context.scope()
+        if not scope.sees_territory(self.territory_id):
+            return None
         found = await info.context.loaders.upstream.revenue.load(self.period)
         return Revenue.from_model(found) if found else None
 
