@@ -192,7 +192,7 @@ def client_revoke(client_id: Annotated[str, typer.Argument(help="sgc_ and 16 hex
     from sales_graph.auth.admin import revoke_client
 
     _admin(revoke_client(_settings(), client_id))
-    typer.echo(f"revoked {client_id.strip()}; tokens issued before expire within their lifetime")
+    typer.echo(f"revoked {client_id.strip()}; its tokens and API keys are refused from now on")
 
 
 def _when(value: datetime | None, empty: str = "-") -> str:

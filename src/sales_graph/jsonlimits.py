@@ -48,6 +48,22 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+def has_nul(value: Any) -> bool:
+    """Whether any text in the value (keys included) holds U+0000, which PostgreSQL stores in
+    neither text nor JSON. A loop, not recursion: a value may nest deeper than the stack."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
 def _children(item: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> Any:
     return item.values() if isinstance(item, dict) else item
 

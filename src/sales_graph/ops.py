@@ -47,8 +47,9 @@ async def issue_user_token(
                 user = await users.get_by_email(session, system, email)
             else:
                 user = await users.first_with_role(session, system, Role(str(role)).value)
-        if user is None:
-            raise SystemExit(f"no user with {'email ' + email if email else 'role ' + str(role)}")
+        if user is None or not user.is_active:
+            which = "email " + email if email else "role " + str(role)
+            raise SystemExit(f"no active user with {which}")
         return runtime.tokens.issue(str(user.id), roles=[user.role], ttl_s=ttl_s)
     finally:
         await runtime.close()

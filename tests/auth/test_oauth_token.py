@@ -236,7 +236,11 @@ async def test_clients_need_known_scopes_and_an_existing_user(gateway: Gateway) 
     with pytest.raises(AdminError, match="unknown scope"):
         await create_client(settings, name="x", user_email=None, scopes="leads:read everything")
     with pytest.raises(AdminError, match="no active user"):
-        await create_client(settings, name="x", user_email="nobody@example.com", scopes="")
+        await create_client(
+            settings, name="x", user_email="nobody@example.com", scopes="leads:read"
+        )
+    with pytest.raises(AdminError, match="at least one scope"):
+        await create_client(settings, name="x", user_email=None, scopes="")
 
 
 async def test_a_revoked_client_gets_no_token_and_its_keys_are_refused(

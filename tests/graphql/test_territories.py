@@ -86,6 +86,10 @@ async def test_only_admins_create_and_owners_update(gateway: Gateway) -> None:
         org.m1, UPDATE_TERRITORY, id=str(org.t1.id), input={"ownerId": str(org.m2.id)}
     )
     assert handover["extensions"]["code"] == "FORBIDDEN"
+    # Nor reroute the organisation's new leads into it.
+    for routing in ({"priority": 0}, {"rules": [{}]}, {"isActive": False}):
+        rerouted = await gateway.error(org.m1, UPDATE_TERRITORY, id=str(org.t1.id), input=routing)
+        assert rerouted["extensions"]["code"] == "FORBIDDEN", routing
 
 
 async def test_members_and_rules_are_replaced(gateway: Gateway) -> None:

@@ -122,3 +122,15 @@ async def test_a_query_over_get_is_fine(api: Api) -> None:
         "/graphql", params={"query": "{ health { status } }"}, headers=api.admin()
     )
     assert response.json() == {"data": {"health": {"status": "ok"}}}
+
+
+async def test_an_encoded_graphql_body_is_refused(api: Api) -> None:
+    """The body is read as it comes: an encoding we do not undo is a 415, as on REST."""
+    response = await api.client.post(
+        "/graphql",
+        content=b'{"query": "{ health { status } }"}',
+        headers={"content-type": "application/json", "content-encoding": "br", **api.admin()},
+    )
+    assert response.status_code == 415
+    assert response.headers["accept-encoding"] == "identity"
+    assert response.json()["error"]["details"] == {"content_encoding": ["br"]}

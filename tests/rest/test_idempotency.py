@@ -117,3 +117,26 @@ async def test_purge_deletes_only_expired_keys(rest: Rest) -> None:
     async with rest.gateway.runtime.db.session() as session:
         assert await key_repo.purge_expired(session, now) == 0
         assert await key_repo.get(session, "partner-x", "c") is not None
+
+
+async def test_a_stored_answer_does_not_replay_to_a_changed_authority(rest: Rest) -> None:
+    """The caller is read as they are now: after a demotion the same key and body run anew,
+    and are refused, rather than replaying what the manager was once allowed."""
+    org = rest.gateway.org
+    body = {
+        "period": "Q3_2027",
+        "territory_id": str(org.t1.id),
+        "forecast_type": "commit",
+        "amount": 1000,
+    }
+    headers = {**rest.headers(org.m1), "Idempotency-Key": "submit-1"}
+    first = await rest.gateway.client.post("/api/v1/forecasts", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    async with rest.gateway.runtime.db.session() as session:
+        manager = await session.get(User, org.m1.id)
+        assert manager is not None
+        manager.role = "sales_rep"
+        session.add(manager)
+    again = await rest.gateway.client.post("/api/v1/forecasts", json=body, headers=headers)
+    assert again.status_code == 403, again.text
+    assert "Idempotent-Replayed" not in again.headers

@@ -57,9 +57,16 @@ async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
 
 def _scopes(text: str) -> frozenset[str]:
     try:
-        return parse_scopes(text)
+        scopes = parse_scopes(text)
     except ScopeError as exc:
         raise AdminError(str(exc)) from exc
+    if not scopes:
+        raise AdminError("name at least one scope (--scopes)")
+    return scopes
+
+
+# A key lives at most ten years: beyond that a date is no longer a lifetime.
+MAX_KEY_DAYS = 3650
 
 
 async def create_client(
@@ -91,8 +98,8 @@ async def create_api_key(
 ) -> CreatedApiKey:
     """A key of an existing client (within its scopes), or of a new partner client."""
     granted = _scopes(scopes)
-    if expires_in_days is not None and expires_in_days <= 0:
-        raise AdminError("--expires-in-days must be positive")
+    if expires_in_days is not None and not 0 < expires_in_days <= MAX_KEY_DAYS:
+        raise AdminError(f"--expires-in-days must be 1 to {MAX_KEY_DAYS}")
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     async with _session(settings) as session:
         client = await api_clients.get_client(session, client_id) if client_id else None
@@ -124,8 +131,8 @@ async def revoke(settings: Settings, prefix: str) -> None:
 
 
 async def revoke_client(settings: Settings, client_id: str) -> None:
-    """Revokes an OAuth client: no new tokens, and its API keys are refused at once. Tokens
-    issued before stay valid until they expire (at most ``access_token_ttl_s``)."""
+    """Revokes an OAuth client: no new tokens, and its tokens already issued and its API keys
+    are refused at once (authentication reads the client at every request)."""
     client_id = client_id.strip()
     async with _session(settings) as session:
         if not await api_clients.revoke_client(session, client_id, utcnow()):
@@ -181,7 +188,7 @@ async def list_api_keys(settings: Settings) -> list[ApiKeyRow]:
                 format_scopes(frozenset(k.scopes)),
                 k.created_at,
                 k.expires_at,
-                k.revoked_at,
+                k.revoked_at or c.revoked_at,
                 k.last_used_at,
             )
             for k, c in await api_clients.list_keys(session)

@@ -39,6 +39,11 @@ _ROLE_RANK = (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN)
 _INVALID_TOKEN = {"WWW-Authenticate": INVALID_TOKEN}
 
 
+def _role(value: str) -> Role | None:
+    """The user's role; a value that is not one of ours grants nothing (FORBIDDEN, not 500)."""
+    return Role._value2member_map_.get(value)  # type: ignore[return-value]
+
+
 def _invalid_token(message: str) -> Unauthorized:
     return Unauthorized(message, headers=dict(_INVALID_TOKEN))
 
@@ -124,7 +129,7 @@ class Authenticator:
             return principal
         if user is None or not user.is_active:
             raise _invalid_token("The token's user does not exist or is inactive")
-        return dataclasses.replace(principal, role=Role(user.role))
+        return dataclasses.replace(principal, role=_role(user.role))
 
     async def _bearer(self, authorization: str) -> Principal:
         scheme, _, credentials = authorization.partition(" ")
@@ -158,8 +163,12 @@ class Authenticator:
         # The provider may grant less than our directory holds for the user now, never more;
         # scopes of ours in the token (a client of the provider acting for the user) limit the
         # user further.
-        held = Role(user.role)
-        role = None if identity.role is None else min(identity.role, held, key=_ROLE_RANK.index)
+        held = _role(user.role)
+        role = (
+            None
+            if identity.role is None or held is None
+            else min(identity.role, held, key=_ROLE_RANK.index)
+        )
         scopes = identity.scopes & KNOWN_SCOPES
         return Principal(
             subject=str(user.id),

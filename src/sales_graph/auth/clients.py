@@ -55,12 +55,14 @@ async def register_client(
 async def authenticate_client(
     session: AsyncSession, client_id: str, secret: str
 ) -> ApiClient | None:
-    """The client when the secret is right and it is not revoked; the cost is the same when
-    the client does not exist, so timing tells nothing about which ids exist."""
+    """The client when the secret is right and it is not revoked. An id that does not exist
+    costs no hash: guessed ids cannot make us spend scrypt (ids are 64 random bits, so how long
+    the answer takes tells nothing worth knowing)."""
     client = await api_clients.get_client(session, client_id)
-    stored = client.client_secret_hash if client else None
-    matches = await asyncio.to_thread(verify_client_secret, secret, stored)
-    if client is None or not matches or client.revoked_at is not None:
+    if client is None:
+        return None
+    matches = await asyncio.to_thread(verify_client_secret, secret, client.client_secret_hash)
+    if not matches or client.revoked_at is not None:
         return None
     return client
 

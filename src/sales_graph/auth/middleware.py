@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sales_graph.auth.authenticator import Authenticator
-from sales_graph.auth.throttle import api_failure_key, failed, refused
+from sales_graph.auth.throttle import api_failure_key, failed
 from sales_graph.errors import SalesGraphError, Unauthorized
 from sales_graph.web.envelope import error_response
 from sales_graph.web.ratelimit import count
@@ -31,11 +31,9 @@ class AuthenticationMiddleware:
             return
         headers = Headers(scope=scope)
         failure_key = api_failure_key(scope)
-        if "authorization" in headers or "x-api-key" in headers:
-            blocked = refused(scope, failure_key)
-            if blocked is not None:
-                await error_response(blocked)(scope, receive, send)
-                return
+        # Credentials are always checked: valid ones pass whatever others sent from the same
+        # address (a NAT, a load balancer); only failures count, and past the limit a failure
+        # is answered 429 instead of 401.
         try:
             authenticator: Authenticator = scope["app"].state.runtime.authenticator
             principal = await authenticator.authenticate(headers)

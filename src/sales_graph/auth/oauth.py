@@ -18,7 +18,7 @@ from sales_graph.auth.clients import authenticate_client
 from sales_graph.auth.permissions import ScopeError, format_scopes, parse_scopes
 from sales_graph.auth.principal import PARTNER_SUBJECT_PREFIX
 from sales_graph.auth.scope import AccessScope
-from sales_graph.auth.throttle import client_failure_key, failed, refused
+from sales_graph.auth.throttle import client_failure_key, failed, refused, token_request
 from sales_graph.db.models import ApiClient
 from sales_graph.db.repositories import users
 from sales_graph.logs import get_logger
@@ -49,12 +49,15 @@ class OAuthError(Exception):
 
 
 async def token_endpoint(request: Request) -> Response:
+    limits: dict[str, str] = {}
     try:
-        body = await _token(request)
+        body = await _token(request, limits)
     except OAuthError as exc:
         _log.info("auth.token_refused", error=exc.error, description=exc.description)
-        return exc.response()
-    return JSONResponse(body, headers=dict(_NO_STORE))
+        response = exc.response()
+        response.headers.update(limits)
+        return response
+    return JSONResponse(body, headers={**_NO_STORE, **limits})
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -128,14 +131,20 @@ def _granted_scopes(client: ApiClient, requested: str | None) -> frozenset[str]:
     return scopes
 
 
-async def _token(request: Request) -> dict[str, Any]:
-    form = await _form(request)
-    grant_type = form.get("grant_type")
-    if not grant_type:
-        raise OAuthError("invalid_request", "grant_type is required")
-    if grant_type != "client_credentials":
-        raise OAuthError("unsupported_grant_type", "Only client_credentials is supported")
-    client_id, secret, used_basic = _credentials(request, form)
+async def _token(request: Request, limits: dict[str, str]) -> dict[str, Any]:
+    """The token; ``limits`` receives the rate-limit headers of the request's bucket."""
+    try:
+        form = await _form(request)
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise OAuthError("invalid_request", "grant_type is required")
+        if grant_type != "client_credentials":
+            raise OAuthError("unsupported_grant_type", "Only client_credentials is supported")
+        client_id, secret, used_basic = _credentials(request, form)
+    except OAuthError:
+        limits.update(await token_request(request.scope, None))
+        raise
+    limits.update(await token_request(request.scope, client_id))
     runtime: Runtime = request.app.state.runtime
     failure_key = client_failure_key(request.scope, client_id)
     if (blocked := refused(request.scope, failure_key)) is not None:

@@ -1,10 +1,12 @@
-"""Failed authentications, counted per client address in a bucket of their own.
+"""Failed authentications, counted in buckets of their own; and the token endpoint's requests.
 
-A failure is counted once the credential has been checked. When a key's bucket is full the
-refusal is also kept in process until its window ends, so later attempts get their 429 before
-any check: no signature verification, no database read, no scrypt. A flood of bad credentials
-then costs a dictionary lookup per request, and the quota of everything else (the API, the
-token endpoint, the JWKS) is untouched. See docs/limits.md.
+Credentials are always checked, so valid ones pass whatever others sent from the same address;
+a failure is counted once the credential has been checked, and past its bucket's limit the
+failure is answered 429 instead of 401. Bearer tokens and API keys count per client address;
+wrong secrets at the token endpoint per address and client, and a client whose bucket is full
+is refused before its secret is hashed (the refusal is kept in process until its window ends).
+Requests to the token endpoint have their own bucket per address and client, so one client's
+flood (right or wrong) leaves the others alone. See docs/limits.md.
 """
 
 from __future__ import annotations
@@ -29,6 +31,24 @@ def client_failure_key(scope: Scope, client_id: str) -> str:
     # The id is the caller's text; a digest keeps the store's key short and plain.
     digest = hashlib.sha256(client_id.encode("utf-8", "replace")).hexdigest()[:32]
     return f"{api_failure_key(scope)}:client:{digest}"
+
+
+def token_request_key(scope: Scope, client_id: str | None) -> str:
+    """Requests to the token endpoint, per address and client: one client's requests (right or
+    wrong) never use up the quota of another client behind the same address."""
+    digest = hashlib.sha256((client_id or "").encode("utf-8", "replace")).hexdigest()[:32]
+    return f"{Bucket.OAUTH}:{client_address(scope)}:{digest if client_id else '-'}"
+
+
+async def token_request(scope: Scope, client_id: str | None) -> dict[str, str]:
+    """Counts a token request: its ``X-RateLimit-*`` headers; the 429 when over the limit."""
+    limiter = rate_limiter(scope)
+    if limiter is None:
+        return {}
+    headers, over = verdict(await limiter.hit(token_request_key(scope, client_id), Bucket.OAUTH))
+    if over is not None:
+        raise over
+    return headers
 
 
 def refused(scope: Scope, key: str) -> RateLimitExceeded | None:

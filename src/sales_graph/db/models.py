@@ -274,10 +274,32 @@ class Forecast(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+_USER_QUOTA = text("territory_id IS NULL")
+_TERRITORY_QUOTA = text("user_id IS NULL")
+
+
 class Quota(_Timestamps, table=True):
     __tablename__ = "quotas"
     __table_args__ = (
         UniqueConstraint("period", "user_id", "territory_id", name="uq_quotas_target"),
+        # One of the two targets is always NULL, and NULLs never collide in a unique
+        # constraint: one quota per period and target takes these partial indexes.
+        Index(
+            "uq_quotas_user_period",
+            "period",
+            "user_id",
+            unique=True,
+            postgresql_where=_USER_QUOTA,
+            sqlite_where=_USER_QUOTA,
+        ),
+        Index(
+            "uq_quotas_territory_period",
+            "period",
+            "territory_id",
+            unique=True,
+            postgresql_where=_TERRITORY_QUOTA,
+            sqlite_where=_TERRITORY_QUOTA,
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)

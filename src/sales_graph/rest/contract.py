@@ -32,7 +32,7 @@ from sales_graph.rest.schemas import (
 )
 from sales_graph.rest.shapes import JSONObject, RestInput
 from sales_graph.rest.table import RestRoute
-from sales_graph.web.media import JSON, media_type, single
+from sales_graph.web.media import JSON, encodings, media_type, single
 
 
 @lru_cache(maxsize=256)
@@ -245,17 +245,13 @@ class RequestContract:
         """JSON only: form, multipart and text/plain bodies are what a cross-site HTML form
         can send without a CORS preflight."""
         found = media_type(single(request.headers, "Content-Type"))
-        codings = {
-            coding.strip().lower()
-            for value in request.headers.getlist("content-encoding")
-            for coding in value.split(",")
-        }
-        if found == JSON and codings <= {"", "identity"}:
+        codings = encodings(request.headers)
+        if found == JSON and not codings:
             return
         if found == JSON:
             raise errors.UnsupportedMediaType(
                 "The request body must not be encoded",
-                details={"content_encoding": sorted(codings - {""})[:5]},
+                details={"content_encoding": sorted(codings)[:5]},
                 headers={"Accept-Encoding": "identity"},
             )
         raise errors.UnsupportedMediaType(

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sales_graph.auth.principal import Principal
 from sales_graph.db.models import IdempotencyKey
 from sales_graph.db.repositories import idempotency as key_repo
 from sales_graph.errors import Conflict, IdempotencyKeyReused
@@ -50,7 +51,23 @@ def claim_of(request: Request, inputs: RestInput) -> Claim | None:
             orjson.dumps(dict(inputs.body), option=orjson.OPT_SORT_KEYS),
         ]
     )
-    return Claim(principal.subject[:200], key, hashlib.sha256(fingerprint).hexdigest())
+    return Claim(_holder(principal), key, hashlib.sha256(fingerprint).hexdigest())
+
+
+def _holder(principal: Principal) -> str:
+    """Whose key it is: the principal with the authority it had (role, client, key, scopes).
+    A stored answer replays only to the same authority: not to a client of the user holding
+    other scopes, nor after the role changed (the request then runs, and is checked, anew)."""
+    authority = "|".join(
+        [
+            principal.role.value if principal.role else "",
+            principal.client_id or "",
+            principal.api_key_prefix or "",
+            " ".join(sorted(principal.scopes)) if principal.scoped else "*",
+        ]
+    )
+    digest = hashlib.sha256(authority.encode()).hexdigest()[:16]
+    return f"{principal.subject[:180]}#{digest}"
 
 
 class IdempotencyKeys:

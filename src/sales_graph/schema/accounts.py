@@ -86,7 +86,7 @@ class Account:
         return await load_territory(info, self.row.territory_id)
 
     @strawberry.field(description="Contacts, the primary one first.")
-    async def contacts(self, info: Info) -> list[Contact]:
+    async def contacts(self, info: Info) -> list[Contact] | None:
         rows = await info.context.loaders.contacts_by_account.load(self.row.id)
         return [Contact.from_row(row) for row in rows]
 

@@ -75,7 +75,7 @@ class Lead:
         return await load_territory(info, self.row.territory_id)
 
     @strawberry.field(description="Every assignment of this lead, oldest first.")
-    async def assignments(self, info: Info) -> list[TerritoryAssignment]:
+    async def assignments(self, info: Info) -> list[TerritoryAssignment] | None:
         rows = await info.context.loaders.assignments_by_lead.load(self.row.id)
         return [TerritoryAssignment.from_row(row) for row in rows]
 

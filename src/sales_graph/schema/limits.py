@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from graphql.utilities import get_operation_ast
 from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
@@ -48,6 +49,7 @@ from graphql import (
     NamedTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationRule,
     ValueNode,
     VariableNode,
@@ -60,6 +62,7 @@ from graphql import (
     visit,
 )
 from sales_graph.errors import ValidationError
+from sales_graph.jsonlimits import has_nul
 from sales_graph.schema.doccache import DocumentCache, cacheable
 from sales_graph.settings import GraphQLSettings
 
@@ -271,6 +274,54 @@ def limits_rule(limits: GraphQLSettings, variables: Mapping[str, Any]) -> type[V
 _MAX_INT_LITERAL = 11
 
 
+_NO_OPERATION = (
+    "Send operationName naming one operation of the document (it has several, or none by that name)"
+)
+_NO_NUL = "text without NUL (U+0000) characters"
+
+
+def _nul_fields(value: Any) -> list[str]:
+    """The fields of an input object (or of a list of them) whose values hold a NUL."""
+    if isinstance(value, dict):
+        return [str(key) for key, item in value.items() if has_nul([key, item])]
+    if isinstance(value, list):
+        return [field for item in value for field in _nul_fields(item)]
+    return []
+
+
+def _nul_texts(document: DocumentNode, variables: Mapping[str, Any]) -> list[GraphQLError]:
+    """Text holding U+0000, in a literal or a variable: PostgreSQL stores none, so it is refused
+    here, for every argument, rather than failing in the database."""
+    errors = [
+        GraphQLError(
+            f"Variable '${name}' holds a NUL character",
+            original_error=ValidationError(
+                "Invalid request data",
+                # An input object names its fields, as the input models do; a value its variable.
+                details={"fields": dict.fromkeys(_nul_fields(value) or [name], _NO_NUL)},
+            ),
+        )
+        for name, value in variables.items()
+        if has_nul(value)
+    ]
+
+    class Finder(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+            if "\x00" in node.value:
+                errors.append(
+                    GraphQLError(
+                        "A string literal holds a NUL character",
+                        node,
+                        original_error=ValidationError(
+                            "Invalid request data", details={"fields": {"literal": _NO_NUL}}
+                        ),
+                    )
+                )
+
+    visit(document, Finder())
+    return errors
+
+
 def _oversized_ints(document: DocumentNode) -> list[GraphQLError]:
     errors: list[GraphQLError] = []
 
@@ -363,6 +414,12 @@ class QueryLimits(SchemaExtension):
                 return errors
             if text is not None and cacheable(text, context.context):
                 self.valid.add(text)
+        # Strawberry names the first operation when none was sent: ask for what was sent.
+        if get_operation_ast(document, context._provided_operation_name) is None:
+            # GraphQL's GetOperation: several operations need a name, and the name must exist.
+            return [GraphQLError(_NO_OPERATION)]
+        if nul := _nul_texts(document, context.variables or {}):
+            return nul
         measurer = _Measurer(context.schema._schema, document, self.limits, context.variables or {})
         for definition in document.definitions:
             if not isinstance(definition, OperationDefinitionNode):

@@ -137,12 +137,12 @@ class Opportunity:
         return await load_territory(info, self.row.territory_id)
 
     @strawberry.field
-    async def products(self, info: Info) -> list[OpportunityProduct]:
+    async def products(self, info: Info) -> list[OpportunityProduct] | None:
         rows = await info.context.loaders.products_by_opportunity.load(self.row.id)
         return [OpportunityProduct.from_row(row) for row in rows]
 
     @strawberry.field(description="Tracked changes, oldest first.")
-    async def history(self, info: Info) -> list[OpportunityChange]:
+    async def history(self, info: Info) -> list[OpportunityChange] | None:
         rows = await info.context.loaders.history_by_opportunity.load(self.row.id)
         return [OpportunityChange.from_row(row) for row in rows]
 

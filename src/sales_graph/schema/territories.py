@@ -69,7 +69,7 @@ class Territory:
         return [User.from_row(row) for row in rows]
 
     @strawberry.field(description="Assignment rules, in the order they are tried.")
-    async def rules(self, info: Info) -> list[TerritoryRule]:
+    async def rules(self, info: Info) -> list[TerritoryRule] | None:
         rows = await info.context.loaders.territory_rules.load(uuid.UUID(self.id))
         return [TerritoryRule.from_row(row) for row in rows]
 

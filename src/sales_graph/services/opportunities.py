@@ -260,6 +260,13 @@ def _may_edit(scope: AccessScope, opportunity: Opportunity) -> None:
         raise Forbidden("A rep may change only the opportunities they own")
 
 
+def _check_open(opportunity: Opportunity) -> None:
+    """A closed deal is final: its owner, amount and dates are what quotas and commissions
+    were counted on."""
+    if STAGES[OpportunityStage(opportunity.stage)].is_closed:
+        raise Conflict("A closed opportunity is final", details={"stage": opportunity.stage})
+
+
 def _check_version(opportunity: Opportunity, expected: int | None) -> None:
     if expected is not None and expected != opportunity.version:
         raise Conflict(
@@ -388,8 +395,7 @@ async def update_opportunity(
     opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
     _may_edit(scope, opportunity)
     _check_version(opportunity, changes.expected_version)
-    if STAGES[OpportunityStage(opportunity.stage)].is_closed:
-        raise Conflict("A closed opportunity is final", details={"stage": opportunity.stage})
+    _check_open(opportunity)
     actor = scope.actor_id
     sent = changes.model_fields_set
     before = payloads.opportunity(opportunity)
@@ -461,6 +467,7 @@ async def reassign_opportunity(
     scope.require_scope("opportunities:write")
     scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
     opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
+    _check_open(opportunity)
     await check_owner(session, scope, owner_id)
     before = payloads.opportunity(opportunity)
     if owner_id != opportunity.owner_id:

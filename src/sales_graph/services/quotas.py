@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 from pydantic import Field, model_validator
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.auth.scope import AccessScope
@@ -111,16 +112,19 @@ async def set_quota(
             "A quota for this period and target exists; update it instead",
             details={"existing_quota_id": str(shown.id)} if shown else {},
         )
-    quota = await quota_repo.add_quota(
-        session,
-        Quota(
-            period=period.name,
-            user_id=data.user_id,
-            territory_id=data.territory_id,
-            amount=data.amount,
-            set_by_id=scope.actor_id,
-        ),
+    quota = Quota(
+        period=period.name,
+        user_id=data.user_id,
+        territory_id=data.territory_id,
+        amount=data.amount,
+        set_by_id=scope.actor_id,
     )
+    try:
+        async with session.begin_nested():
+            await quota_repo.add_quota(session, quota)
+    except IntegrityError as exc:
+        # Another request set it between our check and our insert.
+        raise Conflict("A quota for this period and target exists; update it instead") from exc
     await record_event(
         session, "quota.set", quota.id, payloads.quota(quota), actor_id=scope.actor_id
     )

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.auth.scope import AccessScope
@@ -150,12 +151,24 @@ async def create_territory(
         is_active=data.is_active,
         priority=data.priority,
     )
-    session.add(territory)
-    await session.flush()
+    await _save_name(session, territory)
     await territory_repo.replace_members(session, territory.id, data.member_ids)
     await territory_repo.replace_rules(session, territory.id, [r.to_row() for r in data.rules])
     await _record(session, "territory.created", territory, scope)
     return territory
+
+
+async def _save_name(session: AsyncSession, territory: Territory) -> None:
+    """Flushes the territory in a savepoint: a name taken by a concurrent request between our
+    check and this write is the same CONFLICT as one taken before."""
+    try:
+        async with session.begin_nested():
+            session.add(territory)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "A territory with this name already exists", details={"field": "name"}
+        ) from exc
 
 
 async def _record(
@@ -174,6 +187,14 @@ async def _record(
     )
 
 
+def _routing_changes(territory: Territory, changes: TerritoryChanges) -> bool:
+    sent = changes.model_fields_set
+    return changes.rules is not None or any(
+        name in sent and getattr(changes, name) != getattr(territory, name)
+        for name in ("priority", "is_active")
+    )
+
+
 async def update_territory(
     session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID, changes: TerritoryChanges
 ) -> Territory:
@@ -182,6 +203,10 @@ async def update_territory(
     territory = await visible_territory(session, scope, territory_id)
     if scope.role is Role.SALES_MANAGER and territory.owner_id != scope.actor_id:
         raise Forbidden("A manager may change only the territories they own")
+    if _routing_changes(territory, changes):
+        # Rules, priority and being active decide where every new lead of the organisation
+        # goes, into whose territory: the routing is the admins' to change.
+        scope.require_role(Role.ADMIN)
     if changes.owner_id is not None and changes.owner_id != territory.owner_id:
         # The owner decides who sees the territory's records: only an admin moves it.
         scope.require_role(Role.ADMIN)
@@ -198,6 +223,7 @@ async def update_territory(
     if changes.name is not None:
         await _check_name_free(session, scope, changes.name, territory.id)
         territory.name = changes.name
+        await _save_name(session, territory)
     for field in ("description", "is_active", "priority"):
         if field in changes.model_fields_set:
             value = getattr(changes, field)

@@ -8,24 +8,9 @@ from typing import Any, TypeVar
 import pydantic
 
 from sales_graph.errors import ValidationError
+from sales_graph.jsonlimits import has_nul
 
 M = TypeVar("M", bound=pydantic.BaseModel)
-
-
-def _has_nul(value: Any) -> bool:
-    # A loop, not recursion: free-form JSON may be nested deeper than the stack (its depth
-    # limit is checked after this validator).
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and "\x00" in item:
-            return True
-        if isinstance(item, Mapping):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return False
 
 
 class Input(pydantic.BaseModel):
@@ -38,7 +23,7 @@ class Input(pydantic.BaseModel):
     @classmethod
     def _no_nul_characters(cls, value: Any) -> Any:
         # PostgreSQL text and JSONB cannot hold U+0000; refuse it here rather than fail there.
-        if _has_nul(value):
+        if has_nul(value):
             raise ValueError("must not contain NUL (U+0000) characters")
         return value
 

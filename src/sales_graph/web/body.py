@@ -18,7 +18,7 @@ from sales_graph.errors import (
     ValidationError,
 )
 from sales_graph.web.envelope import error_response
-from sales_graph.web.media import JSON, media_type, single
+from sales_graph.web.media import JSON, encodings, media_type, single
 
 _JSON_ONLY_PATHS = frozenset({"/graphql"})
 
@@ -46,6 +46,12 @@ class RequestBodyLimits:
                     "POST /graphql takes application/json",
                     details={"content_type": found[:100], "supported": [JSON]},
                     headers={"Accept": JSON, "Accept-Post": JSON},
+                )
+            if codings := encodings(headers):
+                return UnsupportedMediaType(
+                    "The request body must not be encoded",
+                    details={"content_encoding": sorted(codings)[:5]},
+                    headers={"Accept-Encoding": "identity"},
                 )
         declared = headers.get("content-length", "")
         # isdigit alone takes "²", which int() refuses.

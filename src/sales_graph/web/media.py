@@ -24,3 +24,13 @@ def single(headers: Headers, name: str) -> str | None:
             f"Send the {name} header once", details={"fields": {name: "sent more than once"}}
         )
     return values[0] if values else None
+
+
+def encodings(headers: Headers) -> set[str]:
+    """The content codings a body was sent with, lower case (``identity`` and none are plain)."""
+    found = {
+        coding.strip().lower()
+        for value in headers.getlist("content-encoding")
+        for coding in value.split(",")
+    }
+    return found - {"", "identity"}

@@ -16,9 +16,11 @@ from sales_graph.web.limiter import Bucket, Decision, RateLimiter
 
 # Load balancers probe often and must always get an answer.
 _EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
-# Anonymous by design: each has its own bucket per address, so that neither other anonymous
-# traffic nor failed authentications can use up the quota of token issuance and of the JWKS.
-_OWN_BUCKETS = {"/oauth/token": Bucket.OAUTH, "/.well-known/jwks.json": Bucket.JWKS}
+# Anonymous by design: the JWKS has its own bucket per address, so that neither other anonymous
+# traffic nor failed authentications can use up its quota. The token endpoint counts itself,
+# per address and client, once it has read which client is asking (auth/throttle.py).
+_OWN_BUCKETS = {"/.well-known/jwks.json": Bucket.JWKS}
+_SELF_COUNTED = frozenset({"/oauth/token"})
 
 
 def client_address(scope: Scope) -> str:
@@ -56,7 +58,7 @@ async def count(scope: Scope) -> tuple[dict[str, str], RateLimitExceeded | None]
     """Counts this request against its key: the ``X-RateLimit-*`` headers, and the 429 error
     when it is over a limit. No headers when rate limiting is off or the path is exempt."""
     limiter: RateLimiter | None = None
-    if scope["type"] == "http" and scope["path"] not in _EXEMPT_PATHS:
+    if scope["type"] == "http" and scope["path"] not in _EXEMPT_PATHS | _SELF_COUNTED:
         limiter = rate_limiter(scope)
     if limiter is None:
         return {}, None
