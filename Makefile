@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 export SALES_GRAPH_DATA_DIR ?= .demo
 
-.PHONY: demo test check bench services-up services-down schema clean
+.PHONY: demo test fuzz check bench services-up services-down schema clean
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	scripts/services up
 	eval "$$(scripts/services env)" && $(VENV)/bin/pytest
+
+# The fuzz suite's long profile (tests/fuzz, docs/testing.md): schemathesis against REST and
+# GraphQL as every kind of caller, on PostgreSQL and SQLite. FUZZ_SEED=<n> looks somewhere new.
+fuzz: $(STAMP)
+	scripts/services up
+	eval "$$(scripts/services env)" && FUZZ_PROFILE=long $(VENV)/bin/pytest -m fuzz tests/fuzz $(FUZZ_ARGS)
 
 check: $(STAMP)
 	scripts/check
