@@ -147,12 +147,16 @@ def gateway() -> ASGIApp:
 def gateway_naive() -> ASGIApp:
     from aiodataloader import DataLoader
 
-    from sales_graph.resolvers.loaders import Loaders
+    import sales_graph.resolvers.loaders as loaders
+    from sales_graph.resolvers.dataloader import Loader
 
-    def naive(batch: Any) -> Any:
-        return DataLoader(batch_load_fn=batch, batch=False, cache=False)
+    class NaiveLoader(Loader[Any, Any]):
+        def __init__(self, batch: Any, **_: Any) -> None:
+            super().__init__(batch)
+            self._loader = DataLoader(batch_load_fn=self._dispatch, batch=False, cache=False)
 
-    setattr(Loaders, "_loader", staticmethod(naive))  # noqa: B010 - replacing a method on purpose
+    # The relation loaders of resolvers/loaders.py, one key at a time; on purpose.
+    setattr(loaders, "Loader", NaiveLoader)  # noqa: B010
     return CountingShim(_create())
 
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
-
-from aiodataloader import DataLoader
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
 
 from sales_graph.connectors import Connectors, UpstreamNotFound
 from sales_graph.connectors.billing.models import Contract
@@ -28,6 +26,7 @@ from sales_graph.connectors.finance.models import Revenue
 from sales_graph.connectors.marketing.models import Campaign, LeadScore
 from sales_graph.connectors.support.models import CriticalTickets, Escalations, FeatureRequests
 from sales_graph.errors import UpstreamUnavailable
+from sales_graph.resolvers.dataloader import Loader
 
 DEFAULT_CONCURRENCY = 10
 V = TypeVar("V")
@@ -42,35 +41,40 @@ def finance_period(period: str) -> str | None:
     return period if period.startswith("Q") else None
 
 
-class UpstreamLoader(Generic[V]):
+def upstream_loader(
+    fetch: Callable[[str], Awaitable[V | None]], limit: asyncio.Semaphore
+) -> Loader[str, V | None]:
     """One resource of one system, keyed by the system's id for it."""
 
-    def __init__(self, fetch: Callable[[str], Awaitable[V]], limit: asyncio.Semaphore) -> None:
-        self._fetch = fetch
-        self._limit = limit
-        # DataLoader rejects the future of a key whose value is an exception, and only that one.
-        self._loader: DataLoader[str, Any] = DataLoader(
-            batch_load_fn=self._batch, max_batch_size=500
-        )
-
-    async def load(self, key: str) -> V | None:
-        value: V | None = await self._loader.load(key)
-        return value
-
-    async def _batch(self, keys: list[str]) -> list[Any]:
-        return list(await asyncio.gather(*(self._one(key) for key in keys)))
-
-    async def _one(self, key: str) -> V | Exception | None:
-        async with self._limit:
+    async def one(key: str) -> V | Exception | None:
+        async with limit:
             try:
-                return await self._fetch(key)
+                return await fetch(key)
             except UpstreamNotFound:
                 return None
-            except Exception as exc:  # handed to DataLoader, raised by load() of this key
+            except Exception as exc:  # fails the load of this key only
                 return exc
+
+    async def batch(keys: Sequence[str]) -> list[V | Exception | None]:
+        return await asyncio.gather(*(one(key) for key in keys))
+
+    return Loader(batch)
 
 
 class UpstreamLoaders:
+    health: Loader[str, AccountHealth | None]
+    usage: Loader[str, AccountUsage | None]
+    tickets: Loader[str, AccountTickets | None]
+    nps: Loader[str, AccountNps | None]
+    critical_tickets: Loader[str, CriticalTickets | None]
+    escalations: Loader[str, Escalations | None]
+    feature_requests: Loader[str, FeatureRequests | None]
+    campaign: Loader[str, Campaign | None]
+    lead_score: Loader[str, LeadScore | None]
+    contract: Loader[str, Contract | None]
+    # Keyed by our period name (Q1_2026, M03_2026, FY2026); None for a fiscal year.
+    revenue: Loader[str, Revenue | None]
+
     def __init__(
         self,
         connectors: Connectors | None,
@@ -85,38 +89,31 @@ class UpstreamLoaders:
             for system in ("marketing", "customer_experience", "support", "billing", "finance")
         }
         cx = "customer_experience"
-        self.health = UpstreamLoader[AccountHealth](
-            lambda k: self._c().customer_experience.health(k), limits[cx]
-        )
-        self.usage = UpstreamLoader[AccountUsage](
-            lambda k: self._c().customer_experience.usage(k), limits[cx]
-        )
-        self.tickets = UpstreamLoader[AccountTickets](
+        self.health = upstream_loader(lambda k: self._c().customer_experience.health(k), limits[cx])
+        self.usage = upstream_loader(lambda k: self._c().customer_experience.usage(k), limits[cx])
+        self.tickets = upstream_loader(
             lambda k: self._c().customer_experience.tickets(k), limits[cx]
         )
-        self.nps = UpstreamLoader[AccountNps](
-            lambda k: self._c().customer_experience.nps(k), limits[cx]
-        )
-        self.critical_tickets = UpstreamLoader[CriticalTickets](
+        self.nps = upstream_loader(lambda k: self._c().customer_experience.nps(k), limits[cx])
+        self.critical_tickets = upstream_loader(
             lambda k: self._c().support.critical_tickets(k), limits["support"]
         )
-        self.escalations = UpstreamLoader[Escalations](
+        self.escalations = upstream_loader(
             lambda k: self._c().support.escalations(k), limits["support"]
         )
-        self.feature_requests = UpstreamLoader[FeatureRequests](
+        self.feature_requests = upstream_loader(
             lambda k: self._c().support.feature_requests(k), limits["support"]
         )
-        self.campaign = UpstreamLoader[Campaign](
+        self.campaign = upstream_loader(
             lambda k: self._c().marketing.campaign(k), limits["marketing"]
         )
-        self.lead_score = UpstreamLoader[LeadScore](
+        self.lead_score = upstream_loader(
             lambda k: self._c().marketing.lead_score(k), limits["marketing"]
         )
-        self.contract = UpstreamLoader[Contract](
+        self.contract = upstream_loader(
             lambda k: self._c().billing.get_contract(k), limits["billing"]
         )
-        # Keyed by our period name (Q1_2026, M03_2026, FY2026).
-        self.revenue = UpstreamLoader[Revenue | None](self._revenue, limits["finance"])
+        self.revenue = upstream_loader(self._revenue, limits["finance"])
 
     def _c(self) -> Connectors:
         if self._connectors is None:
@@ -130,4 +127,4 @@ class UpstreamLoaders:
         return await self._c().finance.revenue(name) if name else None
 
 
-__all__ = ["UpstreamLoader", "UpstreamLoaders", "finance_period"]
+__all__ = ["UpstreamLoaders", "finance_period", "upstream_loader"]
