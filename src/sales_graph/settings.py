@@ -11,8 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 
 class Environment(StrEnum):
@@ -44,7 +46,21 @@ class UpstreamSettings(BaseModel):
     stale_ttl_s: float = Field(default=86400, ge=0)
     cache_ttls: dict[str, float] = Field(default_factory=dict)
     # Signs the system's webhooks to us (Standard Webhooks); only Customer Experience sends any.
+    # Several, space-separated, during a rotation.
     webhook_secret: SecretStr | None = None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secrets(cls, value: SecretStr | None) -> SecretStr | None:
+        """Each secret is one the Standard Webhooks library takes (``whsec_<base64>``), so a
+        bad one stops the start rather than every delivery; blank is none."""
+        secrets = value.get_secret_value().split() if value is not None else []
+        for secret in secrets:
+            try:
+                Webhook(secret)
+            except (ValueError, EmptyWebhookSecretError) as exc:
+                raise ValueError("each secret must be whsec_ and base64") from exc
+        return value if secrets else None
 
 
 class AuthSettings(BaseModel):
@@ -155,6 +171,8 @@ class Settings(BaseSettings):
         env_prefix="SALES_GRAPH_",
         env_nested_delimiter="__",
         extra="ignore",
+        # A refused value may be a secret: the error names the setting, not the value.
+        hide_input_in_errors=True,
     )
 
     env: Environment = Environment.DEVELOPMENT

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import time
 import uuid
 from typing import Any
@@ -12,11 +10,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from sales_graph.db.models import Account
 from sales_graph.errors import Unauthorized
 from sales_graph.simulators import RunningSimulators
-from tests.federation.conftest import WEBHOOK_SECRET, make_accounts
+from sales_graph.web.webhooks import TOLERANCE_S, SeenDeliveries, verify
+from tests.federation.conftest import WEBHOOK_SECRET, make_accounts, signed_headers
 from tests.graphql.conftest import Gateway
 
 PATH = "/webhooks/customer-experience"
@@ -30,17 +31,7 @@ def _signed(
     secret: str = WEBHOOK_SECRET,
 ) -> tuple[bytes, dict[str, str]]:
     body = orjson.dumps(payload)
-    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{webhook_id}.{ts}.".encode() + body, hashlib.sha256).digest()
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": ts,
-        "webhook-signature": f"v1,{base64.b64encode(digest).decode()}",
-    }
-    return body, headers
+    return body, signed_headers(body, webhook_id=webhook_id, timestamp=timestamp, secret=secret)
 
 
 def _signals(account_id: str, **signals: Any) -> dict[str, Any]:
@@ -147,8 +138,6 @@ async def test_a_signed_but_malformed_delivery_is_a_validation_error(gateway: Ga
 
 
 async def test_without_redis_seen_ids_are_kept_in_process_until_they_expire() -> None:
-    from sales_graph.web.webhooks import SeenDeliveries
-
     now = [0.0]
     seen = SeenDeliveries(None, prefix="t:", clock=lambda: now[0])
     assert await seen.first_time("a")
@@ -160,8 +149,6 @@ async def test_without_redis_seen_ids_are_kept_in_process_until_they_expire() ->
 
 
 def test_during_a_rotation_both_secrets_verify() -> None:
-    from sales_graph.web.webhooks import verify
-
     old, new = WEBHOOK_SECRET, "whsec_" + base64.b64encode(b"the-next-secret").decode()
     for secret in (old, new):
         body, headers = _signed(_signals("acc"), secret=secret)
@@ -186,3 +173,97 @@ async def test_a_delivery_drops_the_cached_health(
     await gateway.data(gateway.org.admin, query, id=account_id)
     health_calls = [r for r in sims["customer_experience"].requests if r.path.endswith("/health")]
     assert len(health_calls) == 2
+
+
+async def test_a_timestamp_from_the_future_is_refused_and_one_inside_the_window_is_not(
+    gateway: Gateway,
+) -> None:
+    (account_id,) = await make_accounts(gateway, 1)
+    now = int(time.time())
+    ahead = _signed(_signals(account_id, nps=1), timestamp=now + 6 * 60)
+    response = await _post(gateway, *ahead)
+    assert response.status_code == 401
+    assert "tolerance" in response.json()["error"]["message"]
+    assert (await _stored(gateway, account_id)).nps is None
+    inside = _signed(_signals(account_id, nps=2), timestamp=now - TOLERANCE_S + 30)
+    assert (await _post(gateway, *inside)).status_code == 204
+    assert (await _stored(gateway, account_id)).nps == 2
+
+
+async def test_any_one_good_signature_of_several_verifies(gateway: Gateway) -> None:
+    (account_id,) = await make_accounts(gateway, 1)
+    body, headers = _signed(_signals(account_id, escalations=4))
+    other = base64.b64encode(b"\0" * 32).decode()
+    headers["webhook-signature"] = f"v2,{other} v1,{other} {headers['webhook-signature']}"
+    assert (await _post(gateway, body, headers)).status_code == 204
+    assert (await _stored(gateway, account_id)).escalations == 4
+
+
+# Values of the three headers that once were, or could be, a 500: digits int() refuses (a
+# superscript two, 5,000 digits), what float() parses oddly, lists the library splits.
+HOSTILE: dict[str, tuple[str, ...]] = {
+    "webhook-id": ("", " ", "\xe9", "a" * 5000, "a.b.c"),
+    "webhook-timestamp": (
+        "\xb2",
+        "1" * 5000,
+        "-1",
+        "nan",
+        "inf",
+        "1e999",
+        "0x10",
+        " ",
+        "\xb9\xb2",
+    ),
+    "webhook-signature": (
+        "v1",
+        "v1,",
+        "v1,,",
+        "v1,!!!",
+        "v1,a,b",
+        "v1,AAAA v1",
+        ",",
+        "  ",
+        "v1," + "A" * 10000,
+        "v1,\xe9",
+    ),
+}
+
+
+async def test_hostile_header_values_are_401_never_a_server_error(gateway: Gateway) -> None:
+    (account_id,) = await make_accounts(gateway, 1)
+    for name, values in HOSTILE.items():
+        for value in values:
+            body, headers = _signed(_signals(account_id, health_score=9))
+            sent = [(k.encode(), v.encode()) for k, v in headers.items() if k != name]
+            sent.append((name.encode(), value.encode("latin-1")))
+            response = await gateway.client.post(PATH, content=body, headers=sent)
+            assert response.status_code == 401, (name, value[:20], response.text)
+            assert response.json()["error"]["code"] == "UNAUTHORIZED"
+    not_utf8 = b'{"type": "\xff"}'
+    response = await _post(gateway, not_utf8, signed_headers(not_utf8))
+    assert response.status_code == 401  # the library verifies text; JSON is UTF-8
+    assert (await _stored(gateway, account_id)).health_score is None
+
+
+latin1 = st.text(st.characters(max_codepoint=0xFF), max_size=60)
+
+
+@settings(max_examples=300, derandomize=True, database=None)
+@example(webhook_id="a", timestamp="\xb2", signature="v1,x", body=b"{}")  # int() said no: a 500
+@example(webhook_id="a", timestamp="1" * 5000, signature="v1,x", body=b"{}")  # and here
+@given(
+    webhook_id=latin1,
+    timestamp=st.one_of(latin1, st.integers(-(10**20), 10**20).map(str)),
+    signature=st.one_of(latin1, latin1.map(lambda v: "v1," + v)),
+    body=st.binary(max_size=60),
+)
+def test_verify_only_ever_refuses_with_unauthorized(
+    webhook_id: str, timestamp: str, signature: str, body: bytes
+) -> None:
+    headers = {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": signature,
+    }
+    with pytest.raises(Unauthorized):
+        verify(WEBHOOK_SECRET, headers, body)

@@ -3,10 +3,6 @@ or a retry loop (Marketing's lead.qualified over Kafka; Customer Experience's we
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,7 +25,7 @@ from tests.events.flow_conftest import (
     open_flow,
     read_raw,
 )
-from tests.federation.conftest import WEBHOOK_SECRET, gateway, sims, upstream_overrides  # noqa: F401
+from tests.federation.conftest import gateway, signed_headers, sims, upstream_overrides  # noqa: F401
 from tests.graphql.conftest import Gateway
 
 
@@ -99,19 +95,6 @@ async def test_deep_lead_qualified_messages_are_dead_lettered_at_once(flow: Flow
     assert await flow.leads_with_email("extra@example.com") == []
 
 
-def _signed(payload: bytes) -> dict[str, str]:
-    webhook_id = f"msg_{uuid.uuid4().hex}"
-    ts = str(int(time.time()))
-    key = base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{webhook_id}.{ts}.".encode() + payload, hashlib.sha256).digest()
-    return {
-        "content-type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": ts,
-        "webhook-signature": f"v1,{base64.b64encode(digest).decode()}",
-    }
-
-
 async def test_hostile_webhook_deliveries_are_400s(
     gateway: Gateway,  # noqa: F811
 ) -> None:
@@ -131,7 +114,7 @@ async def test_hostile_webhook_deliveries_are_400s(
     for field, delivery in bodies.items():
         body = with_deep(delivery, 900)
         response = await gateway.client.post(
-            "/webhooks/customer-experience", content=body, headers=_signed(body)
+            "/webhooks/customer-experience", content=body, headers=signed_headers(body)
         )
         assert response.status_code == 400, response.text
         error = response.json()["error"]
@@ -139,6 +122,6 @@ async def test_hostile_webhook_deliveries_are_400s(
         assert field.strip() in str(error["details"]), error
     for body in (b"[]", b"null", b'"x"', b'{"a":' * 2000 + b"1" + b"}" * 2000):
         response = await gateway.client.post(
-            "/webhooks/customer-experience", content=body, headers=_signed(body)
+            "/webhooks/customer-experience", content=body, headers=signed_headers(body)
         )
         assert response.status_code == 400, response.text

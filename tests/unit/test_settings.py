@@ -3,8 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from sales_graph.settings import Environment, Settings
+from sales_graph.settings import Environment, Settings, UpstreamSettings
 
 
 def test_defaults_are_the_embedded_footprint(
@@ -47,9 +48,19 @@ def test_environment_variables_with_prefix_and_nested_groups(
         ("SALES_GRAPH_ENV", "staging"),
         ("SALES_GRAPH_FISCAL_YEAR_START_MONTH", "13"),
         ("SALES_GRAPH_GRAPHQL__MAX_PAGE_SIZE", "0"),
+        ("SALES_GRAPH_CUSTOMER_EXPERIENCE__WEBHOOK_SECRET", "whsec_c2VjcmV0 whsec_abcde"),
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError, match=name.removeprefix("SALES_GRAPH_").split("__")[-1].lower()):
+    with pytest.raises(
+        ValueError, match=name.removeprefix("SALES_GRAPH_").split("__")[-1].lower()
+    ) as refused:
         Settings()
+    assert "input_value" not in str(refused.value)  # a refused value may be a secret
+
+
+def test_a_blank_webhook_secret_is_none_configured() -> None:
+    assert UpstreamSettings(webhook_secret=SecretStr(" ")).webhook_secret is None
+    rotating = UpstreamSettings(webhook_secret=SecretStr("whsec_c2VjcmV0 whsec_b3RoZXI="))
+    assert rotating.webhook_secret is not None
