@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -87,7 +86,6 @@ async def connect(sims: RunningSimulators) -> AsyncIterator[Connect]:
             retry=retry,
             breaker=breaker,
             max_response_bytes=max_response_bytes,
-            rng=random.Random(7),
         )
         made.append(client)
         return client

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import ClassVar, Self
 
@@ -32,7 +31,6 @@ class SystemClient:
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
-        rng: random.Random | None = None,
     ) -> Self:
         upstream = UpstreamClient(
             cls.SYSTEM,
@@ -43,7 +41,6 @@ class SystemClient:
             retry=retry,
             breaker=breaker,
             max_response_bytes=max_response_bytes,
-            rng=rng,
         )
         return cls(upstream)
 
