@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -86,6 +87,7 @@ async def connect(sims: RunningSimulators) -> AsyncIterator[Connect]:
             retry=retry,
             breaker=breaker,
             max_response_bytes=max_response_bytes,
+            rng=random.Random(7),
         )
         made.append(client)
         return client

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import ssl
 import time
 from collections.abc import Iterator, Mapping
@@ -22,11 +23,15 @@ import httpx
 import orjson
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
-from tenacity import RetryCallState
 
-from sales_graph.connectors.breaker import BreakerState, CircuitBreaker
+from sales_graph.connectors.breaker import CircuitBreaker
 from sales_graph.connectors.cache import Cache, CacheEntry
-from sales_graph.connectors.errors import CircuitOpen, UpstreamNotFound, UpstreamRejected
+from sales_graph.connectors.errors import (
+    CircuitOpen,
+    InvalidPayload,
+    UpstreamNotFound,
+    UpstreamRejected,
+)
 from sales_graph.connectors.models import UpstreamModel
 from sales_graph.connectors.retry import RetryPolicy, may_retry
 from sales_graph.connectors.wire import (
@@ -94,6 +99,7 @@ class UpstreamClient:
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        rng: random.Random | None = None,
     ) -> None:
         self.system = system
         self.deadline_s = settings.deadline_s
@@ -105,6 +111,7 @@ class UpstreamClient:
         if self.breaker.name is None:
             self.breaker.name = system
         self.max_response_bytes = max_response_bytes
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._log = get_logger(f"sales_graph.connectors.{system}")
         # Clients used in turn (see UpstreamSettings.connection_pools); empty when unconfigured.
         self._clients: list[httpx.AsyncClient] = []
@@ -208,53 +215,36 @@ class UpstreamClient:
         content = None if json is None else orjson.dumps(jsonable(json))
         headers = call_headers(idempotency_key, has_body=content is not None)
         retryable = may_retry(method, idempotency_key)
-        attempts, in_flight = 0, False
-        failed: UpstreamError | None = None
-
-        async def attempt() -> M:
-            nonlocal attempts, in_flight, failed
-            attempts += 1
-            if not self.breaker.allow():
-                raise self._circuit_open()
-            in_flight = True
-            try:
-                result = await self._attempt(method, path, model, params, content, headers)
-            except (UpstreamNotFound, UpstreamRejected):
-                in_flight = False
-                self.breaker.record_success()
-                raise
-            except UpstreamError as exc:
-                in_flight = False
-                self.breaker.record_failure()
-                failed = exc
-                raise
-            in_flight = False
-            self.breaker.record_success()
-            return result
-
-        def worth_another(error: BaseException) -> bool:
-            # Once the circuit opened, the retries end with this error, not after a wait.
-            return (
-                retryable
-                and self.retry.retries(error)
-                and self.breaker.state is not BreakerState.OPEN
-            )
-
-        def retry_scheduled(state: RetryCallState) -> None:
-            assert failed is not None
-            self._log_failure(failed, method, path, attempts, state.upcoming_sleep)
-
-        retrying = self.retry.retrying(
-            deadline_s=self.deadline_s, retry=worth_another, before_sleep=retry_scheduled
-        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.deadline_s
+        attempt, in_flight = 0, False
+        last: UpstreamError | None = None
         try:
-            async with asyncio.timeout(self.deadline_s):
-                result: M = await retrying(attempt)
-                return result
-        except UpstreamError as exc:
-            if exc is failed:
-                self._log_failure(exc, method, path, attempts, None)
-            raise
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    attempt += 1
+                    if not self.breaker.allow():
+                        raise last or self._circuit_open()
+                    in_flight = True
+                    try:
+                        result = await self._attempt(method, path, model, params, content, headers)
+                    except (UpstreamNotFound, UpstreamRejected):
+                        in_flight = False
+                        self.breaker.record_success()
+                        raise
+                    except UpstreamError as exc:
+                        in_flight = False
+                        self.breaker.record_failure()
+                        delay = self._retry_delay(exc, attempt, retryable, deadline - loop.time())
+                        self._log_failure(exc, method, path, attempt, delay)
+                        if delay is None:
+                            raise
+                        last = exc
+                        await asyncio.sleep(delay)
+                        continue
+                    in_flight = False
+                    self.breaker.record_success()
+                    return result
         except TimeoutError as exc:
             if in_flight:
                 self.breaker.record_failure()
@@ -264,11 +254,11 @@ class UpstreamClient:
                     "system": self.system,
                     "method": method,
                     "path": path,
-                    "attempts": attempts,
+                    "attempts": attempt,
                     "deadline_s": self.deadline_s,
                 },
             )
-            self._log_failure(error, method, path, attempts, None)
+            self._log_failure(error, method, path, attempt, None)
             raise error from exc
         except asyncio.CancelledError:
             if in_flight:
@@ -308,6 +298,27 @@ class UpstreamClient:
         if body is None:
             raise too_large(self.system, self.max_response_bytes, details)
         return parse_payload(self.system, model, body, details)
+
+    def _retry_delay(
+        self, error: UpstreamError, attempt: int, retryable: bool, remaining_s: float
+    ) -> float | None:
+        """How long to wait before the next attempt, or None to give up now."""
+        status = error.details.get("status")
+        if (
+            not retryable
+            or attempt >= self.retry.max_attempts
+            or isinstance(error, InvalidPayload)
+            or (status is not None and status not in self.retry.retry_statuses)
+        ):
+            return None
+        retry_after = error.details.get("retry_after_s")
+        delay = (
+            float(retry_after)
+            if retry_after is not None
+            else self.retry.backoff_s(attempt, self._rng)
+        )
+        # A wait that outlasts the deadline would only turn this error into a timeout.
+        return delay if delay < remaining_s else None
 
     def _circuit_open(self) -> CircuitOpen:
         retry_in = round(self.breaker.retry_in_s(), 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from typing import ClassVar, Self
 
@@ -31,6 +32,7 @@ class SystemClient:
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        rng: random.Random | None = None,
     ) -> Self:
         upstream = UpstreamClient(
             cls.SYSTEM,
@@ -41,6 +43,7 @@ class SystemClient:
             retry=retry,
             breaker=breaker,
             max_response_bytes=max_response_bytes,
+            rng=rng,
         )
         return cls(upstream)
 
