@@ -4,7 +4,8 @@ and the translation of every failure into ``sales_graph.errors`` in one place.
 
 A call's life: breaker check -> request (connect/read timeouts) -> status classified -> body read
 up to ``max_response_bytes`` and validated -> on a retryable failure, wait (backoff or
-``Retry-After``) and go again, as long as the wait fits in the deadline.
+``Retry-After``) and go again, as long as the wait fits in the deadline. The loop is ours, not
+stamina's or tenacity's: ``connectors/retry.py`` says why.
 """
 
 from __future__ import annotations

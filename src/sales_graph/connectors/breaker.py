@@ -5,6 +5,8 @@ closed --N consecutive failures--> open --cool-down--> half-open --trial succeed
                                      ^                      |
                                      +---trial fails--------+
 In half-open exactly one call (the trial) goes through; the others fail fast until it ends.
+Ours rather than pybreaker: it guards coroutines only through Tornado, and a cancelled trial
+must hand its turn on (:meth:`CircuitBreaker.release`).
 """
 
 from __future__ import annotations

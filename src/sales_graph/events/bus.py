@@ -1,5 +1,6 @@
 """The in-process bus of the embedded footprint: published events reach the same handlers the
-worker's Kafka consumers call, one at a time, in publication order."""
+worker's Kafka consumers call, one at a time, in publication order; a failing handler is tried
+up to ``max_attempts`` times (tenacity), waiting ``backoff_s * n`` after attempt n."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from tenacity import AsyncRetrying, stop_after_attempt, wait_incrementing
 
 from sales_graph.logs import get_logger
 
@@ -58,19 +61,23 @@ class Bus:
                 self._queue.task_done()
 
     async def _deliver(self, handler: Handler, envelope: dict[str, Any]) -> None:
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                await handler(envelope)
-                return
-            except Exception as exc:
-                _log.warning(
-                    "events.handler_failed",
-                    event_id=envelope.get("event_id"),
-                    event_type=envelope.get("event_type"),
-                    attempt=attempt,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                if attempt == self.max_attempts:
-                    self.dead_letters.append((envelope, f"{type(exc).__name__}: {exc}"))
-                    return
-                await asyncio.sleep(self.backoff_s * attempt)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_incrementing(start=self.backoff_s, increment=self.backoff_s),
+            after=lambda state: _log.warning(
+                "events.handler_failed",
+                event_id=envelope.get("event_id"),
+                event_type=envelope.get("event_type"),
+                attempt=state.attempt_number,
+                error=_described(state.outcome.exception() if state.outcome else None),
+            ),
+            reraise=True,
+        )
+        try:
+            await retrying(handler, envelope)
+        except Exception as exc:
+            self.dead_letters.append((envelope, _described(exc)))
+
+
+def _described(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -2,7 +2,8 @@
 committed after the database commit, a message that keeps failing sent to ``<topic>.dlq``.
 
 A handler raises :class:`Rejected` for a message that can never succeed (it goes to the dead
-letters at once) and any other exception for a failure worth retrying.
+letters at once) and any other exception for a failure worth retrying (tenacity: up to
+``max_attempts``, waiting ``backoff_s * 2**(n-1)`` after attempt n).
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from sales_graph.logs import get_logger
 from sales_graph.timeutil import format_datetime, utcnow
@@ -110,28 +119,32 @@ class Consumer:
         except (orjson.JSONDecodeError, Rejected) as exc:
             await self._dead_letter(record, f"Rejected: {exc}")
             return
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                await self.handler(message)
-                self.stats.handled += 1
-                return
-            except Rejected as exc:
-                await self._dead_letter(record, f"Rejected: {exc}")
-                return
-            except Exception as exc:
-                self.stats.failures += 1
-                error = f"{type(exc).__name__}: {exc}"
-                _log.warning(
-                    "consumer.retry",
-                    consumer=self.name,
-                    offset=record.offset,
-                    attempt=attempt,
-                    error=error,
-                )
-                if attempt == self.max_attempts:
-                    await self._dead_letter(record, error)
-                    return
-                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+        retrying = AsyncRetrying(
+            # Not Rejected (it can never succeed), nor CancelledError (not an Exception).
+            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(Rejected),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_exponential(multiplier=self.backoff_s),
+            after=lambda state: self._failed(record, state),
+            reraise=True,
+        )
+        try:
+            await retrying(self.handler, message)
+        except Rejected as exc:
+            await self._dead_letter(record, f"Rejected: {exc}")
+        except Exception as exc:
+            await self._dead_letter(record, _described(exc))
+        else:
+            self.stats.handled += 1
+
+    def _failed(self, record: ConsumerRecord[bytes, bytes], state: RetryCallState) -> None:
+        self.stats.failures += 1
+        _log.warning(
+            "consumer.retry",
+            consumer=self.name,
+            offset=record.offset,
+            attempt=state.attempt_number,
+            error=_described(state.outcome.exception() if state.outcome else None),
+        )
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
         headers = [
@@ -146,3 +159,7 @@ class Consumer:
         )
         self.stats.dead_lettered += 1
         _log.error("consumer.dead_letter", consumer=self.name, offset=record.offset, error=error)
+
+
+def _described(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}"

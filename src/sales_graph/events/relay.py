@@ -4,6 +4,9 @@ Run by ``sales-graph worker`` (and in process by ``serve`` in the embedded footp
 relays share the rows (``FOR UPDATE SKIP LOCKED``; an aggregate's rows are taken in order, see
 ``db.repositories.outbox.claim``). A relay killed between publishing and marking leaves rows
 that are published again: delivery is at least once, consumers deduplicate by ``event_id``.
+
+No retry library here: a row's next try is a time stored on the row (``retry_at``), so that it
+outlives the relay and is shared by every relay, and ``run`` is a poll loop, not a retry loop.
 """
 
 from __future__ import annotations
