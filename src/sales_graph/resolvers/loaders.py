@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from sales_graph.db.models import (
-    Account,
-    Contact,
-    Lead,
-    LeadAssignment,
-    Opportunity,
-    OpportunityHistory,
-    OpportunityProduct,
-    Territory,
-    TerritoryRule,
-    User,
-)
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.auth.scope import AccessScope
 from sales_graph.db.repositories import accounts, leads, opportunities, territories, users
 from sales_graph.resolvers.dataloader import Loader
 from sales_graph.resolvers.upstream_loaders import UpstreamLoaders
@@ -28,37 +19,33 @@ from sales_graph.resolvers.upstream_loaders import UpstreamLoaders
 if TYPE_CHECKING:
     from sales_graph.schema.context import Context
 
-K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
 V = TypeVar("V")
-
-
-def _by_key(keys: Sequence[K], rows: Sequence[V], key: Callable[[V], K]) -> list[V | None]:
-    found = {key(row): row for row in rows}
-    return [found.get(k) for k in keys]
-
-
-def _grouped(keys: Sequence[K], pairs: Sequence[tuple[K, V]]) -> list[list[V]]:
-    groups: dict[K, list[V]] = defaultdict(list)
-    for k, value in pairs:
-        groups[k].append(value)
-    return [groups.get(k, []) for k in keys]
+# A repository read of the rows related to some ids, under the caller's scope.
+Read = Callable[[AsyncSession, AccessScope, Sequence[uuid.UUID]], Awaitable[list[R]]]
 
 
 class Loaders:
     def __init__(self, context: Context) -> None:
         self._context = context
-        self.user = Loader(self._users)
-        self.territory = Loader(self._territories)
-        self.territory_members = Loader(self._territory_members)
-        self.territory_rules = Loader(self._territory_rules)
-        self.account = Loader(self._accounts)
-        self.contacts_by_account = Loader(self._contacts)
-        self.lead = Loader(self._leads)
-        self.assignments_by_lead = Loader(self._assignments)
-        self.opportunity = Loader(self._opportunities)
-        self.opportunities_by_account = Loader(self._account_opportunities)
-        self.products_by_opportunity = Loader(self._products)
-        self.history_by_opportunity = Loader(self._history)
+        self.user = self._record(users.by_ids, lambda u: u.id)
+        self.territory = self._record(territories.by_ids, lambda t: t.id)
+        self.territory_members = self._related(territories.members_of, lambda pair: pair)
+        self.territory_rules = self._related(territories.rules_of, lambda r: (r.territory_id, r))
+        self.account = self._record(accounts.by_ids, lambda a: a.id)
+        self.contacts_by_account = self._related(accounts.contacts_of, lambda c: (c.account_id, c))
+        self.lead = self._record(leads.by_ids, lambda lead: lead.id)
+        self.assignments_by_lead = self._related(leads.assignments_of, lambda a: (a.lead_id, a))
+        self.opportunity = self._record(opportunities.by_ids, lambda o: o.id)
+        self.opportunities_by_account = self._related(
+            opportunities.of_accounts, lambda o: (o.account_id, o)
+        )
+        self.products_by_opportunity = self._related(
+            opportunities.products_of, lambda p: (p.opportunity_id, p)
+        )
+        self.history_by_opportunity = self._related(
+            opportunities.history_of, lambda h: (h.opportunity_id, h)
+        )
         # Reads of the external systems, deduplicated and fanned out with bounded concurrency.
         settings = context.runtime.settings
         self.upstream = UpstreamLoaders(
@@ -69,68 +56,30 @@ class Loaders:
             },
         )
 
-    async def _users(self, ids: Sequence[uuid.UUID]) -> list[User | None]:
-        scope = await self._context.scope()
-        rows = await self._context.run(lambda session: users.by_ids(session, scope, ids))
-        return _by_key(ids, rows, lambda u: u.id)
+    def _record(
+        self, read: Read[R], id_of: Callable[[R], uuid.UUID]
+    ) -> Loader[uuid.UUID, R | None]:
+        """Each id's row, or None when the caller may not see it (or there is none)."""
 
-    async def _territories(self, ids: Sequence[uuid.UUID]) -> list[Territory | None]:
-        scope = await self._context.scope()
-        rows = await self._context.run(lambda session: territories.by_ids(session, scope, ids))
-        return _by_key(ids, rows, lambda t: t.id)
+        async def batch(ids: Sequence[uuid.UUID]) -> list[R | None]:
+            found = {id_of(row): row for row in await self._rows(read, ids)}
+            return [found.get(i) for i in ids]
 
-    async def _territory_members(self, ids: Sequence[uuid.UUID]) -> list[list[User]]:
-        scope = await self._context.scope()
-        pairs = await self._context.run(lambda session: territories.members_of(session, scope, ids))
-        return _grouped(ids, pairs)
+        return Loader(batch)
 
-    async def _territory_rules(self, ids: Sequence[uuid.UUID]) -> list[list[TerritoryRule]]:
-        scope = await self._context.scope()
-        rules = await self._context.run(lambda session: territories.rules_of(session, scope, ids))
-        return _grouped(ids, [(r.territory_id, r) for r in rules])
+    def _related(
+        self, read: Read[R], pair: Callable[[R], tuple[uuid.UUID, V]]
+    ) -> Loader[uuid.UUID, list[V]]:
+        """Each id's related rows (``pair``: the row's owner id and value) the caller may see."""
 
-    async def _accounts(self, ids: Sequence[uuid.UUID]) -> list[Account | None]:
-        scope = await self._context.scope()
-        rows = await self._context.run(lambda session: accounts.by_ids(session, scope, ids))
-        return _by_key(ids, rows, lambda a: a.id)
+        async def batch(ids: Sequence[uuid.UUID]) -> list[list[V]]:
+            groups: dict[uuid.UUID, list[V]] = defaultdict(list)
+            for owner, value in map(pair, await self._rows(read, ids)):
+                groups[owner].append(value)
+            return [groups.get(i, []) for i in ids]
 
-    async def _contacts(self, ids: Sequence[uuid.UUID]) -> list[list[Contact]]:
-        scope = await self._context.scope()
-        rows = await self._context.run(lambda session: accounts.contacts_of(session, scope, ids))
-        return _grouped(ids, [(c.account_id, c) for c in rows])
+        return Loader(batch)
 
-    async def _leads(self, ids: Sequence[uuid.UUID]) -> list[Lead | None]:
+    async def _rows(self, read: Read[R], ids: Sequence[uuid.UUID]) -> list[R]:
         scope = await self._context.scope()
-        rows = await self._context.run(lambda session: leads.by_ids(session, scope, ids))
-        return _by_key(ids, rows, lambda lead: lead.id)
-
-    async def _assignments(self, ids: Sequence[uuid.UUID]) -> list[list[LeadAssignment]]:
-        scope = await self._context.scope()
-        rows = await self._context.run(lambda session: leads.assignments_of(session, scope, ids))
-        return _grouped(ids, [(a.lead_id, a) for a in rows])
-
-    async def _opportunities(self, ids: Sequence[uuid.UUID]) -> list[Opportunity | None]:
-        scope = await self._context.scope()
-        rows = await self._context.run(lambda session: opportunities.by_ids(session, scope, ids))
-        return _by_key(ids, rows, lambda o: o.id)
-
-    async def _account_opportunities(self, ids: Sequence[uuid.UUID]) -> list[list[Opportunity]]:
-        scope = await self._context.scope()
-        rows = await self._context.run(
-            lambda session: opportunities.of_accounts(session, scope, ids)
-        )
-        return _grouped(ids, [(o.account_id, o) for o in rows])
-
-    async def _products(self, ids: Sequence[uuid.UUID]) -> list[list[OpportunityProduct]]:
-        scope = await self._context.scope()
-        rows = await self._context.run(
-            lambda session: opportunities.products_of(session, scope, ids)
-        )
-        return _grouped(ids, [(p.opportunity_id, p) for p in rows])
-
-    async def _history(self, ids: Sequence[uuid.UUID]) -> list[list[OpportunityHistory]]:
-        scope = await self._context.scope()
-        rows = await self._context.run(
-            lambda session: opportunities.history_of(session, scope, ids)
-        )
-        return _grouped(ids, [(h.opportunity_id, h) for h in rows])
+        return await self._context.run(lambda session: read(session, scope, ids))
