@@ -147,7 +147,7 @@ def gateway() -> ASGIApp:
 def gateway_naive() -> ASGIApp:
     from aiodataloader import DataLoader
 
-    from sales_graph.resolvers.loaders import Loaders
+    from sales_graph.schema.loaders import Loaders
 
     def naive(batch: Any) -> Any:
         return DataLoader(batch_load_fn=batch, batch=False, cache=False)
@@ -158,8 +158,8 @@ def gateway_naive() -> ASGIApp:
 
 def gateway_no_access_filter() -> ASGIApp:
     import sales_graph.schema.context as context
-    from sales_graph.auth.principal import Principal
-    from sales_graph.auth.scope import AccessScope
+    from sales_graph.domain.principal import Principal
+    from sales_graph.domain.scope import AccessScope
     from sales_graph.errors import Unauthorized
 
     async def everything(_session: Any, principal: Principal | None) -> AccessScope:

@@ -24,7 +24,7 @@ from sales_graph.db.models import (
     User,
 )
 from sales_graph.db.repositories import accounts, leads, opportunities, territories, users
-from sales_graph.resolvers.upstream_loaders import UpstreamLoaders
+from sales_graph.schema.upstream_loaders import UpstreamLoaders
 
 if TYPE_CHECKING:
     from sales_graph.schema.context import Context
