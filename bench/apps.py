@@ -147,23 +147,23 @@ def gateway() -> ASGIApp:
 def gateway_naive() -> ASGIApp:
     from aiodataloader import DataLoader
 
-    import sales_graph.resolvers.loaders as loaders
-    from sales_graph.resolvers.dataloader import Loader
+    import sales_graph.schema.loaders as loaders
+    from sales_graph.schema.dataloader import Loader
 
     class NaiveLoader(Loader[Any, Any]):
         def __init__(self, batch: Any, **_: Any) -> None:
             super().__init__(batch)
             self._loader = DataLoader(batch_load_fn=self._dispatch, batch=False, cache=False)
 
-    # The relation loaders of resolvers/loaders.py, one key at a time; on purpose.
+    # The relation loaders of schema/loaders.py, one key at a time; on purpose.
     setattr(loaders, "Loader", NaiveLoader)  # noqa: B010
     return CountingShim(_create())
 
 
 def gateway_no_access_filter() -> ASGIApp:
     import sales_graph.schema.context as context
-    from sales_graph.auth.principal import Principal
-    from sales_graph.auth.scope import AccessScope
+    from sales_graph.domain.principal import Principal
+    from sales_graph.domain.scope import AccessScope
     from sales_graph.errors import Unauthorized
 
     async def everything(_session: Any, principal: Principal | None) -> AccessScope:

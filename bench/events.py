@@ -21,16 +21,16 @@ from bench.stack import PG, recreate_database
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import OutboxEvent
-from sales_graph.events import marketing
-from sales_graph.events.consumer import Consumer
 from sales_graph.events.outbox import record
-from sales_graph.events.relay import Relay
-from sales_graph.events.runtime import ensure_topics
-from sales_graph.events.sinks import KafkaSink
 from sales_graph.logs import configure_logging
 from sales_graph.runtime import build_runtime
 from sales_graph.seed import seed_demo
 from sales_graph.settings import EventSettings, Settings, TopicSettings
+from sales_graph.worker import marketing
+from sales_graph.worker.consumer import Consumer
+from sales_graph.worker.launch import ensure_topics
+from sales_graph.worker.relay import Relay
+from sales_graph.worker.sinks import KafkaSink
 
 DATABASE = "sales_graph_bench_events"
 KAFKA = "127.0.0.1:9092"

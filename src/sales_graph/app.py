@@ -10,16 +10,15 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from sales_graph.auth.middleware import AuthenticationMiddleware
-from sales_graph.auth.routes import auth_routes
 from sales_graph.errors import SalesGraphError
-from sales_graph.events.runtime import start_in_process
 from sales_graph.gctune import freeze_startup_heap
 from sales_graph.logs import configure_logging, get_logger
+from sales_graph.resolvers import build_schema
 from sales_graph.rest import rest_routes
 from sales_graph.runtime import Runtime, build_runtime, load_deal_model
-from sales_graph.schema import build_schema
 from sales_graph.settings import Settings
+from sales_graph.web.auth_routes import auth_routes
+from sales_graph.web.authentication import AuthenticationMiddleware
 from sales_graph.web.body import RequestBodyLimits
 from sales_graph.web.browser import SecurityHeadersMiddleware, cors_middleware
 from sales_graph.web.envelope import handle_http_exception, handle_sales_graph_error
@@ -28,6 +27,7 @@ from sales_graph.web.health import healthz, readyz
 from sales_graph.web.middleware import RequestContextMiddleware
 from sales_graph.web.ratelimit import RateLimitMiddleware
 from sales_graph.web.webhooks import webhook_routes
+from sales_graph.worker.launch import start_in_process
 
 _log = get_logger("sales_graph.app")
 

@@ -53,6 +53,11 @@ class ValidationError(SalesGraphError):
     http_status = 400
     default_message = "Invalid request data"
 
+    @classmethod
+    def of(cls, field: str, message: str) -> ValidationError:
+        """The error for one field: ``details.fields`` names it."""
+        return cls(message, details={"fields": {field: message}})
+
 
 class Unauthorized(SalesGraphError):
     code = "UNAUTHORIZED"

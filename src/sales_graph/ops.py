@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import current_revision, upgrade
 from sales_graph.db.repositories import users
 from sales_graph.domain import Role
+from sales_graph.domain.scope import AccessScope
 from sales_graph.runtime import build_runtime
 from sales_graph.seed import DemoSummary, seed_demo
 from sales_graph.services.deal_models import TrainingReport, train
@@ -82,7 +82,7 @@ async def prepare_demo(
         token = await issue_user_token(settings, email=None, role=role.value)
         lines.append(f"  {role.value:<14} {token}")
     from sales_graph.auth.admin import create_api_key
-    from sales_graph.auth.permissions import SCOPES
+    from sales_graph.domain.permissions import SCOPES
 
     key = await create_api_key(settings, name="demo partner", scopes=" ".join(sorted(SCOPES)))
     lines += ["", "Partner API key (paste as 'X-API-Key: <key>'; every scope):", f"  {key.api_key}"]
@@ -93,8 +93,8 @@ def export_contract(directory: Path) -> list[Path]:
     from strawberry.printer import print_schema
 
     from sales_graph.events.contract import write_event_contract
+    from sales_graph.resolvers import schema
     from sales_graph.rest.openapi import openapi_json
-    from sales_graph.schema import schema
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "schema.graphql"
@@ -120,8 +120,8 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
     import asyncio
     import signal
 
-    from sales_graph.events.runtime import start_in_process, start_kafka
     from sales_graph.logs import configure_logging
+    from sales_graph.worker.launch import start_in_process, start_kafka
 
     configure_logging(settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings)
@@ -146,10 +146,10 @@ async def generate_forecasts(settings: Settings, *, period: str | None = None) -
     quarter (in the forecast time zone) or for ``period``; its events wait in the outbox."""
     from zoneinfo import ZoneInfo
 
-    from sales_graph.events.forecasts import generate_now
+    from sales_graph.domain.periods import parse_period
     from sales_graph.services.forecast_generation import quarters_from
-    from sales_graph.services.periods import parse_period
     from sales_graph.timeutil import utcnow
+    from sales_graph.worker.forecasts import generate_now
 
     fiscal = settings.fiscal_year_start_month
     if period is not None:

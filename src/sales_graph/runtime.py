@@ -17,9 +17,9 @@ from sales_graph.auth.tokens import TokenIssuer
 from sales_graph.cache.forecasts import ForecastCache, InProcessForecastCache, build_forecast_cache
 from sales_graph.connectors import Connectors, build_connectors
 from sales_graph.db.engine import Database
+from sales_graph.limiter import RateLimiter, build_rate_limiter
 from sales_graph.services.scoring import PRIOR, Model
 from sales_graph.settings import Settings
-from sales_graph.web.limiter import RateLimiter, build_rate_limiter
 
 
 @dataclass

@@ -25,7 +25,8 @@ from sales_graph.db.models import (
 )
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import LeadStatus, OpportunityStage, Role
-from sales_graph.services.scoring import PRIOR, Signals, features
+from sales_graph.domain.signals import Signals, competitors
+from sales_graph.services.scoring import PRIOR, features
 from sales_graph.services.stages import STAGES
 from sales_graph.timeutil import utcnow
 
@@ -344,7 +345,7 @@ async def seed_demo(
             critical_tickets=account.open_critical_tickets,
             escalations=account.escalations,
             next_step="Schedule a demo" if index % 3 else None,
-            competitors=len(metadata.get("competition", [])),
+            competitors=competitors(metadata),
         )
         closed_at = datetime.combine(close, time(17), UTC) if not current else now
         if STAGES[stage].is_closed:

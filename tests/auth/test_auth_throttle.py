@@ -15,8 +15,7 @@ from sqlalchemy import event
 
 from sales_graph.auth import clients
 from sales_graph.auth.admin import CreatedClient, create_api_key, create_client
-from sales_graph.settings import RateLimitSettings
-from sales_graph.web.limiter import (
+from sales_graph.limiter import (
     Bucket,
     Decision,
     MemoryStore,
@@ -24,6 +23,7 @@ from sales_graph.web.limiter import (
     RateLimiter,
     build_rate_limiter,
 )
+from sales_graph.settings import RateLimitSettings
 from tests.graphql.conftest import Gateway
 
 T0 = 1_800_000_000.0

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from sales_graph.auth.admin import AdminError, CreatedClient, create_client
-from sales_graph.auth.principal import PARTNER_SUBJECT_PREFIX
 from sales_graph.db.models import User
+from sales_graph.domain.principal import PARTNER_SUBJECT_PREFIX
 from tests.auth.conftest import ME, bearer, graphql, payload_of
 from tests.graphql.conftest import Gateway
 

@@ -7,10 +7,10 @@ import uuid
 import pytest
 
 from sales_graph.auth.hashing import hash_client_secret, verify_client_secret
-from sales_graph.auth.permissions import KNOWN_SCOPES, ScopeError, format_scopes, parse_scopes
-from sales_graph.auth.principal import Principal
-from sales_graph.auth.scope import AccessScope
 from sales_graph.domain import Role
+from sales_graph.domain.permissions import KNOWN_SCOPES, ScopeError, format_scopes, parse_scopes
+from sales_graph.domain.principal import Principal
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Forbidden
 from sales_graph.services.access import scope_for
 from tests.graphql.conftest import Gateway

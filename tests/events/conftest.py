@@ -19,9 +19,9 @@ from asgi_lifespan import LifespanManager
 from sales_graph.app import create_app
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
-from sales_graph.events.runtime import EventRuntime, start_kafka
 from sales_graph.runtime import Runtime
 from sales_graph.settings import EventSettings, RateLimitSettings, Settings, TopicSettings
+from sales_graph.worker.launch import EventRuntime, start_kafka
 from tests.factories import make_org
 from tests.graphql.conftest import Gateway
 

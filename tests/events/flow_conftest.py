@@ -23,9 +23,6 @@ from sales_graph.app import create_app
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import InboxEvent, Lead, OutboxEvent, User
-from sales_graph.events import runtime as events_runtime
-from sales_graph.events.consumer import Consumer
-from sales_graph.events.runtime import EventRuntime
 from sales_graph.settings import (
     EventSettings,
     RateLimitSettings,
@@ -33,6 +30,9 @@ from sales_graph.settings import (
     UpstreamSettings,
 )
 from sales_graph.simulators import RunningSimulators, Simulator
+from sales_graph.worker import launch as events_runtime
+from sales_graph.worker.consumer import Consumer
+from sales_graph.worker.launch import EventRuntime
 from tests.events.conftest import EventGateway, unique_topics
 from tests.factories import make_org
 

@@ -30,6 +30,7 @@ from sales_graph.db.models import (
     User,
 )
 from sales_graph.domain import ForecastType, OpportunityStage
+from sales_graph.domain.forecasts import ComputedForecast, StageLine
 from sales_graph.events import contract, payloads
 from sales_graph.events.catalog import EVENTS, SOURCE, VERSION
 from sales_graph.events.contract import (
@@ -39,7 +40,6 @@ from sales_graph.events.contract import (
     validate_payload,
 )
 from sales_graph.events.envelope import envelope
-from sales_graph.services.forecasting import ComputedForecast, StageLine
 from sales_graph.settings import TopicSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,14 +220,15 @@ def test_yaml_writer_round_trips_awkward_values() -> None:
 
 
 def test_consumed_topics_are_the_worker_subscriptions() -> None:
-    from sales_graph.events.runtime import subscriptions
+    from sales_graph.worker.launch import subscriptions
 
     assert {s.topic: s.name for s in subscriptions()} == contract.CONSUMED_TOPICS
     assert set(contract.CONSUMER_PURPOSES) == set(contract.CONSUMED_TOPICS.values())
 
 
 def test_enumerations_agree_with_the_services() -> None:
-    from sales_graph.services import opportunities, periods
+    from sales_graph.domain import periods
+    from sales_graph.services import opportunities
 
     fields = opportunities.StageChange.model_fields
 

@@ -34,18 +34,19 @@ from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import Account, Forecast, Opportunity, OutboxEvent, Territory, User
 from sales_graph.db.repositories import scheduled_runs
 from sales_graph.domain import ForecastType, OpportunityStage
+from sales_graph.domain.forecasts import ComputedForecast
+from sales_graph.domain.periods import parse_period
 from sales_graph.events import payloads
-from sales_graph.events import runtime as events_runtime
 from sales_graph.events.contract import validate_event
-from sales_graph.events.forecasts import DAILY_JOB, ForecastRefresher, affected, daily_generation
-from sales_graph.events.schedule import check_schedule, next_slot
 from sales_graph.runtime import build_runtime
 from sales_graph.services.forecast_generation import SYSTEM_SCOPE, cached_forecast, quarters_from
-from sales_graph.services.forecasting import ComputedForecast, compute_forecast
-from sales_graph.services.periods import parse_period
+from sales_graph.services.forecasting import compute_forecast
 from sales_graph.services.stages import STAGES
 from sales_graph.settings import EventSettings, RateLimitSettings, Settings
 from sales_graph.timeutil import utcnow
+from sales_graph.worker import launch as events_runtime
+from sales_graph.worker.forecasts import DAILY_JOB, ForecastRefresher, affected, daily_generation
+from sales_graph.worker.schedule import check_schedule, next_slot
 from tests.events.conftest import (
     EventGateway,
     Message,

@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 import pytest
 
-from sales_graph.events.billing import ContractSweep
-from sales_graph.events.consumer import dlq_topic
-from sales_graph.events.runtime import EventRuntime
 from sales_graph.services import lead_intake
 from sales_graph.simulators import RunningSimulators, serve_simulators
+from sales_graph.worker.billing import ContractSweep
+from sales_graph.worker.consumer import dlq_topic
+from sales_graph.worker.launch import EventRuntime
 from tests.events.conftest import Message, produce, read_topic, until
 from tests.events.flow_conftest import (
     BILLING_KEY,

@@ -16,9 +16,9 @@ from sales_graph.app import create_app
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import OutboxEvent
-from sales_graph.events.relay import Relay
-from sales_graph.events.sinks import KafkaSink
 from sales_graph.settings import EventSettings, RateLimitSettings, Settings
+from sales_graph.worker.relay import Relay
+from sales_graph.worker.sinks import KafkaSink
 from tests.events.conftest import EventGateway, read_topic, until
 from tests.factories import make_org
 from tests.graphql.conftest import Gateway

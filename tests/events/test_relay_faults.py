@@ -19,8 +19,8 @@ from sales_graph.db.models import Account, Lead, OutboxEvent
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.db.repositories.outbox import Pending
 from sales_graph.events.outbox import record
-from sales_graph.events.relay import Relay
-from sales_graph.events.sinks import KafkaSink
+from sales_graph.worker.relay import Relay
+from sales_graph.worker.sinks import KafkaSink
 from tests.events.conftest import (
     EventGateway,
     Message,

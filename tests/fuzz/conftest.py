@@ -28,9 +28,9 @@ from sqlalchemy.engine import make_url
 
 from sales_graph.app import create_app
 from sales_graph.auth.admin import create_api_key
-from sales_graph.auth.permissions import SCOPES
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
+from sales_graph.domain.permissions import SCOPES
 from sales_graph.logs import configure_logging
 from sales_graph.runtime import Runtime
 from sales_graph.settings import RateLimitSettings, Settings

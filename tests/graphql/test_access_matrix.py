@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from sales_graph.auth.clients import issue_api_key
-from sales_graph.auth.permissions import KNOWN_SCOPES
 from sales_graph.db.models import Account, Lead, Opportunity, OpportunityProduct, Quota, User
+from sales_graph.domain.permissions import KNOWN_SCOPES
 from tests.graphql.conftest import Gateway
 
 ALL_SCOPES = KNOWN_SCOPES

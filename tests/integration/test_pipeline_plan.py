@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from sales_graph.auth.principal import Principal
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.repositories.opportunities import totals_by_stage
+from sales_graph.domain.principal import Principal
+from sales_graph.domain.scope import AccessScope
 from sales_graph.services.stages import OPEN_STAGES
 
 LOAD = """

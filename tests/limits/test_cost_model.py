@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from graphql import parse
-from sales_graph.schema import build_schema
+from sales_graph.resolvers import build_schema
 from sales_graph.schema.limits import Measure, measure
 from sales_graph.settings import GraphQLSettings
 

@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from sales_graph import jsonlimits
-from sales_graph.events.consumer import dlq_topic
-from sales_graph.events.marketing import MESSAGE_DEPTH
 from sales_graph.simulators import RunningSimulators, serve_simulators
+from sales_graph.worker.consumer import dlq_topic
+from sales_graph.worker.marketing import MESSAGE_DEPTH
 from tests.events.conftest import produce, until
 from tests.events.flow_conftest import (
     BILLING_KEY,

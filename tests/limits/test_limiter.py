@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from sales_graph.web.limiter import Decision, MemoryStore, Quota, RateLimiter
+from sales_graph.limiter import Decision, MemoryStore, Quota, RateLimiter
 
 
 class Clock:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sales_graph.web.limiter import build_rate_limiter
+from sales_graph.limiter import build_rate_limiter
 from tests.limits.conftest import Api, make_settings, serve
 
 HEALTH = {"query": "{ health { status } }"}

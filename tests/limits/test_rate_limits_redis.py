@@ -13,7 +13,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from sales_graph.web.limiter import RedisStore
+from sales_graph.limiter import RedisStore
 from tests.limits.conftest import make_settings, serve
 from tests.services import ServiceUrls, require_reachable
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from graphql import execute, parse
+from sales_graph.resolvers import build_schema
 from sales_graph.resolvers.query import Query
-from sales_graph.schema import build_schema
 from sales_graph.schema.limits import QueryLimits, SuggestionFreeExecutor
 from sales_graph.settings import GraphQLSettings
 

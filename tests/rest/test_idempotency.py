@@ -10,7 +10,7 @@ import httpx
 
 from sales_graph.db.models import IdempotencyKey, User
 from sales_graph.db.repositories import idempotency as key_repo
-from sales_graph.rest.idempotency import KEPT_FOR
+from sales_graph.services.idempotency import KEPT_FOR
 from sales_graph.timeutil import utcnow
 from tests.rest.conftest import Rest
 from tests.rest.test_contract import CREATE_LEAD

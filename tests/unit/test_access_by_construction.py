@@ -47,7 +47,7 @@ WRITES = {"add", "add_forecast", "add_quota", "record_assignment"}
 SYSTEM_ACCESS = {
     ("auth/admin.py", "command line"),
     ("auth/authenticator.py", "authentication"),
-    ("auth/oauth.py", "token issuance"),
+    ("auth/clients.py", "token issuance"),
     ("ops.py", "command line"),
     ("services/account_signals.py", "customer experience signals"),
     ("services/assignment.py", "territory rules"),

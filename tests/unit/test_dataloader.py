@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from sales_graph.resolvers.dataloader import Loader
+from sales_graph.schema.dataloader import Loader
 
 
 class Batches:

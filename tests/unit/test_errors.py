@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from sales_graph import errors
-from sales_graph.web.context import RequestContext, enter_request, leave_request
+from sales_graph.correlation import RequestContext, enter_request, leave_request
 from sales_graph.web.envelope import error_body, error_response
 
 SPEC_TABLE = {

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
+from sales_graph.domain.periods import next_quarter, parse_period, quarter_of
 from sales_graph.errors import ValidationError
-from sales_graph.services.periods import next_quarter, parse_period, quarter_of
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sales_graph.auth.api_keys import is_prefix
 from sales_graph.auth.clients import issue_api_key, register_client, revoke_api_key
 from sales_graph.auth.keys import SigningKeys
-from sales_graph.auth.permissions import ScopeError, format_scopes, parse_scopes
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.engine import Database
 from sales_graph.db.repositories import api_clients, users
+from sales_graph.domain.permissions import ScopeError, format_scopes, parse_scopes
+from sales_graph.domain.scope import AccessScope
 from sales_graph.settings import Settings
 from sales_graph.timeutil import utcnow
 

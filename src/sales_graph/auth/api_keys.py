@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from sales_graph.auth.challenge import INVALID_API_KEY
 from sales_graph.auth.hashing import hash_api_key_secret, verify_api_key_secret
-from sales_graph.auth.principal import Principal
 from sales_graph.db.engine import Database
 from sales_graph.db.repositories import api_clients
+from sales_graph.domain.principal import Principal
 from sales_graph.errors import Unauthorized
 from sales_graph.logs import get_logger
 from sales_graph.timeutil import utcnow

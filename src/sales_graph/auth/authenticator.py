@@ -22,13 +22,13 @@ from sales_graph.auth.external import (
     ExternalIdentityProvider,
     build_external_provider,
 )
-from sales_graph.auth.permissions import KNOWN_SCOPES
-from sales_graph.auth.principal import Principal
-from sales_graph.auth.scope import AccessScope
 from sales_graph.auth.tokens import TokenIssuer
 from sales_graph.db.engine import Database
 from sales_graph.db.repositories import api_clients, users
 from sales_graph.domain import Role
+from sales_graph.domain.permissions import KNOWN_SCOPES
+from sales_graph.domain.principal import Principal
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import ServiceUnavailable, Unauthorized
 from sales_graph.logs import get_logger
 from sales_graph.settings import AuthSettings

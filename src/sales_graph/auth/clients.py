@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sales_graph.auth.api_keys import generate_api_key
 from sales_graph.auth.hashing import hash_client_secret, verify_client_secret
 from sales_graph.db.models import ApiClient, ApiKey, User
-from sales_graph.db.repositories import api_clients
+from sales_graph.db.repositories import api_clients, users
+from sales_graph.domain.scope import AccessScope
 from sales_graph.timeutil import utcnow
 
 CLIENT_ID_MARKER = "sgc_"
@@ -99,3 +100,11 @@ async def issue_api_key(
 
 async def revoke_api_key(session: AsyncSession, prefix: str) -> bool:
     return await api_clients.revoke_key(session, prefix, utcnow())
+
+
+async def client_user(session: AsyncSession, client: ApiClient) -> User | None:
+    """The user a client acts for (None for a partner's client), read as the system: the token
+    endpoint needs the user's role and active flag before anyone is authenticated."""
+    if client.user_id is None:
+        return None
+    return await users.get(session, AccessScope.as_system("token issuance"), client.user_id)

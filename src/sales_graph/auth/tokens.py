@@ -16,8 +16,8 @@ from sales_graph.auth.compact import (
     verify_signature,
 )
 from sales_graph.auth.keys import ALGORITHM, SigningKeys
-from sales_graph.auth.principal import PARTNER_SUBJECT_PREFIX, Principal
 from sales_graph.domain import Role
+from sales_graph.domain.principal import PARTNER_SUBJECT_PREFIX, Principal
 from sales_graph.errors import Unauthorized
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlmodel import col
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Account, Forecast, Lead, Opportunity, Quota
+from sales_graph.domain.scope import AccessScope
 
 
 def _any(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:

@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.correlation import current_request
 from sales_graph.db.models import OutboxEvent
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.events.catalog import event_type
 from sales_graph.events.envelope import envelope
 from sales_graph.timeutil import utcnow
-from sales_graph.web.context import current_request
 
 
 def correlation_id() -> str:

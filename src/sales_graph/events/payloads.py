@@ -26,7 +26,7 @@ from sales_graph.db.models import (
 from sales_graph.timeutil import format_datetime
 
 if TYPE_CHECKING:
-    from sales_graph.services.forecasting import ComputedForecast
+    from sales_graph.domain.forecasts import ComputedForecast
 
 # onboarding.trigger priority when the opportunity names none: by deal size.
 HIGH_PRIORITY_AMOUNT = Decimal(100_000)

@@ -1,1 +1,54 @@
-"""Query and mutation resolvers (args -> service -> type) and the dataloaders they use."""
+"""The root operations (Query, Mutation) over the types of ``sales_graph.schema``, assembled into
+the Strawberry schema: the central contract, exported to ``schema/schema.graphql``.
+
+Resolvers are thin: arguments -> service -> type. The types, their field resolvers and the
+dataloaders live in ``sales_graph.schema``, which never imports this package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.types import ExecutionContext
+
+from sales_graph.resolvers.mutation import Mutation
+from sales_graph.resolvers.query import Query
+from sales_graph.schema.authentication import AuthenticationRequired
+from sales_graph.schema.errors import ErrorCodes
+from sales_graph.schema.limits import SuggestionFreeExecutor, query_limit_extensions
+from sales_graph.schema.scalars import SCALAR_OVERRIDES
+from sales_graph.settings import GraphQLSettings
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ErrorCodes has logged what deserves a log line; the rest is the caller's mistake.
+        return None
+
+
+def build_schema(
+    limits: GraphQLSettings | None = None, *, introspection: bool = True, **options: Any
+) -> strawberry.Schema:
+    """The schema with the query limits of ``limits`` (the defaults when not given)."""
+    limits = limits or GraphQLSettings()
+    options.setdefault("execution_context_class", SuggestionFreeExecutor)
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            ErrorCodes,
+            *query_limit_extensions(limits, introspection=introspection),
+            AuthenticationRequired,
+        ],
+        scalar_overrides=SCALAR_OVERRIDES,
+        **options,
+    )
+
+
+schema = build_schema()
+
+__all__ = ["build_schema", "schema"]

@@ -7,8 +7,8 @@ from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.paging import PageRequest, page_request
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import ValidationError
 from sales_graph.schema.context import Info
 

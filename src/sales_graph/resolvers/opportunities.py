@@ -9,6 +9,7 @@ import strawberry
 from sales_graph.db.repositories.opportunities import OpportunityFilter
 from sales_graph.domain import ForecastType as ForecastTypeValue
 from sales_graph.domain import OpportunityStage as OpportunityStageValue
+from sales_graph.domain.periods import Period, parse_period
 from sales_graph.resolvers.common import mutate, paging, read
 from sales_graph.schema.common import PageInfo, input_values, parse_id
 from sales_graph.schema.context import Info
@@ -37,7 +38,6 @@ from sales_graph.services import (
     opportunities,
     quotas,
 )
-from sales_graph.services.periods import Period, parse_period
 from sales_graph.services.validation import invalid, parse
 
 

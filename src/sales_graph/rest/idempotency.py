@@ -1,40 +1,26 @@
 """``Idempotency-Key`` on POST (IETF draft): the same key and request answer the stored response.
 
-The key is per principal and kept 24 hours. It is reserved and its response stored in the
-request's own unit of work, so the effect and the record commit together or not at all; a
-second request with the key while the first is running waits on the key's row and is a 409.
-Expired keys are deleted by the first keyed request of each minute (per process). The rows
-are read and written by ``db/repositories/idempotency.py``.
+The HTTP side: the header, whose key it is, the request's fingerprint and the replayed response
+(with ``Idempotent-Replayed: true``). Reserving, storing and expiring keys is
+``services/idempotency.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sales_graph.auth.principal import Principal
-from sales_graph.db.models import IdempotencyKey
-from sales_graph.db.repositories import idempotency as key_repo
-from sales_graph.errors import Conflict, IdempotencyKeyReused
+from sales_graph.domain.principal import Principal
 from sales_graph.rest.shapes import RestInput
-from sales_graph.timeutil import utcnow
+from sales_graph.services import idempotency
+from sales_graph.services.idempotency import Claim, StoredAnswer
 
 HEADER = "Idempotency-Key"
-KEPT_FOR = timedelta(hours=24)
 _REPLAYED_HEADERS = ("etag", "location")
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    principal: str
-    key: str
-    request_hash: str
 
 
 def claim_of(request: Request, inputs: RestInput) -> Claim | None:
@@ -71,64 +57,26 @@ def _holder(principal: Principal) -> str:
 
 
 class IdempotencyKeys:
-    """The keys of one app; also purges the expired ones, at most once per ``purge_every``."""
+    """The keys of one app, answering in HTTP terms."""
 
-    def __init__(self, purge_every: timedelta = timedelta(minutes=1)) -> None:
-        self.purge_every = purge_every
-        self._next_purge = datetime.min.replace(tzinfo=UTC)
+    def __init__(self) -> None:
+        self._keys = idempotency.IdempotencyKeys()
 
     async def replay_or_reserve(
         self, session: AsyncSession, claim: Claim, request: Request
     ) -> Response | None:
         """The stored response of ``claim``'s key, or None once the key is reserved for this."""
-        now = utcnow()
-        if now >= self._next_purge:
-            self._next_purge = now + self.purge_every
-            await key_repo.purge_expired(session, now)
-        row = await key_repo.get(session, claim.principal, claim.key)
-        if row is not None and row.expires_at <= now:
-            await key_repo.discard(session, row)
-            row = None
-        if row is None:
-            reserved = IdempotencyKey(
-                principal=claim.principal,
-                key=claim.key,
-                method=request.method,
-                path=request.url.path[:2000],
-                request_hash=claim.request_hash,
-                state="in_flight",
-                expires_at=now + KEPT_FOR,
-            )
-            if not await key_repo.reserve(session, reserved):
-                raise _in_flight(claim)
-            return None
-        if row.request_hash != claim.request_hash:
-            raise IdempotencyKeyReused(details={"idempotency_key": claim.key})
-        if row.state != "done" or row.response_status is None:
-            raise _in_flight(claim)
-        headers = {**(row.response_headers or {}), "Idempotent-Replayed": "true"}
-        return Response(
-            row.response_body, row.response_status, headers=headers, media_type="application/json"
+        stored = await self._keys.replay_or_reserve(
+            session, claim, method=request.method, path=request.url.path
         )
+        if stored is None:
+            return None
+        headers = {**stored.headers, "Idempotent-Replayed": "true"}
+        return Response(stored.body, stored.status, headers=headers, media_type="application/json")
 
     async def store(self, session: AsyncSession, claim: Claim, response: Response) -> None:
-        row = await key_repo.get(session, claim.principal, claim.key)
-        assert row is not None
-        await key_repo.finish(
-            session,
-            row,
-            status=response.status_code,
-            body=bytes(response.body),
-            headers={
-                name: response.headers[name]
-                for name in _REPLAYED_HEADERS
-                if name in response.headers
-            },
-        )
-
-
-def _in_flight(claim: Claim) -> Conflict:
-    return Conflict(
-        "A request with this Idempotency-Key is still in progress",
-        details={"idempotency_key": claim.key},
-    )
+        headers = {
+            name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers
+        }
+        answer = StoredAnswer(response.status_code, bytes(response.body), headers)
+        await self._keys.store(session, claim, answer)

@@ -15,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from sales_graph.auth.principal import Principal
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.isolation import FieldIsolation, shielded
+from sales_graph.domain.principal import Principal
+from sales_graph.domain.scope import AccessScope
 from sales_graph.runtime import Runtime
 from sales_graph.services.access import scope_for
 
 if TYPE_CHECKING:
-    from sales_graph.resolvers.loaders import Loaders
+    from sales_graph.schema.loaders import Loaders
 
 T = TypeVar("T")
 
@@ -72,7 +72,7 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            from sales_graph.resolvers.loaders import Loaders
+            from sales_graph.schema.loaders import Loaders
 
             self._loaders = Loaders(self)
         return self._loaders

@@ -12,10 +12,10 @@ from typing import Any
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from sales_graph.correlation import current_request_id
 from sales_graph.errors import SalesGraphError
 from sales_graph.logs import get_logger
 from sales_graph.schema.scalars import UnreadableValue
-from sales_graph.web.context import current_request_id
 
 _log = get_logger("sales_graph.graphql")
 _SUGGESTION = re.compile(r"\s*Did you mean .*\?\s*$")

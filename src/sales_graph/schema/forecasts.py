@@ -11,13 +11,13 @@ import strawberry
 from sales_graph.db.models import Forecast as ForecastRow
 from sales_graph.domain import ForecastType as ForecastTypeValue
 from sales_graph.domain import OpportunityStage as OpportunityStageValue
+from sales_graph.domain.forecasts import ComputedForecast, StageLine
+from sales_graph.domain.forecasts import Pipeline as PipelineResult
 from sales_graph.schema.common import money
 from sales_graph.schema.context import Info
 from sales_graph.schema.territories import Territory, load_territory
 from sales_graph.schema.upstream import Revenue
 from sales_graph.schema.users import User, load_user
-from sales_graph.services.forecasting import ComputedForecast, StageLine
-from sales_graph.services.forecasting import Pipeline as PipelineResult
 from sales_graph.services.quotas import Attainment
 
 ForecastType = strawberry.enum(ForecastTypeValue, name="ForecastType")

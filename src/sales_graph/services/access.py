@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.permissions import KNOWN_SCOPES
-from sales_graph.auth.principal import Principal
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.repositories import territories, users
 from sales_graph.domain import Role
+from sales_graph.domain.permissions import KNOWN_SCOPES
+from sales_graph.domain.principal import Principal
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Forbidden, Unauthorized
 
 __all__ = ["AccessScope", "scope_for"]

@@ -9,9 +9,9 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Account
 from sales_graph.db.repositories import accounts as account_repo
+from sales_graph.domain.scope import AccessScope
 
 SIGNALS = ("health_score", "nps", "open_critical_tickets", "escalations")
 

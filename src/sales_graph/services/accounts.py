@@ -6,11 +6,11 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Account
 from sales_graph.db.paging import PageRequest, PageResult
 from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories.accounts import ORDERS, AccountFilter
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import NotFound
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Lead, LeadAssignment, Territory, TerritoryRule
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories.territories import Candidate
+from sales_graph.domain.scope import AccessScope
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.timeutil import utcnow

@@ -7,12 +7,12 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Opportunity
 from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import OpportunityStage
+from sales_graph.domain.scope import AccessScope
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.services import quotas

@@ -17,7 +17,6 @@ import pydantic
 from pydantic import ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.connectors.billing import (
     BillingClient,
     BillingFrequency,
@@ -29,6 +28,7 @@ from sales_graph.connectors.billing import (
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import OpportunityStage
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import NotFound, UpstreamUnavailable, ValidationError
 from sales_graph.events import payloads
 from sales_graph.logs import get_logger

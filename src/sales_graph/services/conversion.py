@@ -11,12 +11,12 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Account, Contact, Lead, Opportunity
 from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.domain import LeadStatus, OpportunityStage, Role
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event

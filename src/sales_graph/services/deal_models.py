@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import DealScoreModel
 from sales_graph.db.repositories import deal_models
 from sales_graph.db.repositories.opportunities import closed_history
+from sales_graph.domain.scope import AccessScope
 from sales_graph.services.scoring import PRIOR, Example, Model, auc, features, fit
 from sales_graph.timeutil import utcnow
 

@@ -17,18 +17,19 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.cache.forecasts import ForecastCache, Pair
 from sales_graph.db.models import Forecast
 from sales_graph.db.repositories import forecasts as forecast_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.domain import ForecastType, OpportunityStage
+from sales_graph.domain.forecasts import ComputedForecast, StageLine
+from sales_graph.domain.periods import Period, next_quarter, quarter_of
+from sales_graph.domain.scope import AccessScope
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.logs import get_logger
 from sales_graph.services import forecasting
-from sales_graph.services.forecasting import ComputedForecast, StageLine, compute_forecast
-from sales_graph.services.periods import Period, next_quarter, quarter_of
+from sales_graph.services.forecasting import compute_forecast
 
 _log = get_logger(__name__)
 

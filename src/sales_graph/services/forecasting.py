@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Forecast
 from sales_graph.db.repositories import forecasts as forecast_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories.opportunities import StageTotals
 from sales_graph.domain import ForecastCategory, ForecastType, OpportunityStage, Role
+from sales_graph.domain.forecasts import ComputedForecast, Pipeline, StageLine
+from sales_graph.domain.periods import Period
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Forbidden, NotFound
-from sales_graph.services.periods import Period
 from sales_graph.services.stages import OPEN_STAGES, PIPELINE_ORDER, STAGES
 from sales_graph.services.validation import Input, invalid
 from sales_graph.timeutil import utcnow
@@ -42,25 +41,6 @@ _SYSTEM = AccessScope.as_system("forecast territories")
 def stages_of(forecast_type: ForecastType) -> list[OpportunityStage]:
     categories = CATEGORIES_OF[forecast_type]
     return [s for s in PIPELINE_ORDER if STAGES[s].forecast_category in categories]
-
-
-@dataclass(frozen=True, slots=True)
-class StageLine:
-    stage: OpportunityStage
-    count: int
-    total_amount: Decimal
-    probability: int
-    weighted_amount: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class Pipeline:
-    period: str
-    owner_id: uuid.UUID
-    total_count: int
-    total_amount: Decimal
-    weighted_amount: Decimal
-    by_stage: list[StageLine]
 
 
 def _lines(stages: list[OpportunityStage], totals: list[StageTotals]) -> list[StageLine]:
@@ -102,20 +82,6 @@ async def pipeline(
         weighted_amount=sum((line.weighted_amount for line in lines), Decimal(0)),
         by_stage=lines,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ComputedForecast:
-    """The ``forecast.updated`` payload of the spec, plus the AI-predicted amount."""
-
-    period: str
-    territory_id: uuid.UUID
-    forecast_type: ForecastType
-    amount: Decimal
-    probability_weighted_amount: Decimal
-    ai_predicted_amount: Decimal
-    breakdown: list[StageLine]
-    generated_at: datetime
 
 
 async def compute_forecast(

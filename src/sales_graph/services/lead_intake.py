@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Lead
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.domain import LeadStatus
+from sales_graph.domain.scope import AccessScope
 from sales_graph.services import assignment, leads
 from sales_graph.services.leads import Attribution, LeadChanges, NewLead
 from sales_graph.services.validation import Input

@@ -10,13 +10,13 @@ from pydantic import EmailStr, Field, StringConstraints, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Lead
 from sales_graph.db.paging import PageRequest, PageResult
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories.leads import ORDERS, LeadFilter
 from sales_graph.domain import LeadStatus, Role
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event

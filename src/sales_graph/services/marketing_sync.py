@@ -6,9 +6,9 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.connectors.marketing import LeadSync, LeadSyncUpdate, MarketingClient
 from sales_graph.db.models import Lead
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import UpstreamUnavailable
 from sales_graph.services.leads import editable_lead
 from sales_graph.timeutil import utcnow

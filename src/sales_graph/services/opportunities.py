@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
 from sales_graph.db.paging import PageRequest, PageResult
 from sales_graph.db.repositories import accounts as account_repo
@@ -24,12 +23,14 @@ from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.db.repositories.opportunities import ORDERS, OpportunityFilter
 from sales_graph.domain import OpportunityStage, Role
+from sales_graph.domain.scope import AccessScope
+from sales_graph.domain.signals import signals_of
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import closing
-from sales_graph.services.scoring import Model, Signals
+from sales_graph.services.scoring import Model
 from sales_graph.services.stages import STAGES
 from sales_graph.services.validation import Input, invalid
 from sales_graph.timeutil import utcnow
@@ -128,11 +129,6 @@ async def count_opportunities(
     return await opportunity_repo.count(session, scope, where)
 
 
-def _competitors(metadata: dict[str, Any]) -> int:
-    competition = metadata.get("competition")
-    return len(competition) if isinstance(competition, list) else 0
-
-
 async def rescore(session: AsyncSession, opportunity: Opportunity, model: Model) -> None:
     """Deal score from locally stored signals only: it never waits on an upstream system. The
     signals are read as the system: only the score, never the records, reaches the caller."""
@@ -141,21 +137,7 @@ async def rescore(session: AsyncSession, opportunity: Opportunity, model: Model)
     lead = (
         await lead_repo.get(session, system, opportunity.lead_id) if opportunity.lead_id else None
     )
-    signals = Signals(
-        stage=OpportunityStage(opportunity.stage),
-        stage_changed_at=opportunity.stage_changed_at,
-        close_date_slips=opportunity.close_date_slips,
-        amount=opportunity.amount,
-        account_annual_revenue=account.annual_revenue if account else None,
-        lead_score=lead.score if lead else None,
-        lead_source=lead.source if lead else None,
-        account_health=account.health_score if account else None,
-        nps=account.nps if account else None,
-        critical_tickets=account.open_critical_tickets if account else None,
-        escalations=account.escalations if account else None,
-        next_step=opportunity.next_step,
-        competitors=_competitors(opportunity.opportunity_metadata),
-    )
+    signals = signals_of(opportunity, account, lead)
     score, factors = model.score(signals, utcnow())
     opportunity.deal_score = score
     opportunity.deal_score_factors = [

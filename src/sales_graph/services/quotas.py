@@ -12,17 +12,17 @@ from pydantic import Field, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Quota
 from sales_graph.db.repositories import forecasts as quota_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import Role
+from sales_graph.domain.periods import Period, parse_period
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, NotFound
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
-from sales_graph.services.periods import Period, parse_period
 from sales_graph.services.validation import Input
 from sales_graph.timeutil import utcnow
 

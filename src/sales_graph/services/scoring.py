@@ -11,9 +11,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 from sales_graph.domain import OpportunityStage as S
+from sales_graph.domain.signals import Signals
 
 STAGE_PROGRESS = {S.DISCOVERY: 0.0, S.QUALIFICATION: 1 / 3, S.PROPOSAL: 2 / 3, S.NEGOTIATION: 1.0}
 INBOUND_SOURCES = frozenset({"webinar", "referral", "organic", "trade_show"})
@@ -32,25 +32,6 @@ FEATURES = (
     "has_next_step",
     "competitors",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Signals:
-    """What the model reads about one opportunity."""
-
-    stage: S
-    stage_changed_at: datetime
-    close_date_slips: int = 0
-    amount: Decimal | None = None
-    account_annual_revenue: Decimal | None = None
-    lead_score: int | None = None
-    lead_source: str | None = None
-    account_health: int | None = None
-    nps: int | None = None
-    critical_tickets: int | None = None
-    escalations: int | None = None
-    next_step: str | None = None
-    competitors: int = 0
 
 
 def features(signals: Signals, now: datetime) -> dict[str, float]:

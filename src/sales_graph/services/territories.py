@@ -10,11 +10,11 @@ from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Territory, TerritoryRule
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import Role
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, NotFound
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.principal import Principal
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import User
 from sales_graph.db.paging import PageRequest
 from sales_graph.db.repositories import users
+from sales_graph.domain.principal import Principal
+from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import NotFound, Unauthorized
 
 

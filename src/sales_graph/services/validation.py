@@ -46,4 +46,4 @@ def parse(model: type[M], data: Mapping[str, Any]) -> M:
 
 
 def invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(message, details={"fields": {field: message}})
+    return ValidationError.of(field, message)

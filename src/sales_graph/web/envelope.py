@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sales_graph.auth.challenge import ANONYMOUS
+from sales_graph.correlation import current_request_id
 from sales_graph.errors import SalesGraphError, error_for_status
 from sales_graph.timeutil import format_datetime, utcnow
-from sales_graph.web.context import current_request_id
 
 
 class JSONResponse(Response):

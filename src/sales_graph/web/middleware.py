@@ -10,14 +10,14 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sales_graph.errors import SalesGraphError
-from sales_graph.logs import get_logger
-from sales_graph.web.context import (
+from sales_graph.correlation import (
     RequestContext,
     client_supplied_id,
     enter_request,
     leave_request,
 )
+from sales_graph.errors import SalesGraphError
+from sales_graph.logs import get_logger
 from sales_graph.web.envelope import error_response
 
 _log = get_logger("sales_graph.http")

@@ -11,14 +11,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sales_graph.errors import RateLimitExceeded
+from sales_graph.limiter import Bucket, Decision, RateLimiter
 from sales_graph.web.envelope import error_response
-from sales_graph.web.limiter import Bucket, Decision, RateLimiter
 
 # Load balancers probe often and must always get an answer.
 _EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 # Anonymous by design: the JWKS has its own bucket per address, so that neither other anonymous
 # traffic nor failed authentications can use up its quota. The token endpoint counts itself,
-# per address and client, once it has read which client is asking (auth/throttle.py).
+# per address and client, once it has read which client is asking (web/throttle.py).
 _OWN_BUCKETS = {"/.well-known/jwks.json": Bucket.JWKS}
 _SELF_COUNTED = frozenset({"/oauth/token"})
 

@@ -11,10 +11,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Account, Contact
 from sales_graph.db.paging import Order, PageRequest, PageResult, fetch_page
 from sales_graph.db.visibility import account_visible
+from sales_graph.domain.scope import AccessScope
 
 ORDERS: dict[str, Order] = {
     "NAME_ASC": Order(

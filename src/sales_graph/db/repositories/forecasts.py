@@ -9,10 +9,10 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Forecast, Quota
 from sales_graph.db.visibility import quota_visible as _quota_visible
 from sales_graph.db.visibility import submitted_forecast_visible
+from sales_graph.domain.scope import AccessScope
 
 
 async def add_forecast(session: AsyncSession, forecast: Forecast) -> Forecast:

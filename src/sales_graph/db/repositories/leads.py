@@ -12,10 +12,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Lead, LeadAssignment
 from sales_graph.db.paging import Kind, Order, PageRequest, PageResult, fetch_page
 from sales_graph.db.visibility import lead_visible
+from sales_graph.domain.scope import AccessScope
 
 
 def _order(

@@ -13,12 +13,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
 from sales_graph.db.paging import Order, PageRequest, PageResult, fetch_page
 from sales_graph.db.visibility import opportunity_clause, opportunity_visible
 from sales_graph.domain import OpportunityStage
-from sales_graph.services.scoring import Signals
+from sales_graph.domain.scope import AccessScope
+from sales_graph.domain.signals import Signals, signals_of
 
 ORDERS: dict[str, Order] = {
     "CREATED_AT_DESC": Order(
@@ -317,21 +317,8 @@ async def closed_history(
     examples = []
     for opportunity, account, lead, stage_before in (await session.exec(statement)).all():
         closed_at = opportunity.closed_at or opportunity.updated_at
-        competition = opportunity.opportunity_metadata.get("competition")
-        signals = Signals(
-            stage=OpportunityStage(stage_before or "negotiation"),
-            stage_changed_at=opportunity.stage_changed_at,
-            close_date_slips=opportunity.close_date_slips,
-            amount=opportunity.amount,
-            account_annual_revenue=account.annual_revenue,
-            lead_score=lead.score if lead else None,
-            lead_source=lead.source if lead else None,
-            account_health=account.health_score,
-            nps=account.nps,
-            critical_tickets=account.open_critical_tickets,
-            escalations=account.escalations,
-            next_step=opportunity.next_step,
-            competitors=len(competition) if isinstance(competition, list) else 0,
+        signals = signals_of(
+            opportunity, account, lead, stage=OpportunityStage(stage_before or "negotiation")
         )
         examples.append((signals, closed_at, opportunity.stage == "closed_won"))
     return examples

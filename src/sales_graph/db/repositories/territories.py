@@ -10,9 +10,9 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import Lead, Territory, TerritoryMember, TerritoryRule, User
 from sales_graph.db.visibility import territories_readable, users_readable
+from sales_graph.domain.scope import AccessScope
 
 OPEN_LEAD_STATUSES = ("new", "working", "qualified")
 

@@ -9,9 +9,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.models import User
 from sales_graph.db.visibility import users_readable
+from sales_graph.domain.scope import AccessScope
 
 
 async def get(session: AsyncSession, scope: AccessScope, user_id: uuid.UUID) -> User | None:

@@ -9,10 +9,10 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sales_graph.auth.authenticator import Authenticator
-from sales_graph.auth.throttle import api_failure_key, failed
 from sales_graph.errors import SalesGraphError, Unauthorized
 from sales_graph.web.envelope import error_response
 from sales_graph.web.ratelimit import count
+from sales_graph.web.throttle import api_failure_key, failed
 
 # Probes must answer whatever a load balancer sends along; the token endpoint authenticates
 # clients itself (HTTP Basic), and the public keys are public.

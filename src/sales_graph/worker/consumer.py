@@ -28,7 +28,7 @@ from tenacity import (
 from sales_graph.logs import get_logger
 from sales_graph.timeutil import format_datetime, utcnow
 
-_log = get_logger("sales_graph.events.consumer")
+_log = get_logger("sales_graph.worker.consumer")
 
 MessageHandler = Callable[[dict[str, Any]], Awaitable[None]]
 

@@ -24,9 +24,9 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.cache.forecasts import Pair
+from sales_graph.correlation import RequestContext, enter_request, leave_request
+from sales_graph.domain.periods import Period, parse_period, quarter_of
 from sales_graph.errors import SalesGraphError
-from sales_graph.events.consumer import MessageHandler, Rejected
-from sales_graph.events.schedule import ScheduledJob
 from sales_graph.logs import get_logger
 from sales_graph.services.forecast_generation import (
     GenerationSummary,
@@ -34,13 +34,13 @@ from sales_graph.services.forecast_generation import (
     quarters_from,
     regenerate,
 )
-from sales_graph.services.periods import Period, parse_period, quarter_of
 from sales_graph.timeutil import utcnow
-from sales_graph.web.context import RequestContext, enter_request, leave_request
+from sales_graph.worker.consumer import MessageHandler, Rejected
+from sales_graph.worker.schedule import ScheduledJob
 
 if TYPE_CHECKING:
-    from sales_graph.events.runtime import Service
     from sales_graph.runtime import Runtime
+    from sales_graph.worker.service import Service
 
 _log = get_logger(__name__)
 

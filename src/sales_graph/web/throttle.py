@@ -16,7 +16,7 @@ import hashlib
 from starlette.types import Scope
 
 from sales_graph.errors import RateLimitExceeded
-from sales_graph.web.limiter import Bucket
+from sales_graph.limiter import Bucket
 from sales_graph.web.ratelimit import client_address, rate_limiter, verdict
 
 

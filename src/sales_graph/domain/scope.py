@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sales_graph.auth.permissions import KNOWN_SCOPES
-from sales_graph.auth.principal import Principal
 from sales_graph.domain import Role
+from sales_graph.domain.permissions import KNOWN_SCOPES
+from sales_graph.domain.principal import Principal
 from sales_graph.errors import Forbidden
 
 SYSTEM_SUBJECT_PREFIX = "system:"

@@ -14,12 +14,12 @@ import pydantic
 from sales_graph import jsonlimits
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.errors import ValidationError
-from sales_graph.events.consumer import MessageHandler, Rejected
 from sales_graph.events.contract import InvalidEvent, validate_inbound_lead_qualified
-from sales_graph.events.handling import event_id_of, handling
 from sales_graph.logs import get_logger
 from sales_graph.services import lead_intake
 from sales_graph.services.validation import field_errors
+from sales_graph.worker.consumer import MessageHandler, Rejected
+from sales_graph.worker.handling import event_id_of, handling
 
 if TYPE_CHECKING:
     from sales_graph.runtime import Runtime
@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 # The envelope, its payload, a section of it, and free-form JSON within its limits there.
 MESSAGE_DEPTH = jsonlimits.MAX_DEPTH + 3
 
-# The inbox's consumer name: the subscription's (events/runtime.py).
+# The inbox's consumer name: the subscription's (worker/launch.py).
 CONSUMER = "marketing-leads"
 
-_log = get_logger("sales_graph.events.marketing")
+_log = get_logger("sales_graph.worker.marketing")
 
 
 def parse_lead_qualified(message: dict[str, Any]) -> lead_intake.QualifiedLead:

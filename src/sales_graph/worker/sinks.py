@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from sales_graph.db.repositories.outbox import Pending
-from sales_graph.events.bus import Bus
 from sales_graph.settings import TopicSettings
+from sales_graph.worker.bus import Bus
 
 
 class Delivery(Exception):

@@ -26,7 +26,7 @@ from sales_graph.connectors.finance.models import Revenue
 from sales_graph.connectors.marketing.models import Campaign, LeadScore
 from sales_graph.connectors.support.models import CriticalTickets, Escalations, FeatureRequests
 from sales_graph.errors import UpstreamUnavailable
-from sales_graph.resolvers.dataloader import Loader
+from sales_graph.schema.dataloader import Loader
 
 DEFAULT_CONCURRENCY = 10
 V = TypeVar("V")

@@ -20,12 +20,12 @@ from typing import Any
 from sales_graph.db.engine import Database
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.db.repositories.outbox import Pending
-from sales_graph.events.sinks import Delivery, EventSink
 from sales_graph.logs import get_logger
 from sales_graph.settings import EventSettings
 from sales_graph.timeutil import utcnow
+from sales_graph.worker.sinks import Delivery, EventSink
 
-_log = get_logger("sales_graph.events.relay")
+_log = get_logger("sales_graph.worker.relay")
 
 # Transient failures (the broker is away) back off up to this long between tries.
 MAX_BACKOFF_S = 30.0

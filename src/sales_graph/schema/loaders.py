@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.auth.scope import AccessScope
 from sales_graph.db.repositories import accounts, leads, opportunities, territories, users
-from sales_graph.resolvers.dataloader import Loader
-from sales_graph.resolvers.upstream_loaders import UpstreamLoaders
+from sales_graph.domain.scope import AccessScope
+from sales_graph.schema.dataloader import Loader
+from sales_graph.schema.upstream_loaders import UpstreamLoaders
 
 if TYPE_CHECKING:
     from sales_graph.schema.context import Context

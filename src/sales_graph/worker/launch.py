@@ -10,26 +10,23 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from sales_graph.events.bus import Bus
-from sales_graph.events.consumer import Consumer, MessageHandler, dlq_topic
-from sales_graph.events.relay import Relay
-from sales_graph.events.sinks import KafkaSink, LocalSink
 from sales_graph.logs import get_logger
+from sales_graph.worker.bus import Bus
+from sales_graph.worker.consumer import Consumer, MessageHandler, dlq_topic
+from sales_graph.worker.relay import Relay
+from sales_graph.worker.service import Service
+from sales_graph.worker.sinks import KafkaSink, LocalSink
 
 if TYPE_CHECKING:
     from sales_graph.runtime import Runtime
 
 _log = get_logger("sales_graph.events")
-
-
-class Service(Protocol):
-    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +39,7 @@ class Subscription:
 
 
 def subscriptions() -> list[Subscription]:
-    from sales_graph.events import billing, forecasts, marketing
+    from sales_graph.worker import billing, forecasts, marketing
 
     return [
         Subscription("marketing-leads", "marketing_leads", marketing.lead_qualified_handler),
@@ -52,7 +49,7 @@ def subscriptions() -> list[Subscription]:
 
 
 def background_services(runtime: Runtime) -> list[Service]:
-    from sales_graph.events import billing, forecasts
+    from sales_graph.worker import billing, forecasts
 
     return [*forecasts.services(runtime), *billing.services(runtime)]
 

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sales_graph.auth.oauth import token_endpoint
 from sales_graph.runtime import Runtime
 from sales_graph.web.envelope import JSONResponse
+from sales_graph.web.oauth import token_endpoint
 
 
 async def jwks(request: Request) -> Response:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sales_graph.bounds import FIRST_DATE, LAST_DATE
-from sales_graph.services.validation import invalid
+from sales_graph.errors import ValidationError
 
 # ASCII digits only, and ``fullmatch`` (a trailing newline is not a period).
 _PATTERN = re.compile(r"^(?:Q([1-4])_(\d{4})|M(0[1-9]|1[0-2])_(\d{4})|FY(\d{4}))$", re.ASCII)
@@ -35,10 +35,10 @@ def _add_months(day: date, months: int) -> date:
 def parse_period(name: str, fiscal_year_start_month: int = 1, field: str = "period") -> Period:
     match = _PATTERN.fullmatch(name or "")
     if match is None:
-        raise invalid(field, "a period is Q1_2026, M03_2026 or FY2026")
+        raise ValidationError.of(field, "a period is Q1_2026, M03_2026 or FY2026")
     year = int(next(group for group in reversed(match.groups()) if group and len(group) == 4))
     if not FIRST_DATE.year <= year <= LAST_DATE.year:
-        raise invalid(field, f"the year is {FIRST_DATE.year} to {LAST_DATE.year}")
+        raise ValidationError.of(field, f"the year is {FIRST_DATE.year} to {LAST_DATE.year}")
     return _period(name, match, fiscal_year_start_month)
 
 

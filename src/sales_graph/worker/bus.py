@@ -15,7 +15,7 @@ from sales_graph.logs import get_logger
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
-_log = get_logger("sales_graph.events.bus")
+_log = get_logger("sales_graph.worker.bus")
 
 
 class Bus:

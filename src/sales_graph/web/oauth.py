@@ -14,22 +14,20 @@ from urllib.parse import parse_qsl, unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sales_graph.auth.clients import authenticate_client
-from sales_graph.auth.permissions import ScopeError, format_scopes, parse_scopes
-from sales_graph.auth.principal import PARTNER_SUBJECT_PREFIX
-from sales_graph.auth.scope import AccessScope
-from sales_graph.auth.throttle import client_failure_key, failed, refused, token_request
+from sales_graph.auth.clients import authenticate_client, client_user
 from sales_graph.db.models import ApiClient
-from sales_graph.db.repositories import users
+from sales_graph.domain.permissions import ScopeError, format_scopes, parse_scopes
+from sales_graph.domain.principal import PARTNER_SUBJECT_PREFIX
 from sales_graph.logs import get_logger
 from sales_graph.runtime import Runtime
 from sales_graph.web.envelope import JSONResponse
+from sales_graph.web.throttle import client_failure_key, failed, refused, token_request
 
 _MAX_BODY_BYTES = 4096
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _FORM = "application/x-www-form-urlencoded"
 
-_log = get_logger("sales_graph.auth.oauth")
+_log = get_logger("sales_graph.web.oauth")
 
 
 class OAuthError(Exception):
@@ -159,8 +157,7 @@ async def _token(request: Request, limits: dict[str, str]) -> dict[str, Any]:
                 "invalid_client", "Client authentication failed", basic_challenge=used_basic
             )
         scopes = _granted_scopes(client, form.get("scope"))
-        system = AccessScope.as_system("token issuance")
-        user = await users.get(session, system, client.user_id) if client.user_id else None
+        user = await client_user(session, client)
     if client.user_id is not None and (user is None or not user.is_active):
         raise OAuthError("unauthorized_client", "The client's user is inactive")
     tokens = runtime.tokens

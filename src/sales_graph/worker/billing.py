@@ -20,18 +20,18 @@ import pydantic
 from sales_graph.connectors.errors import UpstreamRejected
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.errors import NotFound, UpstreamError, ValidationError
-from sales_graph.events.consumer import MessageHandler, Rejected
-from sales_graph.events.handling import event_id_of, handling
 from sales_graph.logs import get_logger
 from sales_graph.services import contracts
 from sales_graph.services.validation import field_errors
 from sales_graph.timeutil import utcnow
+from sales_graph.worker.consumer import MessageHandler, Rejected
+from sales_graph.worker.handling import event_id_of, handling
 
 if TYPE_CHECKING:
-    from sales_graph.events.runtime import Service
     from sales_graph.runtime import Runtime
+    from sales_graph.worker.service import Service
 
-# The inbox's consumer name: the subscription's (events/runtime.py).
+# The inbox's consumer name: the subscription's (worker/launch.py).
 CONSUMER = "billing-contracts"
 EVENT_TYPE = "opportunity.closed_won"
 
@@ -41,7 +41,7 @@ SWEEP_INTERVAL_S = 60.0
 SWEEP_GRACE_S = 300.0
 SWEEP_BATCH = 50
 
-_log = get_logger("sales_graph.events.billing")
+_log = get_logger("sales_graph.worker.billing")
 
 
 def parse_closed_won(message: dict[str, Any]) -> contracts.ClosedWon:

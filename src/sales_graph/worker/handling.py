@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import structlog
 
-from sales_graph.web.context import RequestContext, client_supplied_id, enter_request, leave_request
+from sales_graph.correlation import RequestContext, client_supplied_id, enter_request, leave_request
 
 # The inbox keeps event ids of up to 100 characters.
 _MAX_EVENT_ID = 100

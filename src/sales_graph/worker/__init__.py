@@ -1,0 +1,2 @@
+"""The worker: relays, consumers and the scheduler (``sales-graph worker``; in process in the
+embedded footprint)."""
