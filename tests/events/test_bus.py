@@ -1,4 +1,4 @@
-"""The embedded footprint's in-process bus: handler retries and its dead-letter list."""
+"""The embedded footprint's in-process bus (worker/bus.py): handler retries and its dead letters."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from sales_graph.events.bus import Bus
+from sales_graph.worker.bus import Bus
 
 
 @pytest.fixture
