@@ -216,3 +216,17 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    def upstream(self, system: str) -> UpstreamSettings:
+        """The settings of one upstream system by its name (one of ``UPSTREAM_SYSTEMS``)."""
+        found = getattr(self, system, None)
+        if not isinstance(found, UpstreamSettings):
+            raise KeyError(system)
+        return found
+
+
+# The upstream systems, in the order their settings are declared: the one list that the
+# connectors, the upstream loaders, readiness and the simulators are checked against.
+UPSTREAM_SYSTEMS: tuple[str, ...] = tuple(
+    name for name, field in Settings.model_fields.items() if field.annotation is UpstreamSettings
+)

@@ -18,7 +18,7 @@ from sales_graph.connectors.marketing import MarketingClient
 from sales_graph.connectors.retry import RetryPolicy
 from sales_graph.connectors.support import SupportClient
 from sales_graph.connectors.system_client import SystemClient
-from sales_graph.settings import Settings, UpstreamSettings
+from sales_graph.settings import Settings
 
 DEFAULT_CACHE_PREFIX = "sales-graph:upstream:"
 C = TypeVar("C", bound=SystemClient)
@@ -80,7 +80,7 @@ def build_connectors(
     overrides = ttls or {}
 
     def build(cls: type[C]) -> C:
-        system: UpstreamSettings = getattr(settings, cls.SYSTEM)
+        system = settings.upstream(cls.SYSTEM)
         return cls.from_settings(
             system,
             cache=shared,

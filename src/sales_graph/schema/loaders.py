@@ -15,6 +15,7 @@ from sales_graph.db.repositories import accounts, leads, opportunities, territor
 from sales_graph.domain.scope import AccessScope
 from sales_graph.schema.dataloader import Loader
 from sales_graph.schema.upstream_loaders import UpstreamLoaders
+from sales_graph.settings import UPSTREAM_SYSTEMS
 
 if TYPE_CHECKING:
     from sales_graph.schema.context import Context
@@ -51,8 +52,7 @@ class Loaders:
         self.upstream = UpstreamLoaders(
             context.runtime.connectors,
             concurrency={
-                system: getattr(settings, system).max_connections
-                for system in ("marketing", "customer_experience", "support", "billing", "finance")
+                system: settings.upstream(system).max_connections for system in UPSTREAM_SYSTEMS
             },
         )
 

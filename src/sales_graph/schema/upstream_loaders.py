@@ -27,6 +27,7 @@ from sales_graph.connectors.marketing.models import Campaign, LeadScore
 from sales_graph.connectors.support.models import CriticalTickets, Escalations, FeatureRequests
 from sales_graph.errors import UpstreamUnavailable
 from sales_graph.schema.dataloader import Loader
+from sales_graph.settings import UPSTREAM_SYSTEMS
 
 DEFAULT_CONCURRENCY = 10
 V = TypeVar("V")
@@ -86,7 +87,7 @@ class UpstreamLoaders:
         self._connectors = connectors
         limits = {
             system: asyncio.Semaphore((concurrency or {}).get(system, DEFAULT_CONCURRENCY))
-            for system in ("marketing", "customer_experience", "support", "billing", "finance")
+            for system in UPSTREAM_SYSTEMS
         }
         cx = "customer_experience"
         self.health = upstream_loader(lambda k: self._c().customer_experience.health(k), limits[cx])

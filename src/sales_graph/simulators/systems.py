@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sales_graph.simulators.billing import BillingApi
+from sales_graph.simulators import billing, customer_experience, finance, marketing, support
 from sales_graph.simulators.core import Simulator, SystemApi
-from sales_graph.simulators.customer_experience import CustomerExperienceApi
-from sales_graph.simulators.finance import FinanceApi
-from sales_graph.simulators.marketing import MarketingApi
-from sales_graph.simulators.support import SupportApi
 
+# Each simulator names its system (its module's SYSTEM); the gateway's list is
+# settings.UPSTREAM_SYSTEMS, and tests/unit/test_systems.py checks that they agree.
 SYSTEMS: dict[str, Callable[[int], SystemApi]] = {
-    "marketing": MarketingApi,
-    "customer_experience": CustomerExperienceApi,
-    "support": SupportApi,
-    "billing": BillingApi,
-    "finance": FinanceApi,
+    marketing.SYSTEM: marketing.MarketingApi,
+    customer_experience.SYSTEM: customer_experience.CustomerExperienceApi,
+    support.SYSTEM: support.SupportApi,
+    billing.SYSTEM: billing.BillingApi,
+    finance.SYSTEM: finance.FinanceApi,
 }
 
 
