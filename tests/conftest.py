@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -11,6 +12,7 @@ import structlog
 from sqlalchemy.engine import make_url
 
 from sales_graph.settings import Settings
+from tests.kafka_topics import CREATED, delete_created
 from tests.services import ServiceUrls, read_service_urls, require_reachable
 
 SERVICES = read_service_urls()
@@ -87,3 +89,13 @@ def fresh_database(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, log_json=True, _env_file=None)  # type: ignore[call-arg]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Deletes the Kafka topics the run created (tests/kafka_topics.py)."""
+    bootstrap = os.environ.get("SALES_GRAPH_KAFKA_BOOTSTRAP_SERVERS")
+    if CREATED and bootstrap:
+        try:
+            asyncio.run(delete_created(bootstrap))
+        except Exception as exc:  # the run's verdict stands; the next broker start cleans up
+            print(f"\nkafka: could not delete the run's topics: {exc!r}")

@@ -4,7 +4,6 @@ to read what reached a topic."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +23,7 @@ from sales_graph.settings import EventSettings, RateLimitSettings, Settings, Top
 from sales_graph.worker.launch import EventRuntime, start_kafka
 from tests.factories import make_org
 from tests.graphql.conftest import Gateway
-
-
-def unique_topics() -> TopicSettings:
-    """Topic names no other test uses (the broker is shared by the whole run)."""
-    suffix = uuid.uuid4().hex[:10]
-    names = TopicSettings().model_dump()
-    return TopicSettings(**{key: f"{value}.{suffix}" for key, value in names.items()})
+from tests.kafka_topics import unique_topics
 
 
 @dataclass
