@@ -232,7 +232,8 @@ class Answer:
             return {"type": "string", "enum": [name.lower() for name in inner.values]}
         if isinstance(inner, GraphQLScalarType):
             return dict(_SCALARS[inner.name])
-        assert isinstance(inner, GraphQLObjectType) and selection is not None, inner
+        assert isinstance(inner, GraphQLObjectType), inner
+        assert selection is not None
         if selection.reference:
             return self._schema(inner.fields["id"].type, None)
         found = self._properties(f for f in selection.fields if not f.hidden)
