@@ -53,10 +53,10 @@ EVERYONE = (
         uri="/api/v1/territories/assign",
         response=('"message":"the user is not a member of the territory"',),
     ),
-    # Free-form JSON (``metadata``, a product line's ``configuration``) has limits that JSON
-    # Schema cannot state (depth, keys in all, encoded size: src/sales_graph/jsonlimits.py), so
-    # the document names them in the field's description (docs/rest.md): a value over them is
-    # schema-valid and refused with 400 naming the field.
+    # Free-form JSON (``metadata``, a product line's ``configuration``) is a plain object
+    # schema, so that client generators take it; its limits (depth, keys in all, encoded size,
+    # NUL characters: src/sales_graph/jsonlimits.py) are named in the field's description
+    # (docs/rest.md): a value over them is schema-valid and refused with 400 naming the field.
     Acceptance(
         "positive_data_acceptance",
         "free-form JSON over the limits named in the description",
@@ -66,6 +66,8 @@ EVERYONE = (
             "keys must be at most 100 characters",
             "must be at most 16384 bytes encoded as JSON",
             "integers must fit in 64 bits",
+            "must not contain NUL (U+0000) characters",
+            "text must be valid Unicode",
         ),
     ),
     # Besides the document's links, schemathesis' stateful phase infers its own from field

@@ -8,6 +8,7 @@ the last one following the document's OpenAPI links (create -> read -> convert -
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from schemathesis.engine import events as engine_events
 from sales_graph.app import create_app
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
+from sales_graph.rest.schemas import IF_MATCH
 from sales_graph.runtime import Runtime
 from sales_graph.settings import RateLimitSettings, Settings
 from tests.factories import make_org
@@ -57,10 +59,38 @@ def stage_rules_are_the_only_refusal(
         return None
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return None
+    if_match = (case.headers or {}).get("If-Match")
+    if if_match is not None and not re.fullmatch(IF_MATCH["pattern"].strip("^$"), if_match):
+        # schemathesis narrows header values to letters and digits, so it cannot make an
+        # If-Match (always a quote or *) and sends a placeholder (``0``) in a case it still
+        # calls positive: a schema-invalid header, rightly refused.
+        return None
     if response.status_code == 400:
         message = response.json()["error"]["message"]
         assert message in STATE_RULES, f"Valid stage change refused: {message}"
     return None
+
+
+# Free-form JSON (``metadata``, a product line's ``configuration``) is a plain object schema,
+# so that client generators take it; the limits JSON Schema cannot say without recursion
+# (depth, keys in all, key length, size, NUL characters, 64-bit integers) are named in its
+# description (src/sales_graph/jsonlimits.py, docs/rest.md). A value over them is schema-valid
+# and refused with 400 naming the field: documented, like the fuzz suite's acceptance.
+FREE_FORM_LIMITS = (
+    "must not nest more than 8 levels",
+    "must have at most 200 keys in all",
+    "keys must be at most 100 characters",
+    "must be at most 16384 bytes encoded as JSON",
+    "integers must fit in 64 bits",
+    "must not contain NUL (U+0000) characters",
+    "text must be valid Unicode",
+)
+
+
+def _documented(check_name: str, answer: str) -> bool:
+    return check_name == "positive_data_acceptance" and any(
+        f'":"{limit}' in answer for limit in FREE_FORM_LIMITS
+    )
 
 
 async def _seed(url: str) -> str:
@@ -131,6 +161,8 @@ def _failures(event: engine_events.ScenarioFinished) -> Iterator[tuple[str, str]
             failure = check.failure_info.failure
             interaction = recorder.interactions.get(case_id)
             response = interaction.response if interaction is not None else None
+            if _documented(check.name, response.text if response is not None else ""):
+                continue
             status = response.status_code if response is not None else None
             kind = f"{recorder.label}: {failure.code} {failure.title} [{status}]"
             answer = response.text[:400] if response is not None else ""

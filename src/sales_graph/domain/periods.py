@@ -9,12 +9,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Annotated
 
-from sales_graph.bounds import FIRST_DATE, LAST_DATE
+from pydantic import Field, StringConstraints
+
+from sales_graph.bounds import FIRST_DATE, LAST_DATE, YEAR_PATTERN
 from sales_graph.errors import ValidationError
 
 # ASCII digits only, and ``fullmatch`` (a trailing newline is not a period).
 _PATTERN = re.compile(r"^(?:Q([1-4])_(\d{4})|M(0[1-9]|1[0-2])_(\d{4})|FY(\d{4}))$", re.ASCII)
+
+# A period as JSON Schema says it (ECMA-262), within the years of business dates.
+JSON_SCHEMA: dict[str, str] = {
+    "type": "string",
+    "pattern": rf"^(?:Q[1-4]_|M(?:0[1-9]|1[0-2])_|FY){YEAR_PATTERN}$",
+    "description": "a period such as Q1_2026, M03_2026 or FY2026 "
+    f"(years {FIRST_DATE.year} to {LAST_DATE.year})",
+}
+# A period's name in an input model; ``parse_period`` reads it.
+PeriodName = Annotated[
+    str,
+    StringConstraints(max_length=16),
+    Field(json_schema_extra={k: v for k, v in JSON_SCHEMA.items() if k != "type"}),
+]
 
 
 @dataclass(frozen=True, slots=True)

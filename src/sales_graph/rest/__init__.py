@@ -10,6 +10,7 @@ from starlette.routing import Route
 from sales_graph.rest.engine import Endpoint, path_route, rest_endpoint
 from sales_graph.rest.idempotency import IdempotencyKeys
 from sales_graph.rest.openapi import docs_html, openapi_document
+from sales_graph.rest.operation import compile_routes
 from sales_graph.rest.routes import ROUTES
 from sales_graph.rest.table import RestRoute
 from sales_graph.web.envelope import JSONResponse
@@ -17,8 +18,9 @@ from sales_graph.web.envelope import JSONResponse
 
 def rest_routes(schema: strawberry.Schema) -> list[Route]:
     """The REST endpoints over ``schema``, plus ``/openapi.json`` and ``/docs``."""
-    document = openapi_document(ROUTES)
-    page = docs_html(ROUTES)
+    operations = compile_routes(ROUTES, schema._schema)
+    document = openapi_document(operations)
+    page = docs_html(operations)
     keys = IdempotencyKeys()
 
     async def openapi(_request: Request) -> Response:
@@ -28,8 +30,9 @@ def rest_routes(schema: strawberry.Schema) -> list[Route]:
         return HTMLResponse(page)
 
     by_path: dict[str, dict[str, Endpoint]] = {}
-    for route in ROUTES:
-        by_path.setdefault(route.path, {})[route.method] = rest_endpoint(schema, route, keys)
+    for operation in operations:
+        route = operation.route
+        by_path.setdefault(route.path, {})[route.method] = rest_endpoint(schema, operation, keys)
     return [
         *(path_route(path, endpoints) for path, endpoints in by_path.items()),
         Route("/openapi.json", openapi, methods=["GET"]),

@@ -13,8 +13,9 @@ from starlette.routing import Route
 
 from sales_graph import errors
 from sales_graph.auth.challenge import ANONYMOUS
-from sales_graph.rest.contract import RequestContract
 from sales_graph.rest.idempotency import IdempotencyKeys, claim_of
+from sales_graph.rest.operation import Operation
+from sales_graph.rest.request_validation import RequestValidation
 from sales_graph.rest.shapes import JSONObject, snake_details
 from sales_graph.rest.table import RestRoute
 from sales_graph.runtime import Runtime
@@ -98,17 +99,20 @@ async def _run(
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def rest_endpoint(schema: strawberry.Schema, route: RestRoute, keys: IdempotencyKeys) -> Endpoint:
+def rest_endpoint(
+    schema: strawberry.Schema, operation: Operation, keys: IdempotencyKeys
+) -> Endpoint:
     """The handler of one entry: check the request, run the operation, shape the answer."""
-    contract = RequestContract(route)
+    route = operation.route
+    validation = RequestValidation(operation)
 
     async def endpoint(request: Request) -> Response:
         # Every REST operation needs a caller: who it is comes before what was sent.
         if getattr(request.state, "principal", None) is None:
             raise errors.Unauthorized(headers={"WWW-Authenticate": ANONYMOUS})
-        inputs = await contract.read(request)
+        inputs = await validation.read(request)
         preconditions = _if_match(route, request)
-        variables = route.variables(inputs) | preconditions
+        variables = operation.variables.of(inputs) | preconditions
         claim = claim_of(request, inputs) if route.method == "POST" else None
         runtime: Runtime = request.app.state.runtime
         async with runtime.db.session() as session:
@@ -127,11 +131,12 @@ def rest_endpoint(schema: strawberry.Schema, route: RestRoute, keys: Idempotency
                 data = await _run(schema, route.document, variables, context)
             except errors.SalesGraphError as exc:
                 raise (_precondition(exc) if preconditions else exc) from None
-            if route.follow_up is not None:
-                more = route.follow_up.variables(data)
-                data |= await _run(schema, route.follow_up.document, more, context)
-            headers = {"ETag": f'"{route.etag(data)}"'} if route.etag else None
-            response = JSONResponse(route.shape(data), route.status, headers=headers)
+            if route.follow_up is not None and operation.follow_up is not None:
+                more = operation.follow_up.of(inputs)
+                data |= await _run(schema, route.follow_up, more, context)
+            version = operation.answer.version(data, route.etag) if route.etag else None
+            headers = {"ETag": f'"{version}"'} if version is not None else None
+            response = JSONResponse(operation.answer.shape(data), route.status, headers=headers)
             if claim is not None:
                 await keys.store(session, claim, response)
         return response

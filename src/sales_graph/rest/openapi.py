@@ -10,15 +10,9 @@ from typing import Any
 import orjson
 
 from sales_graph import __version__
+from sales_graph.rest.operation import Operation, compile_routes
 from sales_graph.rest.routes import ROUTES
-from sales_graph.rest.schemas import (
-    COMPONENT_SCHEMAS,
-    ETAG,
-    IDEMPOTENCY_KEY,
-    IF_MATCH,
-    PATH_PARAMETERS,
-    ref,
-)
+from sales_graph.rest.schemas import ETAG, IDEMPOTENCY_KEY, IF_MATCH, PATH_PARAMETERS, ref
 from sales_graph.rest.shapes import JSONObject
 from sales_graph.rest.table import Link, RestRoute
 
@@ -129,23 +123,26 @@ def _response_name(route: RestRoute) -> str:
     return f"{route.operation_id[:1].upper()}{route.operation_id[1:]}Response"
 
 
-def _response_schema(route: RestRoute) -> JSONObject:
+def _response_schema(operation: Operation) -> JSONObject:
     """The answer's schema; each is named in ``components`` (``CreateLeadResponse``)."""
-    return route.response if "$ref" in route.response else ref(_response_name(route))
+    answer = operation.answer.schema
+    return answer if "$ref" in answer else ref(_response_name(operation.route))
 
 
-def _success(route: RestRoute) -> JSONObject:
+def _success(operation: Operation) -> JSONObject:
+    route = operation.route
     response: JSONObject = {
         "description": route.summary,
         "headers": {**_headers(), **({"ETag": {"schema": ETAG}} if route.etag else {})},
-        "content": {"application/json": {"schema": _response_schema(route)}},
+        "content": {"application/json": {"schema": _response_schema(operation)}},
     }
     if route.links:
         response["links"] = {link.name: _link(link) for link in route.links}
     return response
 
 
-def _operation(route: RestRoute) -> JSONObject:
+def _operation(compiled: Operation) -> JSONObject:
+    route = compiled.route
     operation: JSONObject = {
         "operationId": route.operation_id,
         "summary": route.summary,
@@ -163,32 +160,43 @@ def _operation(route: RestRoute) -> JSONObject:
                     "schema": p.schema,
                     **({"example": p.example} if p.example is not None else {}),
                 }
-                for p in route.query
+                for p in compiled.query
             ),
         ],
         "responses": {
-            str(route.status): _success(route),
+            str(route.status): _success(compiled),
             **{
                 str(status): {"$ref": f"#/components/responses/{_ERRORS[status][0]}"}
                 for status in _error_statuses(route)
             },
         },
     }
-    if route.body is not None:
-        content: JSONObject = {"schema": route.body}
+    if compiled.body is not None:
+        content: JSONObject = {"schema": compiled.body}
         if route.example is not None:
             content["example"] = route.example
         operation["requestBody"] = {"required": True, "content": {"application/json": content}}
     return operation
 
 
-def openapi_document(routes: Iterable[RestRoute]) -> JSONObject:
-    paths: dict[str, dict[str, Any]] = {}
+def _components(operations: Iterable[Operation]) -> dict[str, JSONObject]:
+    """The spec's objects (one per GraphQL fragment) and each route's inline answer."""
+    named: dict[str, JSONObject] = {}
     answers: dict[str, JSONObject] = {}
-    for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
-        if "$ref" not in route.response:
-            answers[_response_name(route)] = route.response
+    for operation in operations:
+        for name, schema in operation.answer.components.items():
+            assert named.setdefault(name, schema) == schema, f"two schemas named {name}"
+        if "$ref" not in operation.answer.schema:
+            answers[_response_name(operation.route)] = operation.answer.schema
+    return named | answers
+
+
+def openapi_document(operations: Iterable[Operation]) -> JSONObject:
+    operations = tuple(operations)
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in operations:
+        route = operation.route
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(operation)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -209,7 +217,7 @@ def openapi_document(routes: Iterable[RestRoute]) -> JSONObject:
                 name: {"description": text, "schema": {"type": "integer"}}
                 for name, text in _RATE_HEADERS.items()
             },
-            "schemas": {"Error": _ERROR_ENVELOPE, **COMPONENT_SCHEMAS, **answers},
+            "schemas": {"Error": _ERROR_ENVELOPE, **_components(operations)},
             "responses": {
                 code: {
                     "description": f"{status} {text}",
@@ -224,15 +232,10 @@ def openapi_document(routes: Iterable[RestRoute]) -> JSONObject:
     }
 
 
-def _resolved(schema: JSONObject) -> JSONObject:
-    name = str(schema.get("$ref", "")).rsplit("/", 1)[-1]
-    return COMPONENT_SCHEMAS.get(name, schema)
-
-
-def _schema_text(schema: JSONObject | None) -> str:
+def _schema_text(schema: JSONObject | None, components: dict[str, JSONObject]) -> str:
     if not schema:
         return ""
-    schema = _resolved(schema)
+    schema = components.get(str(schema.get("$ref", "")).rsplit("/", 1)[-1], schema)
     properties = schema.get("properties", {})
     required = set(schema.get("required", []))
     rows = "".join(
@@ -244,17 +247,21 @@ def _schema_text(schema: JSONObject | None) -> str:
     return f"<table><tr><th>field</th><th>type</th><th>required</th></tr>{rows}</table>"
 
 
-def docs_html(routes: Iterable[RestRoute]) -> str:
+def docs_html(operations: Iterable[Operation]) -> str:
     """The API reference rendered on the server: no script, no CDN, works offline."""
+    operations = tuple(operations)
+    components = _components(operations)
     sections = []
-    for route in routes:
+    for operation in operations:
+        route = operation.route
+        body, answer = operation.body, operation.answer.schema
         params = ", ".join(p.name for p in route.query)
         sections.append(
             f"<section><h2><code>{route.method} {html.escape(route.path)}</code></h2>"
             f"<p>{html.escape(route.summary)} &mdash; success <b>{route.status}</b>"
             f"{f'; query: <code>{html.escape(params)}</code>' if params else ''}</p>"
-            f"{'<h3>Request body</h3>' + _schema_text(route.body) if route.body else ''}"
-            f"<h3>Response</h3>{_schema_text(route.response)}"
+            f"{'<h3>Request body</h3>' + _schema_text(body, components) if body else ''}"
+            f"<h3>Response</h3>{_schema_text(answer, components)}"
             f"<details><summary>GraphQL operation</summary>"
             f"<pre>{html.escape(route.document)}</pre></details></section>"
         )
@@ -273,4 +280,7 @@ def docs_html(routes: Iterable[RestRoute]) -> str:
 
 def openapi_json() -> bytes:
     """The committed ``schema/openapi.json``: the served document, pretty-printed."""
-    return orjson.dumps(openapi_document(ROUTES), option=orjson.OPT_INDENT_2) + b"\n"
+    from sales_graph.resolvers import schema
+
+    document = openapi_document(compile_routes(ROUTES, schema._schema))
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"

@@ -1,29 +1,45 @@
-"""What an entry of the route table says (DESIGN.md section 7); ``routes/`` holds the entries."""
+"""What an entry of the route table says (DESIGN.md section 7); ``routes/`` holds the entries.
+
+An entry names its path, its GraphQL operation and what REST adds: the success status, the
+service's input model for a body, the query parameters, the spec's request example, the links.
+Everything else (the answer, the schemas, the variables) is read from the operation and the
+model when the routes are compiled against the GraphQL schema (``rest/operation.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sales_graph.rest.shapes import JSONObject, RestInput
+from pydantic import BaseModel
+
+from sales_graph.rest.schemas import LIMIT, OFFSET
+from sales_graph.rest.shapes import JSONObject
 
 
 @dataclass(frozen=True)
 class QueryParam:
+    """A query parameter: the variable of its name in camelCase, whose GraphQL type gives its
+    schema (an enum's values, a boolean, a UUID for an id) and whether it is required, unless
+    ``schema`` says more (a period, a page size)."""
+
     name: str
-    schema: JSONObject
-    description: str = ""
-    required: bool = False
+    description: str
+    schema: JSONObject | None = None
     example: Any = None
 
 
 @dataclass(frozen=True)
-class FollowUp:
-    """A query run after the operation, in the same unit of work (e.g. the converted lead)."""
+class Body:
+    """A JSON body: the fields of the service's input ``model``, but ``omit`` (and the
+    ``If-Match`` variable's), named as ``renames`` says (model field -> REST field); ``rules``
+    are JSON Schema about the whole body that no field's type says (the stage table's)."""
 
-    document: str
-    variables: Callable[[JSONObject], JSONObject]
+    model: type[BaseModel]
+    omit: tuple[str, ...] = ()
+    renames: Mapping[str, str] = field(default_factory=dict)
+    rules: tuple[JSONObject, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,19 +63,29 @@ class RestRoute:
     path: str
     operation_id: str
     summary: str
+    # The GraphQL operation (with the fragments it spreads); its variables take the path
+    # parameters, query parameters and body fields of their names (``rest/variables.py``).
     document: str
-    variables: Callable[[RestInput], JSONObject]
-    shape: Callable[[JSONObject], Any]
-    response: JSONObject
     status: int = 200
-    body: JSONObject | None = None
+    body: Body | None = None
     # The spec's request example, sent by schemathesis' examples phase.
     example: JSONObject | None = None
     query: tuple[QueryParam, ...] = ()
-    follow_up: FollowUp | None = None
+    # A query run after the operation, in the same unit of work, with the same inputs; its
+    # root fields are merged into the answer (the converted lead).
+    follow_up: str | None = None
     links: tuple[Link, ...] = ()
-    tags: tuple[str, ...] = field(default=())
-    # The version of the answered object, sent as ``ETag``.
-    etag: Callable[[JSONObject], int] | None = None
+    tags: tuple[str, ...] = ()
+    # Fields of the answer that this operation always fills though their GraphQL type is
+    # nullable (a submitted forecast has an id; a converted lead, its conversion time).
+    filled: tuple[str, ...] = ()
+    # The field of the answer's root object holding the version sent as ``ETag``.
+    etag: str | None = None
     # The variable an ``If-Match`` version goes to; a stale one is 412 PRECONDITION_FAILED.
     if_match: str | None = None
+
+
+PAGE = (
+    QueryParam("limit", "Page size (1 to 200)", LIMIT),
+    QueryParam("offset", "Rows to skip", OFFSET),
+)

@@ -22,7 +22,7 @@ from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.services.opportunities import rescore
 from sales_graph.services.scoring import Model
-from sales_graph.services.stages import STAGES
+from sales_graph.services.stages import STAGES, OpenStage
 from sales_graph.services.validation import Input, invalid
 from sales_graph.timeutil import utcnow
 
@@ -52,7 +52,7 @@ class ConvertLead(Input):
     opportunity_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     amount: Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)] | None = None
     expected_close_date: date | None = None
-    stage: OpportunityStage = OpportunityStage.DISCOVERY
+    stage: OpenStage = OpportunityStage.DISCOVERY
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories.opportunities import StageTotals
 from sales_graph.domain import ForecastCategory, ForecastType, OpportunityStage, Role
 from sales_graph.domain.forecasts import ComputedForecast, Pipeline, StageLine
-from sales_graph.domain.periods import Period
+from sales_graph.domain.periods import Period, PeriodName
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Forbidden, NotFound
 from sales_graph.services.stages import OPEN_STAGES, PIPELINE_ORDER, STAGES
@@ -175,7 +175,7 @@ async def forecasts(
 
 
 class SubmitForecast(Input):
-    period: Annotated[str, StringConstraints(max_length=16)]
+    period: PeriodName
     territory_id: uuid.UUID
     forecast_type: ForecastType
     amount: Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2)]

@@ -29,6 +29,8 @@ Name = Annotated[str, StringConstraints(max_length=100)]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+# Keys of a lead's ``metadata``, besides the limits of every free-form field (jsonlimits).
+METADATA_KEYS = 50
 
 # Which status a command may move a lead to, from which status.
 TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
@@ -72,13 +74,15 @@ class LeadProfile(Input):
 class NewLead(LeadProfile):
     campaign_id: Annotated[str, StringConstraints(max_length=64)] | None = None
     attribution: Attribution | None = None
-    metadata: JSONObject = Field(default_factory=dict)
+    metadata: JSONObject = Field(
+        default_factory=dict, json_schema_extra={"maxProperties": METADATA_KEYS}
+    )
 
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(value) > 50:
-            raise ValueError("at most 50 keys")
+        if len(value) > METADATA_KEYS:
+            raise ValueError(f"at most {METADATA_KEYS} keys")
         return value
 
 

@@ -31,7 +31,7 @@ from sales_graph.events.outbox import record as record_event
 from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import closing
 from sales_graph.services.scoring import Model
-from sales_graph.services.stages import STAGES
+from sales_graph.services.stages import STAGES, OpenStage
 from sales_graph.services.validation import Input, invalid
 from sales_graph.timeutil import utcnow
 
@@ -55,7 +55,7 @@ class NewOpportunity(Input):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     account_id: uuid.UUID
     lead_id: uuid.UUID | None = None
-    stage: OpportunityStage = OpportunityStage.DISCOVERY
+    stage: OpenStage = OpportunityStage.DISCOVERY
     amount: Money | None = None
     expected_close_date: date | None = None
     probability: Annotated[int, Field(ge=0, le=100)] | None = None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import WithJsonSchema
 
 from sales_graph.domain import ForecastCategory, OpportunityStage
 
@@ -38,3 +41,9 @@ STAGES: dict[OpportunityStage, StageRule] = {
 # Pipeline order: the order stages appear in pipeline and forecast breakdowns.
 PIPELINE_ORDER: tuple[OpportunityStage, ...] = tuple(STAGES)
 OPEN_STAGES: tuple[OpportunityStage, ...] = tuple(s for s, r in STAGES.items() if not r.is_closed)
+
+# The stage a new opportunity (created or converted) starts in: an open one. The services check
+# it; the input models say it in their JSON Schema, which the REST document is read from.
+OpenStage = Annotated[
+    OpportunityStage, WithJsonSchema({"type": "string", "enum": [s.value for s in OPEN_STAGES]})
+]

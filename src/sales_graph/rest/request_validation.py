@@ -22,8 +22,8 @@ from jsonschema.validators import extend
 from starlette.requests import Request
 
 from sales_graph import errors, jsonlimits
+from sales_graph.rest.operation import Operation
 from sales_graph.rest.schemas import (
-    COMPONENT_SCHEMAS,
     IDEMPOTENCY_KEY,
     IF_MATCH,
     NON_BLANK_PATTERN,
@@ -31,7 +31,6 @@ from sales_graph.rest.schemas import (
     TEXT_PATTERN,
 )
 from sales_graph.rest.shapes import JSONObject, RestInput
-from sales_graph.rest.table import RestRoute
 from sales_graph.web.media import JSON, encodings, media_type, single
 
 
@@ -70,15 +69,11 @@ _Validator = cast(
         Draft202012Validator, {"pattern": _pattern, "multipleOf": _multiple_of}
     ),
 )
-_ROOT = _Validator(
-    {"components": {"schemas": COMPONENT_SCHEMAS}},
-    format_checker=FormatChecker(formats=("date", "email", "uuid")),
-)
+_FORMATS = FormatChecker(formats=("date", "email", "uuid"))
 
 
 def _validator(schema: JSONObject) -> Validator:
-    """A validator of ``schema`` whose ``$ref``s resolve against the document's components."""
-    return _ROOT.evolve(schema=schema)
+    return _Validator(schema, format_checker=_FORMATS)
 
 
 _PATTERN_REASONS = {
@@ -162,6 +157,28 @@ def _fields(error: SchemaError) -> Iterator[tuple[str, str]]:
         yield at or "body", _message(error)
 
 
+def _free_form(schema: JSONObject, at: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Where a body holds free-form JSON (an object schema without properties); ``*`` is
+    every item of an array."""
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("type") == "object" and "properties" not in prop:
+            yield (*at, name)
+        elif prop.get("type") == "array" and "properties" in prop.get("items", {}):
+            yield from _free_form(prop["items"], (*at, name, "*"))
+
+
+def _found_at(value: Any, path: tuple[str, ...], at: str = "") -> Iterator[tuple[str, Any]]:
+    if not path:
+        yield at, value
+        return
+    head, rest = path[0], path[1:]
+    if head == "*" and isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _found_at(item, rest, f"{at}.{index}")
+    elif isinstance(value, dict) and head in value:
+        yield from _found_at(value[head], rest, f"{at}.{head}" if at else head)
+
+
 def _refuse(fields: Mapping[str, str]) -> None:
     if fields:
         raise errors.ValidationError("Invalid request data", details={"fields": dict(fields)})
@@ -191,14 +208,15 @@ def _typed(raw: str, schema: JSONObject) -> Any:
             return raw
 
 
-class RequestContract:
+class RequestValidation:
     """The checks of one route, compiled once."""
 
-    def __init__(self, route: RestRoute) -> None:
+    def __init__(self, operation: Operation) -> None:
+        route = operation.route
         self._path = {
             name: _validator(PATH_PARAMETERS[name]) for name in re.findall(r"{(\w+)}", route.path)
         }
-        self._query = {p.name: (p, _validator(p.schema)) for p in route.query}
+        self._query = {p.name: (p, _validator(p.schema)) for p in operation.query}
         self._headers = {
             name: _validator(schema)
             for name, schema, applies in (
@@ -207,8 +225,10 @@ class RequestContract:
             )
             if applies
         }
-        self._body = _validator(route.body) if route.body is not None else None
-        self._body_fields = set((route.body or {}).get("properties", {}))
+        self._body = _validator(operation.body) if operation.body is not None else None
+        self._body_fields = set((operation.body or {}).get("properties", {}))
+        # The limits of free-form JSON that its description names (``jsonlimits``).
+        self._free_form = tuple(_free_form(operation.body or {}))
         # RFC 9110 section 15.5.16: a 415 names what would be accepted.
         self._accepted = {"Accept": JSON} | (
             {"Accept-Post": JSON} if route.method == "POST" else {}
@@ -284,5 +304,9 @@ class RequestContract:
         ):
             for name, reason in _fields(error):
                 fields.setdefault(name, reason)
+        for path in self._free_form:
+            for name, value in _found_at(parsed, path):
+                if isinstance(value, dict) and (problem := jsonlimits.violation(value)):
+                    fields.setdefault(name, problem)
         _refuse(fields)
         return parsed
