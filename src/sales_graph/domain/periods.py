@@ -13,8 +13,10 @@ from datetime import date, timedelta
 from sales_graph.bounds import FIRST_DATE, LAST_DATE
 from sales_graph.errors import ValidationError
 
+# A period's name, as the event schemas publish it (events/models.py).
+PERIOD_PATTERN = r"^(?:Q([1-4])_(\d{4})|M(0[1-9]|1[0-2])_(\d{4})|FY(\d{4}))$"
 # ASCII digits only, and ``fullmatch`` (a trailing newline is not a period).
-_PATTERN = re.compile(r"^(?:Q([1-4])_(\d{4})|M(0[1-9]|1[0-2])_(\d{4})|FY(\d{4}))$", re.ASCII)
+_PATTERN = re.compile(PERIOD_PATTERN, re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
