@@ -9,10 +9,11 @@ import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
 from jsonschema import Draft202012Validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from sales_graph.events import export, payloads, schemas
 from sales_graph.events.catalog import EVENTS, SOURCE, VERSION
@@ -125,6 +126,42 @@ def test_write_event_contract_writes_and_prunes(tmp_path: Path) -> None:
     assert not stale.exists()
     assert keep.exists()
     assert (tmp_path / "asyncapi.yaml").read_text() == (SCHEMA / "asyncapi.yaml").read_text()
+
+
+def test_a_models_schema_is_tidied() -> None:
+    """schemas.json_schema: nested models inlined, optional values as type arrays, no
+    generated titles or defaults, one-line descriptions, keywords in one order."""
+
+    class Inner(BaseModel):
+        """Nested."""
+
+        code: Literal["a", "b"] | None
+
+    class Sample(BaseModel):
+        model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+        inner: Inner
+        """A nested model,
+        described on two lines."""
+        count: Annotated[int, Field(ge=0)] | None = None
+
+    schema = schemas.json_schema(Sample)
+    assert schema == {
+        "type": "object",
+        "properties": {
+            "inner": {
+                "description": "A nested model, described on two lines.",
+                "type": "object",
+                "properties": {"code": {"type": ["string", "null"], "enum": ["a", "b", None]}},
+                "required": ["code"],
+            },
+            "count": {"type": ["integer", "null"], "minimum": 0},
+        },
+        "required": ["inner"],
+        "additionalProperties": False,
+    }
+    assert list(schema) == ["type", "properties", "required", "additionalProperties"]
+    assert list(schema["properties"]["inner"]) == ["description", "type", "properties", "required"]
 
 
 # --- the spec's own examples --------------------------------------------------------------------

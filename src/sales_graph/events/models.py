@@ -6,11 +6,15 @@ derives ``schema/events/*.schema.json`` from them. A field's description is its 
 
 On the wire (``model_dump(mode="json")``): ids are strings, dates ``YYYY-MM-DD``, times RFC 3339
 UTC with ``Z`` and milliseconds (``timeutil.format_datetime``), amounts JSON numbers (as in the
-spec's examples), absent values ``null``: every field is always there.
+spec's examples), absent values ``null``: every field is always there, but for
+``opportunity.updated``'s ``changes``, which hold only the fields that changed.
 
 What we publish is closed (``extra="forbid"``: ``additionalProperties: false``), so that a
-payload drifting from its schema fails our tests; a new field is a contract change. What we
-consume allows unknown fields at every level (``extra="allow"``), so Marketing can add fields.
+payload drifting from its schema fails our tests; a new field is a contract change. Building a
+payload checks the constraints its schema publishes (ranges, enums, patterns; not email
+formats), so data that breaks the contract fails the command that records it rather than a
+consumer. What we consume allows unknown fields at every level (``extra="allow"``), so
+Marketing can add fields.
 """
 
 from __future__ import annotations
