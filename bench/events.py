@@ -11,6 +11,7 @@ import asyncio
 import statistics
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from bench.stack import PG, recreate_database
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import OutboxEvent
+from sales_graph.events.models import OpportunityStageChanged
 from sales_graph.events.outbox import record
 from sales_graph.logs import configure_logging
 from sales_graph.runtime import build_runtime
@@ -34,6 +36,7 @@ from sales_graph.worker.sinks import KafkaSink
 
 DATABASE = "sales_graph_bench_events"
 KAFKA = "127.0.0.1:9092"
+_NOW = datetime(2026, 2, 11, 8, 0, tzinfo=UTC)
 
 
 async def _fresh_database() -> str:
@@ -48,22 +51,28 @@ def _topics() -> TopicSettings:
     )
 
 
-def _payload(n: int) -> dict[str, Any]:
-    """About the size of a real opportunity.stage_changed payload."""
-    return {
-        "opportunity_id": str(uuid.uuid4()),
-        "name": f"Deal {n}",
-        "account_id": str(uuid.uuid4()),
-        "owner_id": str(uuid.uuid4()),
-        "territory_id": str(uuid.uuid4()),
-        "stage": "proposal",
-        "previous_stage": "qualification",
-        "probability": 60,
-        "amount": 120000.0,
-        "expected_close_date": "2026-12-31",
-        "forecast_category": "best_case",
-        "version": n,
-    }
+def _payload(n: int) -> OpportunityStageChanged:
+    """A real opportunity.stage_changed payload."""
+    return OpportunityStageChanged(
+        opportunity_id=uuid.uuid4(),
+        name=f"Deal {n}",
+        account_id=uuid.uuid4(),
+        lead_id=None,
+        owner_id=uuid.uuid4(),
+        territory_id=uuid.uuid4(),
+        stage="proposal",
+        probability=60,
+        amount=120000.0,
+        expected_close_date="2026-12-31",
+        forecast_category="best_case",
+        deal_score=None,
+        version=n + 1,
+        updated_at=_NOW,
+        previous_stage="qualification",
+        previous_probability=40,
+        notes=None,
+        changed_at=_NOW,
+    )
 
 
 async def _fill_outbox(db: Database, count: int, keys: int) -> None:

@@ -92,7 +92,7 @@ async def prepare_demo(
 def export_contract(directory: Path) -> list[Path]:
     from strawberry.printer import print_schema
 
-    from sales_graph.events.contract import write_event_contract
+    from sales_graph.events.export import write_event_contract
     from sales_graph.resolvers import schema
     from sales_graph.rest.openapi import openapi_json
 

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from sales_graph.db.models import OutboxEvent
 from sales_graph.events.catalog import EVENTS
-from sales_graph.events.contract import validate_event
+from sales_graph.events.schemas import validate_event
 from tests.events.conftest import EventGateway
 
 M = {

@@ -37,7 +37,7 @@ from sales_graph.domain import ForecastType, OpportunityStage
 from sales_graph.domain.forecasts import ComputedForecast
 from sales_graph.domain.periods import parse_period
 from sales_graph.events import payloads
-from sales_graph.events.contract import validate_event
+from sales_graph.events.schemas import validate_event
 from sales_graph.runtime import build_runtime
 from sales_graph.services.forecast_generation import SYSTEM_SCOPE, cached_forecast, quarters_from
 from sales_graph.services.forecasting import compute_forecast
@@ -170,7 +170,7 @@ async def fresh(
 
 def numbers(forecast: ComputedForecast) -> dict[str, Any]:
     """Everything but the time of computation."""
-    payload = payloads.forecast_updated(forecast)
+    payload = payloads.forecast_updated(forecast).model_dump(mode="json")
     del payload["generated_at"]
     return {**payload, "ai_predicted_amount": forecast.ai_predicted_amount}
 

@@ -18,6 +18,7 @@ from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import Account, Lead, OutboxEvent
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.db.repositories.outbox import Pending
+from sales_graph.events import payloads
 from sales_graph.events.outbox import record
 from sales_graph.worker.relay import Relay
 from sales_graph.worker.sinks import KafkaSink
@@ -241,7 +242,8 @@ async def test_a_rolled_back_change_leaves_no_outbox_row_and_no_event(
     async def record_then_fail() -> None:
         """A transaction that recorded an event and then failed."""
         async with gateway.runtime.db.session() as session:
-            await record(session, "lead.created", uuid.uuid4(), {"lead_id": "x"}, actor_id=None)
+            lead = Lead(email="a@example.com", email_normalized="a@example.com")
+            await record(session, "lead.created", lead.id, payloads.lead(lead), actor_id=None)
             raise Abort
 
     with pytest.raises(Abort):
@@ -298,9 +300,8 @@ async def test_a_message_kafka_refuses_is_parked_with_its_error(
         update={"relay_max_attempts": 2, "relay_retry_backoff_s": 0}
     )
     async with gateway.runtime.db.session() as session:
-        await record(
-            session, "lead.created", uuid.uuid4(), {"blob": "x" * 2_000_000}, actor_id=None
-        )
+        lead = Lead(email="a@example.com", email_normalized="a@example.com", title="x" * 2_000_000)
+        await record(session, "lead.created", lead.id, payloads.lead(lead), actor_id=None)
     sink = KafkaSink(gateway.bootstrap, settings.topics)
     await sink.start()
     try:

@@ -16,8 +16,10 @@ from pydantic import Field, StringConstraints
 from sales_graph.bounds import FIRST_DATE, LAST_DATE, YEAR_PATTERN
 from sales_graph.errors import ValidationError
 
+# A period's name, as the event schemas publish it (events/models.py).
+PERIOD_PATTERN = r"^(?:Q([1-4])_(\d{4})|M(0[1-9]|1[0-2])_(\d{4})|FY(\d{4}))$"
 # ASCII digits only, and ``fullmatch`` (a trailing newline is not a period).
-_PATTERN = re.compile(r"^(?:Q([1-4])_(\d{4})|M(0[1-9]|1[0-2])_(\d{4})|FY(\d{4}))$", re.ASCII)
+_PATTERN = re.compile(PERIOD_PATTERN, re.ASCII)
 
 # A period as JSON Schema says it (ECMA-262), within the years of business dates.
 JSON_SCHEMA: dict[str, str] = {

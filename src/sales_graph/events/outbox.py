@@ -1,14 +1,14 @@
 """Recording an event: an outbox row in the caller's transaction (docs/events.md).
 
-Service functions call :func:`record` next to the change they make; the row commits or rolls
-back with it. The correlation id is the request's (``X-Correlation-ID``, else the request id)
+Service functions call :func:`record` next to the change they make, with the payload model
+the catalog names for the event type (``events/payloads.py`` builds it); the row commits or
+rolls back with it. The correlation id is the request's (``X-Correlation-ID``, else the request id)
 or, in the worker, the consumed event's; the user id is the actor's.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +17,7 @@ from sales_graph.db.models import OutboxEvent
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.events.catalog import event_type
 from sales_graph.events.envelope import envelope
+from sales_graph.events.models import EventPayload
 from sales_graph.timeutil import utcnow
 
 
@@ -29,11 +30,13 @@ async def record(
     session: AsyncSession,
     name: str,
     key: uuid.UUID | str,
-    payload: dict[str, Any],
+    payload: EventPayload,
     *,
     actor_id: uuid.UUID | None,
 ) -> OutboxEvent:
     kind = event_type(name)
+    if type(payload) is not kind.payload:
+        raise TypeError(f"{name} takes a {kind.payload.__name__}, not a {type(payload).__name__}")
     now = utcnow()
     event_id = uuid.uuid4()
     row = OutboxEvent(
@@ -45,7 +48,7 @@ async def record(
             name,
             payload,
             correlation_id=correlation_id(),
-            user_id=str(actor_id) if actor_id else None,
+            user_id=actor_id,
             event_id=event_id,
             timestamp=now,
         ),

@@ -1,16 +1,15 @@
-"""Event payloads, built from stored rows: one function per payload shape.
+"""Event payloads, built from stored rows: one function per payload shape, each returning the
+payload's model (``events/models.py``), which says how each value goes on the wire.
 
-Amounts are JSON numbers (as in the spec's examples), dates ``YYYY-MM-DD``, times RFC 3339
-UTC with ``Z``, ids strings. ``schema/events/`` describes each shape.
+A model's field takes the row's attribute of the same name unless the builder gives it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sales_graph.db.models import (
     Account,
@@ -23,7 +22,9 @@ from sales_graph.db.models import (
     TerritoryRule,
     User,
 )
-from sales_graph.timeutil import format_datetime
+from sales_graph.domain import AssignmentMethod, OpportunityStage
+from sales_graph.events import models as m
+from sales_graph.events.models import EventPayload
 
 if TYPE_CHECKING:
     from sales_graph.domain.forecasts import ComputedForecast
@@ -33,43 +34,17 @@ HIGH_PRIORITY_AMOUNT = Decimal(100_000)
 MEDIUM_PRIORITY_AMOUNT = Decimal(25_000)
 
 
-def money(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
+P = TypeVar("P", bound=EventPayload)
 
 
-def _id(value: uuid.UUID | None) -> str | None:
-    return None if value is None else str(value)
+def _from(source: object, model: type[P], **values: Any) -> P:
+    """``model`` with ``values``, and its other fields from ``source``'s attributes."""
+    fields = {name: getattr(source, name) for name in model.model_fields if name not in values}
+    return model(**fields, **values)
 
 
-def _day(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else format_datetime(value)
-
-
-def lead(row: Lead) -> dict[str, Any]:
-    return {
-        "lead_id": str(row.id),
-        "status": row.status,
-        "first_name": row.first_name,
-        "last_name": row.last_name,
-        "email": row.email,
-        "phone": row.phone,
-        "company": row.company,
-        "title": row.title,
-        "industry": row.industry,
-        "employee_count": row.employee_count,
-        "annual_revenue": money(row.annual_revenue),
-        "source": row.source,
-        "score": row.score,
-        "campaign_id": row.campaign_id,
-        "territory_id": _id(row.territory_id),
-        "assigned_to": _id(row.assigned_to_id),
-        "created_at": _time(row.created_at),
-        "updated_at": _time(row.updated_at),
-    }
+def lead(row: Lead) -> m.LeadPayload:
+    return _from(row, m.LeadPayload, lead_id=row.id, assigned_to=row.assigned_to_id)
 
 
 def lead_assigned(
@@ -77,104 +52,111 @@ def lead_assigned(
     *,
     previous_territory_id: uuid.UUID | None,
     previous_assigned_to: uuid.UUID | None,
-    method: str,
+    method: AssignmentMethod,
     reason: str | None,
-) -> dict[str, Any]:
-    return {
-        "lead_id": str(row.id),
-        "territory_id": _id(row.territory_id),
-        "assigned_to": _id(row.assigned_to_id),
-        "previous_territory_id": _id(previous_territory_id),
-        "previous_assigned_to": _id(previous_assigned_to),
-        "method": method,
-        "reason": reason,
-        "assigned_at": _time(row.assigned_at),
-    }
+) -> m.LeadAssigned:
+    return _assignment(
+        row, m.LeadAssigned, previous_territory_id, previous_assigned_to, reason, method=method
+    )
+
+
+def assignment_changed(
+    lead_row: Lead,
+    *,
+    previous_territory_id: uuid.UUID | None,
+    previous_assigned_to: uuid.UUID | None,
+    reason: str | None,
+) -> m.TerritoryAssignmentChanged:
+    """territory.assignment_changed: a manual assignment, as the territories see it."""
+    return _assignment(
+        lead_row, m.TerritoryAssignmentChanged, previous_territory_id, previous_assigned_to, reason
+    )
+
+
+def _assignment(
+    row: Lead,
+    model: type[P],
+    previous_territory_id: uuid.UUID | None,
+    previous_assigned_to: uuid.UUID | None,
+    reason: str | None,
+    **values: Any,
+) -> P:
+    """The lead's territory and rep now (and when they were set), the previous ones and why."""
+    return _from(
+        row,
+        model,
+        lead_id=row.id,
+        assigned_to=row.assigned_to_id,
+        previous_territory_id=previous_territory_id,
+        previous_assigned_to=previous_assigned_to,
+        reason=reason,
+        **values,
+    )
 
 
 def lead_converted(
     row: Lead, *, account_id: uuid.UUID, contact_id: uuid.UUID, opportunity_id: uuid.UUID | None
-) -> dict[str, Any]:
-    return {
-        "lead_id": str(row.id),
-        "account_id": str(account_id),
-        "contact_id": str(contact_id),
-        "opportunity_id": _id(opportunity_id),
-        "converted_at": _time(row.converted_at),
-    }
+) -> m.LeadConverted:
+    return _from(
+        row,
+        m.LeadConverted,
+        lead_id=row.id,
+        account_id=account_id,
+        contact_id=contact_id,
+        opportunity_id=opportunity_id,
+    )
 
 
-def opportunity(row: Opportunity) -> dict[str, Any]:
-    return {
-        "opportunity_id": str(row.id),
-        "name": row.name,
-        "account_id": str(row.account_id),
-        "lead_id": _id(row.lead_id),
-        "owner_id": str(row.owner_id),
-        "territory_id": _id(row.territory_id),
-        "stage": row.stage,
-        "probability": row.probability,
-        "amount": money(row.amount),
-        "expected_close_date": _day(row.expected_close_date),
-        "forecast_category": row.forecast_category,
-        "deal_score": row.deal_score,
-        "version": row.version,
-        "updated_at": _time(row.updated_at),
-    }
+def opportunity(row: Opportunity) -> m.OpportunityPayload:
+    return _from(row, m.OpportunityPayload, opportunity_id=row.id)
 
 
-def opportunity_changed(row: Opportunity, changes: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+def opportunity_changed(
+    row: Opportunity, changes: dict[str, tuple[Any, Any]]
+) -> m.OpportunityUpdated:
     """The opportunity now, with ``changes`` as ``{field: {"from": old, "to": new}}``."""
-    return {
-        **opportunity(row),
-        "changes": {name: {"from": old, "to": new} for name, (old, new) in changes.items()},
-    }
+    tracked = {name: {"from": old, "to": new} for name, (old, new) in changes.items()}
+    return _from(
+        row,
+        m.OpportunityUpdated,
+        opportunity_id=row.id,
+        changes=m.TrackedChanges.model_validate(tracked),
+    )
 
 
 def stage_changed(
     row: Opportunity, *, previous_stage: str, previous_probability: int | None, notes: str | None
-) -> dict[str, Any]:
-    return {
-        **opportunity(row),
-        "previous_stage": previous_stage,
-        "previous_probability": previous_probability,
-        "notes": notes,
-        "changed_at": _time(row.stage_changed_at),
-    }
+) -> m.OpportunityStageChanged:
+    return _from(
+        row,
+        m.OpportunityStageChanged,
+        opportunity_id=row.id,
+        previous_stage=previous_stage,
+        previous_probability=previous_probability,
+        notes=notes,
+        changed_at=row.stage_changed_at,
+    )
 
 
-def closed(row: Opportunity) -> dict[str, Any]:
-    """opportunity.won / opportunity.lost."""
-    return {
-        **opportunity(row),
-        "closed_at": _time(row.closed_at),
-        "loss_reason": row.loss_reason,
-    }
+def closed(row: Opportunity) -> m.OpportunityWon | m.OpportunityLost:
+    """opportunity.won / opportunity.lost, by the row's stage."""
+    if row.stage == OpportunityStage.CLOSED_WON:
+        return _from(row, m.OpportunityWon, opportunity_id=row.id)
+    return _from(row, m.OpportunityLost, opportunity_id=row.id)
 
 
 def closed_won(
     row: Opportunity, products: Sequence[OpportunityProduct], owner: User
-) -> dict[str, Any]:
+) -> m.OpportunityClosedWon:
     """The spec's Billing event (opportunity.closed_won), field for field."""
-    return {
-        "opportunity_id": str(row.id),
-        "account_id": str(row.account_id),
-        "amount": money(row.amount if row.amount is not None else _products_total(products)),
-        "contract_term": row.contract_term,
-        "start_date": _day(row.start_date),
-        "payment_terms": row.payment_terms,
-        "billing_frequency": row.billing_frequency,
-        "products": [
-            {
-                "product_id": p.product_id,
-                "quantity": p.quantity,
-                "unit_price": money(p.unit_price),
-                "discount": float(p.discount),
-            }
-            for p in products
-        ],
-        "owner": {"user_id": str(owner.id), "name": owner.name, "email": owner.email},
-    }
+    return _from(
+        row,
+        m.OpportunityClosedWon,
+        opportunity_id=row.id,
+        amount=row.amount if row.amount is not None else _products_total(products),
+        products=[_from(p, m.BilledProduct) for p in products],
+        owner=_from(owner, m.DealOwner, user_id=owner.id),
+    )
 
 
 def _products_total(products: Sequence[OpportunityProduct]) -> Decimal:
@@ -184,6 +166,7 @@ def _products_total(products: Sequence[OpportunityProduct]) -> Decimal:
 
 
 def priority(row: Opportunity) -> str:
+    """The opportunity's own (an ``OnboardingPriority``), else by amount."""
     if row.priority:
         return row.priority
     amount = row.amount or Decimal(0)
@@ -203,123 +186,73 @@ def onboarding(
     account: Account,
     products: Sequence[OpportunityProduct],
     contacts: Sequence[Contact],
-) -> dict[str, Any]:
+) -> m.OnboardingTrigger:
     """The spec's Operations event (onboarding.trigger), field for field."""
-    return {
-        "opportunity_id": str(row.id),
-        "account_id": str(account.id),
-        "account_name": account.name,
-        "contract_start_date": _day(row.start_date),
-        "products": [
-            {
-                "product_id": p.product_id,
-                "product_name": p.product_name or p.product_id,
-                "quantity": p.quantity,
-                "configuration": dict(p.configuration),
-            }
+    return m.OnboardingTrigger(
+        opportunity_id=row.id,
+        account_id=account.id,
+        account_name=account.name,
+        contract_start_date=row.start_date,
+        products=[
+            _from(
+                p,
+                m.OnboardedProduct,
+                product_name=p.product_name or p.product_id,
+                configuration=m.ProductConfiguration.model_validate(p.configuration),
+            )
             for p in products
         ],
-        "contacts": [
-            {
-                "type": c.contact_type,
-                "name": _contact_name(c),
-                "email": c.email,
-                "phone": c.phone,
-            }
+        contacts=[
+            _from(c, m.OnboardingContact, type=c.contact_type, name=_contact_name(c))
             for c in sorted(contacts, key=lambda c: (not c.is_primary, c.created_at))
         ],
-        "special_requirements": row.special_requirements
-        or row.opportunity_metadata.get("special_requirements"),
-        "priority": priority(row),
-    }
+        special_requirements=_special_requirements(row),
+        priority=priority(row),
+    )
+
+
+def _special_requirements(row: Opportunity) -> str | None:
+    """The opportunity's own, else ``metadata.special_requirements`` when that is a text."""
+    if row.special_requirements:
+        return row.special_requirements
+    value = row.opportunity_metadata.get("special_requirements")
+    return value if isinstance(value, str) else None
 
 
 def territory(
     row: Territory, member_ids: Sequence[uuid.UUID], rules: Sequence[TerritoryRule]
-) -> dict[str, Any]:
-    return {
-        "territory_id": str(row.id),
-        "name": row.name,
-        "description": row.description,
-        "owner_id": _id(row.owner_id),
-        "is_active": row.is_active,
-        "member_ids": [str(m) for m in member_ids],
-        "rules": [
-            {
-                "country": r.country,
-                "region": r.region,
-                "industry": r.industry,
-                "employee_count_min": r.employee_count_min,
-                "employee_count_max": r.employee_count_max,
-                "annual_revenue_min": money(r.annual_revenue_min),
-                "annual_revenue_max": money(r.annual_revenue_max),
-            }
-            for r in sorted(rules, key=lambda r: r.position)
-        ],
-        "version": row.version,
-    }
+) -> m.TerritoryPayload:
+    return _from(
+        row,
+        m.TerritoryPayload,
+        territory_id=row.id,
+        member_ids=list(member_ids),
+        rules=[_from(r, m.AssignmentRule) for r in sorted(rules, key=lambda r: r.position)],
+    )
 
 
-def assignment_changed(
-    lead_row: Lead,
-    *,
-    previous_territory_id: uuid.UUID | None,
-    previous_assigned_to: uuid.UUID | None,
-    reason: str | None,
-) -> dict[str, Any]:
-    return {
-        "territory_id": _id(lead_row.territory_id),
-        "lead_id": str(lead_row.id),
-        "assigned_to": _id(lead_row.assigned_to_id),
-        "previous_territory_id": _id(previous_territory_id),
-        "previous_assigned_to": _id(previous_assigned_to),
-        "reason": reason,
-        "assigned_at": _time(lead_row.assigned_at),
-    }
+def quota(row: Quota, *, previous_amount: Decimal | None = None) -> m.QuotaSet | m.QuotaUpdated:
+    """quota.set, or with the amount before the change quota.updated."""
+    if previous_amount is None:
+        return _from(row, m.QuotaSet, quota_id=row.id, previous_amount=None)
+    return _from(row, m.QuotaUpdated, quota_id=row.id, previous_amount=previous_amount)
 
 
-def quota(row: Quota, *, previous_amount: Decimal | None = None) -> dict[str, Any]:
-    return {
-        "quota_id": str(row.id),
-        "period": row.period,
-        "user_id": _id(row.user_id),
-        "territory_id": _id(row.territory_id),
-        "amount": money(row.amount),
-        "previous_amount": money(previous_amount),
-        "version": row.version,
-    }
-
-
-def quota_attained(row: Quota, *, attained_amount: Decimal) -> dict[str, Any]:
+def quota_attained(row: Quota, *, attained_amount: Decimal) -> m.QuotaAttained:
     ratio = attained_amount / row.amount if row.amount else Decimal(0)
-    return {
-        "quota_id": str(row.id),
-        "period": row.period,
-        "user_id": _id(row.user_id),
-        "territory_id": _id(row.territory_id),
-        "amount": money(row.amount),
-        "attained_amount": money(attained_amount),
-        "attainment": round(float(ratio), 4),
-        "attained_at": _time(row.attained_at),
-    }
+    return _from(
+        row,
+        m.QuotaAttained,
+        quota_id=row.id,
+        attained_amount=attained_amount,
+        attainment=round(float(ratio), 4),
+    )
 
 
-def forecast_updated(forecast: ComputedForecast) -> dict[str, Any]:
+def forecast_updated(forecast: ComputedForecast) -> m.ForecastUpdated:
     """The spec's Finance event (forecast.updated), field for field."""
-    return {
-        "period": forecast.period,
-        "territory_id": str(forecast.territory_id),
-        "forecast_type": forecast.forecast_type.value,
-        "amount": money(forecast.amount),
-        "probability_weighted_amount": money(forecast.probability_weighted_amount),
-        "breakdown": [
-            {
-                "stage": line.stage.value,
-                "count": line.count,
-                "total_amount": money(line.total_amount),
-                "weighted_amount": money(line.weighted_amount),
-            }
-            for line in forecast.breakdown
-        ],
-        "generated_at": _time(forecast.generated_at),
-    }
+    return _from(
+        forecast,
+        m.ForecastUpdated,
+        breakdown=[_from(line, m.StageTotal) for line in forecast.breakdown],
+    )

@@ -16,6 +16,7 @@ from sales_graph.db.models import Lead, LeadAssignment, Territory, TerritoryRule
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories.territories import Candidate
+from sales_graph.domain import AssignmentMethod
 from sales_graph.domain.scope import AccessScope
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
@@ -90,7 +91,7 @@ async def assign(
     territory: Territory | None,
     rep_id: uuid.UUID | None,
     actor_id: uuid.UUID | None,
-    method: str,
+    method: AssignmentMethod,
     reason: str | None,
 ) -> Assignment:
     """Sets the lead's territory and rep and records who did it, when and why."""

@@ -19,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.connectors.billing import (
     BillingClient,
-    BillingFrequency,
     Contract,
     ContractLine,
     ContractOwnerRef,
@@ -27,7 +26,7 @@ from sales_graph.connectors.billing import (
 )
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import users as user_repo
-from sales_graph.domain import OpportunityStage
+from sales_graph.domain import BillingFrequency, OpportunityStage
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import NotFound, UpstreamUnavailable, ValidationError
 from sales_graph.events import payloads
@@ -130,7 +129,9 @@ async def deals_without_contract(
         lines = [p for p in products if p.opportunity_id == row.id]
         try:
             deals.append(
-                ClosedWon.model_validate(payloads.closed_won(row, lines, owners[row.owner_id]))
+                ClosedWon.model_validate(
+                    payloads.closed_won(row, lines, owners[row.owner_id]).model_dump(mode="json")
+                )
             )
         except pydantic.ValidationError as exc:
             # Billing could not take it either (no amount, say): said once a round, not fatal.

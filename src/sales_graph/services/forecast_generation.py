@@ -26,6 +26,7 @@ from sales_graph.domain.forecasts import ComputedForecast, StageLine
 from sales_graph.domain.periods import Period, next_quarter, quarter_of
 from sales_graph.domain.scope import AccessScope
 from sales_graph.events import payloads
+from sales_graph.events.models import ForecastUpdated
 from sales_graph.events.outbox import record as record_event
 from sales_graph.logs import get_logger
 from sales_graph.services import forecasting
@@ -175,7 +176,7 @@ async def forecasts(
     )
 
 
-def _generated_row(result: ComputedForecast, payload: dict[str, Any]) -> Forecast:
+def _generated_row(result: ComputedForecast, payload: ForecastUpdated) -> Forecast:
     return Forecast(
         kind="generated",
         period=result.period,
@@ -184,7 +185,7 @@ def _generated_row(result: ComputedForecast, payload: dict[str, Any]) -> Forecas
         amount=result.amount,
         probability_weighted_amount=result.probability_weighted_amount,
         ai_predicted_amount=result.ai_predicted_amount,
-        breakdown=payload["breakdown"],
+        breakdown=payload.model_dump(mode="json")["breakdown"],
         created_at=result.generated_at,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,11 +22,18 @@ from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import users as user_repo
 from sales_graph.db.repositories.opportunities import ORDERS, OpportunityFilter
-from sales_graph.domain import OpportunityStage, Role
+from sales_graph.domain import (
+    BillingFrequency,
+    OnboardingPriority,
+    OpportunityStage,
+    PaymentTerms,
+    Role,
+)
 from sales_graph.domain.scope import AccessScope
 from sales_graph.domain.signals import signals_of
 from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
 from sales_graph.events import payloads
+from sales_graph.events.models import OpportunityPayload, TrackedChanges
 from sales_graph.events.outbox import record as record_event
 from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import closing
@@ -74,12 +81,12 @@ class StageChange(Input):
     expected_version: Annotated[int, Field(ge=1)] | None = None
     contract_term: Annotated[int, Field(ge=1, le=120)] | None = None
     start_date: date | None = None
-    payment_terms: Literal["due_on_receipt", "net_15", "net_30", "net_45", "net_60"] | None = None
-    billing_frequency: Literal["monthly", "quarterly", "annually"] | None = None
+    payment_terms: PaymentTerms | None = None
+    billing_frequency: BillingFrequency | None = None
     loss_reason: Text | None = None
     # For Operations' onboarding.trigger when the deal is won.
     special_requirements: Text | None = None
-    onboarding_priority: Literal["low", "medium", "high"] | None = None
+    onboarding_priority: OnboardingPriority | None = None
 
 
 class OpportunityChanges(Input):
@@ -412,20 +419,25 @@ async def update_opportunity(
     return opportunity
 
 
-_TRACKED = ("name", "amount", "expected_close_date", "owner_id", "deal_score")
+# The fields opportunity.updated tracks by comparing the opportunity before and after.
+_TRACKED = tuple(name for name in TrackedChanges.model_fields if name != "products")
 
 
 async def _record_update(
     session: AsyncSession,
     opportunity: Opportunity,
-    before: dict[str, Any],
+    before: OpportunityPayload,
     actor: uuid.UUID | None,
     *,
     products: bool = False,
 ) -> None:
     """opportunity.updated with what changed (nothing changed: no event)."""
     after = payloads.opportunity(opportunity)
-    changed = {f: (before[f], after[f]) for f in _TRACKED if before[f] != after[f]}
+    changed = {
+        f: (getattr(before, f), getattr(after, f))
+        for f in _TRACKED
+        if getattr(before, f) != getattr(after, f)
+    }
     if products:
         changed["products"] = (None, None)
     if changed.keys() - {"deal_score"}:

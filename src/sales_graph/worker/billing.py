@@ -20,6 +20,7 @@ import pydantic
 from sales_graph.connectors.errors import UpstreamRejected
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.errors import NotFound, UpstreamError, ValidationError
+from sales_graph.events.subscriptions import BILLING_CONTRACTS
 from sales_graph.logs import get_logger
 from sales_graph.services import contracts
 from sales_graph.services.validation import field_errors
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from sales_graph.runtime import Runtime
     from sales_graph.worker.service import Service
 
-# The inbox's consumer name: the subscription's (worker/launch.py).
-CONSUMER = "billing-contracts"
+# The inbox's consumer name: the subscription's.
+CONSUMER = BILLING_CONTRACTS.name
 EVENT_TYPE = "opportunity.closed_won"
 
 # The sweep: how often it looks, how long after the close it leaves a deal to the consumer,

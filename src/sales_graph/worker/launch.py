@@ -16,6 +16,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from sales_graph.events.subscriptions import (
+    BILLING_CONTRACTS,
+    FORECAST_REFRESH,
+    MARKETING_LEADS,
+    SUBSCRIPTIONS,
+    Subscription,
+)
 from sales_graph.logs import get_logger
 from sales_graph.worker.bus import Bus
 from sales_graph.worker.consumer import Consumer, MessageHandler, dlq_topic
@@ -30,22 +37,30 @@ _log = get_logger("sales_graph.events")
 
 
 @dataclass(frozen=True, slots=True)
-class Subscription:
-    """A consumer: the logical topic it reads (a TopicSettings attribute) and its handler."""
+class Subscriber:
+    """A consumer of ``events/subscriptions.py`` with its handler."""
 
-    name: str
-    topic: str
+    subscription: Subscription
     handler: Callable[[Runtime], MessageHandler]
 
+    @property
+    def name(self) -> str:
+        return self.subscription.name
 
-def subscriptions() -> list[Subscription]:
+    @property
+    def topic(self) -> str:
+        return self.subscription.topic
+
+
+def subscriptions() -> list[Subscriber]:
     from sales_graph.worker import billing, forecasts, marketing
 
-    return [
-        Subscription("marketing-leads", "marketing_leads", marketing.lead_qualified_handler),
-        Subscription("billing-contracts", "billing", billing.closed_won_handler),
-        Subscription("forecast-refresh", "opportunities", forecasts.refresh_handler),
-    ]
+    handlers: dict[Subscription, Callable[[Runtime], MessageHandler]] = {
+        MARKETING_LEADS: marketing.lead_qualified_handler,
+        BILLING_CONTRACTS: billing.closed_won_handler,
+        FORECAST_REFRESH: forecasts.refresh_handler,
+    }
+    return [Subscriber(s, handlers[s]) for s in SUBSCRIPTIONS]
 
 
 def background_services(runtime: Runtime) -> list[Service]:
@@ -177,7 +192,7 @@ def start_in_process(runtime: Runtime) -> EventRuntime:
         backoff_s=settings.events.consumer_retry_backoff_s,
     )
     for subscription in subscriptions():
-        if subscription.topic != "marketing_leads":  # inbound from Kafka only
+        if subscription.subscription.in_process:
             bus.subscribe(subscription.topic, subscription.handler(runtime))
     sink = LocalSink(settings.events_log_file, bus)
     relay = Relay(runtime.db, sink, settings.events, name="relay-embedded")

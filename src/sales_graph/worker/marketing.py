@@ -14,7 +14,8 @@ import pydantic
 from sales_graph import jsonlimits
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.errors import ValidationError
-from sales_graph.events.contract import InvalidEvent, validate_inbound_lead_qualified
+from sales_graph.events.schemas import InvalidEvent, validate_inbound_lead_qualified
+from sales_graph.events.subscriptions import MARKETING_LEADS
 from sales_graph.logs import get_logger
 from sales_graph.services import lead_intake
 from sales_graph.services.validation import field_errors
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 # The envelope, its payload, a section of it, and free-form JSON within its limits there.
 MESSAGE_DEPTH = jsonlimits.MAX_DEPTH + 3
 
-# The inbox's consumer name: the subscription's (worker/launch.py).
-CONSUMER = "marketing-leads"
+# The inbox's consumer name: the subscription's.
+CONSUMER = MARKETING_LEADS.name
 
 _log = get_logger("sales_graph.worker.marketing")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sales_graph.connectors.billing.client import BillingClient
 from sales_graph.connectors.billing.models import (
-    BillingFrequency,
     Contract,
     ContractLine,
     ContractOwner,
@@ -17,7 +16,6 @@ from sales_graph.connectors.billing.models import (
 
 __all__ = [
     "BillingClient",
-    "BillingFrequency",
     "Contract",
     "ContractLine",
     "ContractOwner",

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
 
 from pydantic import Field
 
 from sales_graph.connectors.models import Money, UpstreamModel, UpstreamRequest
-
-BillingFrequency = Literal["monthly", "quarterly", "annually"]
+from sales_graph.domain import BillingFrequency
 
 
 class ContractLine(UpstreamRequest):
