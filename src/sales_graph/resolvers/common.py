@@ -1,18 +1,23 @@
-"""What every resolver does the same way: paging arguments and a mutation's savepoint."""
+"""What every resolver does the same way: paging, reading, and a mutation's savepoint."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.db.paging import PageRequest, page_request
+from sales_graph.db.paging import PageRequest, PageResult, page_request
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import ValidationError
+from sales_graph.schema.common import Connection
 from sales_graph.schema.context import Info
 
+C = TypeVar("C", bound=Connection[Any])
+R = TypeVar("R")
 T = TypeVar("T")
+# Work done with the session, under the caller's scope.
+InScope = Callable[[AsyncSession, AccessScope], Awaitable[T]]
 
 
 def paging(
@@ -40,12 +45,29 @@ def search_text(value: str | None) -> str | None:
     return value
 
 
-async def mutate(info: Info, command: Callable[[AsyncSession, AccessScope], Awaitable[T]]) -> T:
+async def mutate(info: Info, command: InScope[T]) -> T:
     """Runs one mutation field in a savepoint: it takes effect whole or not at all."""
     scope = await info.context.scope()
     return await info.context.run(lambda session: command(session, scope), write=True)
 
 
-async def read(info: Info, query: Callable[[AsyncSession, AccessScope], Awaitable[T]]) -> T:
+async def read(info: Info, query: InScope[T]) -> T:
     scope = await info.context.scope()
     return await info.context.run(lambda session: query(session, scope))
+
+
+async def page_of(
+    info: Info,
+    connection: type[C],
+    page: PageRequest,
+    build: Callable[[R], Any],
+    rows: InScope[PageResult[R]],
+    count: InScope[int],
+) -> C:
+    """A page of a list; its total is counted only when the caller asks for ``totalCount``."""
+    result = await read(info, rows)
+
+    async def counter() -> int:
+        return await read(info, count)
+
+    return connection.of(page, result, build, counter)

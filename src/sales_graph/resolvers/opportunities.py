@@ -10,8 +10,8 @@ from sales_graph.db.repositories.opportunities import OpportunityFilter
 from sales_graph.domain import ForecastType as ForecastTypeValue
 from sales_graph.domain import OpportunityStage as OpportunityStageValue
 from sales_graph.domain.periods import Period, parse_period
-from sales_graph.resolvers.common import mutate, paging, read
-from sales_graph.schema.common import PageInfo, input_values, parse_id
+from sales_graph.resolvers.common import mutate, page_of, paging, read
+from sales_graph.schema.common import input_values, parse_id
 from sales_graph.schema.context import Info
 from sales_graph.schema.forecasts import (
     CreateForecastInput,
@@ -74,26 +74,15 @@ class OpportunityQueries:
             close_from=span.start if span else None,
             close_to=span.end if span else None,
         )
-
-        result = await read(
+        return await page_of(
             info,
+            OpportunityConnection,
+            page,
+            Opportunity.from_row,
             lambda s, scope: opportunities.list_opportunities(
                 s, scope, where, order_by.value, page
             ),
-        )
-
-        async def counter() -> int:
-            return await read(
-                info, lambda s, scope: opportunities.count_opportunities(s, scope, where)
-            )
-
-        return OpportunityConnection(
-            items=[Opportunity.from_row(row) for row in result.items],
-            limit=page.limit,
-            offset=page.offset,
-            has_more=result.has_more,
-            page_info=PageInfo(has_next_page=result.has_more, end_cursor=result.end_cursor),
-            counter=counter,
+            lambda s, scope: opportunities.count_opportunities(s, scope, where),
         )
 
     @strawberry.field

@@ -9,10 +9,10 @@ from sales_graph.db.repositories.accounts import AccountFilter
 from sales_graph.db.repositories.leads import LeadFilter
 from sales_graph.domain import LeadStatus as LeadStatusValue
 from sales_graph.domain import Role as RoleValue
-from sales_graph.resolvers.common import paging, read, search_text
+from sales_graph.resolvers.common import page_of, paging, read, search_text
 from sales_graph.resolvers.opportunities import OpportunityQueries
 from sales_graph.schema.accounts import Account, AccountConnection, AccountOrder
-from sales_graph.schema.common import PageInfo, parse_id
+from sales_graph.schema.common import parse_id
 from sales_graph.schema.context import Info
 from sales_graph.schema.leads import Lead, LeadConnection, LeadOrder
 from sales_graph.schema.system import Health
@@ -55,20 +55,13 @@ class Query(OpportunityQueries):
             territory_id=parse_id(territory_id, "territoryId") if territory_id else None,
             search=search_text(search),
         )
-        result = await read(
-            info, lambda s, scope: leads.list_leads(s, scope, where, order_by.value, page)
-        )
-
-        async def counter() -> int:
-            return await read(info, lambda s, scope: leads.count_leads(s, scope, where))
-
-        return LeadConnection(
-            items=[Lead.from_row(row) for row in result.items],
-            limit=page.limit,
-            offset=page.offset,
-            has_more=result.has_more,
-            page_info=PageInfo(has_next_page=result.has_more, end_cursor=result.end_cursor),
-            counter=counter,
+        return await page_of(
+            info,
+            LeadConnection,
+            page,
+            Lead.from_row,
+            lambda s, scope: leads.list_leads(s, scope, where, order_by.value, page),
+            lambda s, scope: leads.count_leads(s, scope, where),
         )
 
     @strawberry.field(description="One lead; NOT_FOUND when it does not exist or is not visible.")
@@ -97,20 +90,13 @@ class Query(OpportunityQueries):
             territory_id=parse_id(territory_id, "territoryId") if territory_id else None,
             search=search_text(search),
         )
-        result = await read(
-            info, lambda s, scope: accounts.list_accounts(s, scope, where, order_by.value, page)
-        )
-
-        async def counter() -> int:
-            return await read(info, lambda s, scope: accounts.count_accounts(s, scope, where))
-
-        return AccountConnection(
-            items=[Account.from_row(row) for row in result.items],
-            limit=page.limit,
-            offset=page.offset,
-            has_more=result.has_more,
-            page_info=PageInfo(has_next_page=result.has_more, end_cursor=result.end_cursor),
-            counter=counter,
+        return await page_of(
+            info,
+            AccountConnection,
+            page,
+            Account.from_row,
+            lambda s, scope: accounts.list_accounts(s, scope, where, order_by.value, page),
+            lambda s, scope: accounts.count_accounts(s, scope, where),
         )
 
     @strawberry.field(

@@ -1,15 +1,22 @@
-"""Pieces every domain's types share: paging info, money, and input conversion."""
+"""Pieces every domain's types share: pages of a list, loading a related record, and input
+conversion."""
 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import Any
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import strawberry
 
+from sales_graph.db.paging import PageRequest, PageResult
 from sales_graph.errors import ValidationError
+
+Item = TypeVar("Item")
+K = TypeVar("K", contravariant=True)
+R = TypeVar("R")
+V = TypeVar("V", covariant=True)
 
 
 @strawberry.type(description="Cursor paging: pass endCursor as `after` to get the next page.")
@@ -18,8 +25,58 @@ class PageInfo:
     end_cursor: str | None
 
 
-def money(value: Decimal | None) -> float | None:
-    return float(value) if value is not None else None
+@strawberry.type
+class Connection(Generic[Item]):
+    """A page of a list, by offset or cursor; a list's connection subclasses it with its name,
+    its description and its ``total_count``."""
+
+    items: list[Item]
+    limit: int
+    offset: int
+    has_more: bool
+    page_info: PageInfo
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @classmethod
+    def of(
+        cls,
+        page: PageRequest,
+        result: PageResult[R],
+        build: Callable[[R], Item],
+        counter: Callable[[], Awaitable[int]],
+    ) -> Self:
+        return cls(
+            items=[build(row) for row in result.items],
+            limit=page.limit,
+            offset=page.offset,
+            has_more=result.has_more,
+            page_info=PageInfo(has_next_page=result.has_more, end_cursor=result.end_cursor),
+            counter=counter,
+        )
+
+
+def total_count_of(what: str) -> Any:
+    """The ``totalCount`` of a connection, counted only when asked for."""
+
+    async def count(root: Connection[Any]) -> int:
+        return await root.counter()
+
+    return strawberry.field(
+        resolver=count, description=f"How many {what} match the filters (all pages)."
+    )
+
+
+class Loads(Protocol[K, V]):
+    def load(self, key: K) -> Awaitable[V | None]: ...
+
+
+async def load_one(loader: Loads[K, R], key: K | None, build: Callable[[R], Item]) -> Item | None:
+    """A related record by its key through a per-request loader, as its type; None without a key
+    or when nothing (visible) has it."""
+    if not key:
+        return None
+    found = await loader.load(key)
+    return build(found) if found is not None else None
 
 
 def parse_id(value: strawberry.ID | str, field: str) -> uuid.UUID:

@@ -11,10 +11,11 @@ import strawberry
 from sales_graph.db.models import Forecast as ForecastRow
 from sales_graph.domain import ForecastType as ForecastTypeValue
 from sales_graph.domain import OpportunityStage as OpportunityStageValue
-from sales_graph.domain.forecasts import ComputedForecast, StageLine
+from sales_graph.domain.forecasts import ComputedForecast
 from sales_graph.domain.forecasts import Pipeline as PipelineResult
-from sales_graph.schema.common import money
+from sales_graph.schema.common import load_one
 from sales_graph.schema.context import Info
+from sales_graph.schema.derive import from_attributes
 from sales_graph.schema.territories import Territory, load_territory
 from sales_graph.schema.upstream import Revenue
 from sales_graph.schema.users import User, load_user
@@ -31,22 +32,14 @@ class PipelineStage:
     probability: int
     weighted_amount: float
 
-    @classmethod
-    def from_line(cls, line: StageLine) -> PipelineStage:
-        return cls(
-            stage=line.stage,
-            count=line.count,
-            total_amount=float(line.total_amount),
-            probability=line.probability,
-            weighted_amount=float(line.weighted_amount),
-        )
-
 
 @strawberry.type(description="Totals of a pipeline.")
 class PipelineSummary:
     total_count: int
     total_amount: float
     weighted_amount: float
+
+    from_result = from_attributes(PipelineResult)
 
 
 @strawberry.type(description="Open opportunities of an owner closing in a period, by stage.")
@@ -56,18 +49,7 @@ class Pipeline:
     summary: PipelineSummary
     by_stage: list[PipelineStage]
 
-    @classmethod
-    def from_result(cls, result: PipelineResult) -> Pipeline:
-        return cls(
-            period=result.period,
-            owner_id=strawberry.ID(str(result.owner_id)),
-            summary=PipelineSummary(
-                total_count=result.total_count,
-                total_amount=float(result.total_amount),
-                weighted_amount=float(result.weighted_amount),
-            ),
-            by_stage=[PipelineStage.from_line(line) for line in result.by_stage],
-        )
+    from_result = from_attributes(PipelineResult, summary=PipelineSummary.from_result)
 
 
 @strawberry.type(description="One stage of a forecast.")
@@ -82,6 +64,11 @@ class ForecastBreakdown:
 class ForecastKind(Enum):
     GENERATED = "generated"
     SUBMITTED = "submitted"
+
+
+def _none(result: ComputedForecast) -> None:
+    """What a generated forecast does not have."""
+    return None
 
 
 @strawberry.type(
@@ -104,6 +91,18 @@ class Forecast:
     territory_id: strawberry.Private[uuid.UUID | None]
     submitted_by_id: strawberry.Private[uuid.UUID | None]
 
+    from_row = from_attributes(ForecastRow, breakdown=lambda row: [])
+    from_computed = from_attributes(
+        ComputedForecast,
+        id=_none,
+        kind=lambda result: ForecastKind.GENERATED,
+        current_pipeline=_none,
+        pipeline_coverage=_none,
+        notes=_none,
+        created_at=lambda result: result.generated_at,
+        submitted_by_id=_none,
+    )
+
     @strawberry.field
     async def territory(self, info: Info) -> Territory | None:
         return await load_territory(info, self.territory_id)
@@ -120,54 +119,8 @@ class Forecast:
         scope = await info.context.scope()
         if not scope.sees_territory(self.territory_id):
             return None
-        found = await info.context.loaders.upstream.revenue.load(self.period)
-        return Revenue.from_model(found) if found else None
-
-    @classmethod
-    def from_computed(cls, result: ComputedForecast) -> Forecast:
-        return cls(
-            id=None,
-            kind=ForecastKind.GENERATED,
-            period=result.period,
-            forecast_type=result.forecast_type,
-            amount=float(result.amount),
-            probability_weighted_amount=float(result.probability_weighted_amount),
-            ai_predicted_amount=float(result.ai_predicted_amount),
-            breakdown=[
-                ForecastBreakdown(
-                    stage=line.stage,
-                    count=line.count,
-                    total_amount=float(line.total_amount),
-                    weighted_amount=float(line.weighted_amount),
-                )
-                for line in result.breakdown
-            ],
-            current_pipeline=None,
-            pipeline_coverage=None,
-            notes=None,
-            created_at=result.generated_at,
-            territory_id=result.territory_id,
-            submitted_by_id=None,
-        )
-
-    @classmethod
-    def from_row(cls, row: ForecastRow) -> Forecast:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            kind=ForecastKind(row.kind),
-            period=row.period,
-            forecast_type=ForecastTypeValue(row.forecast_type),
-            amount=float(row.amount),
-            probability_weighted_amount=money(row.probability_weighted_amount),
-            ai_predicted_amount=money(row.ai_predicted_amount),
-            breakdown=[],
-            current_pipeline=money(row.current_pipeline),
-            pipeline_coverage=money(row.pipeline_coverage),
-            notes=row.notes,
-            created_at=row.created_at,
-            territory_id=row.territory_id,
-            submitted_by_id=row.submitted_by_id,
-        )
+        upstream = info.context.loaders.upstream
+        return await load_one(upstream.revenue, self.period, Revenue.from_model)
 
 
 @strawberry.type(description="A quota for a user or a territory and its attainment.")

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import cast
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from sales_graph.db.models import Lead as LeadRow
 from sales_graph.domain import LeadStatus as LeadStatusValue
-from sales_graph.schema.common import PageInfo, money
+from sales_graph.schema.common import Connection, load_one, total_count_of
 from sales_graph.schema.context import Info, visible_id
+from sales_graph.schema.derive import from_attributes
 from sales_graph.schema.territories import Territory, TerritoryAssignment, load_territory
 from sales_graph.schema.upstream import Campaign, MarketingScore
 from sales_graph.schema.users import User, load_user
@@ -36,6 +36,16 @@ class Attribution:
     first_touch: str | None
     last_touch: str | None
     touches: list[str]
+
+
+def _attribution(stored: dict[str, Any] | None) -> Attribution | None:
+    if not stored:
+        return None
+    return Attribution(
+        first_touch=stored.get("first_touch"),
+        last_touch=stored.get("last_touch"),
+        touches=list(stored.get("touches") or []),
+    )
 
 
 @strawberry.type(description="A prospective customer, before conversion.")
@@ -66,6 +76,12 @@ class Lead:
     updated_at: datetime
     row: strawberry.Private[LeadRow]
 
+    from_row = from_attributes(
+        LeadRow,
+        attribution=lambda row: _attribution(row.attribution),
+        metadata=lambda row: row.lead_metadata,
+    )
+
     @strawberry.field(description="The rep the lead is assigned to.")
     async def assigned_to(self, info: Info) -> User | None:
         return await load_user(info, self.row.assigned_to_id)
@@ -85,73 +101,22 @@ class Lead:
 
     @strawberry.field(description="Marketing: the lead's campaign (by campaignId).")
     async def campaign(self, info: Info) -> Campaign | None:
-        if not self.row.campaign_id:
-            return None
-        found = await info.context.loaders.upstream.campaign.load(self.row.campaign_id)
-        return Campaign.from_model(found) if found else None
+        upstream = info.context.loaders.upstream
+        return await load_one(upstream.campaign, self.row.campaign_id, Campaign.from_model)
 
     @strawberry.field(description="Marketing: its current score of the lead.")
     async def marketing_score(self, info: Info) -> MarketingScore | None:
-        found = await info.context.loaders.upstream.lead_score.load(str(self.row.id))
-        return MarketingScore.from_model(found) if found else None
-
-    @classmethod
-    def from_row(cls, row: LeadRow) -> Lead:
-        attribution = row.attribution or None
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            status=LeadStatusValue(row.status),
-            first_name=row.first_name,
-            last_name=row.last_name,
-            email=row.email,
-            phone=row.phone,
-            company=row.company,
-            title=row.title,
-            industry=row.industry,
-            employee_count=row.employee_count,
-            annual_revenue=money(row.annual_revenue),
-            country=row.country,
-            region=row.region,
-            source=row.source,
-            score=row.score,
-            campaign_id=row.campaign_id,
-            attribution=Attribution(
-                first_touch=attribution.get("first_touch"),
-                last_touch=attribution.get("last_touch"),
-                touches=list(attribution.get("touches") or []),
-            )
-            if attribution
-            else None,
-            metadata=cast(JSON, row.lead_metadata),
-            assigned_at=row.assigned_at,
-            disqualified_reason=row.disqualified_reason,
-            converted_at=row.converted_at,
-            version=row.version,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            row=row,
-        )
+        upstream = info.context.loaders.upstream
+        return await load_one(upstream.lead_score, str(self.row.id), MarketingScore.from_model)
 
 
 async def load_lead(info: Info, lead_id: uuid.UUID | None) -> Lead | None:
-    if lead_id is None:
-        return None
-    row = await info.context.loaders.lead.load(lead_id)
-    return Lead.from_row(row) if row else None
+    return await load_one(info.context.loaders.lead, lead_id, Lead.from_row)
 
 
 @strawberry.type(description="A page of leads: offset paging (limit, offset, hasMore) or cursors.")
-class LeadConnection:
-    items: list[Lead]
-    limit: int
-    offset: int
-    has_more: bool
-    page_info: PageInfo
-    counter: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="How many leads match the filters (all pages).")
-    async def total_count(self) -> int:
-        return await self.counter()
+class LeadConnection(Connection[Lead]):
+    total_count: int = total_count_of("leads")
 
 
 @strawberry.input(description="Marketing attribution.")

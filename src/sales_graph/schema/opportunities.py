@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -17,8 +15,9 @@ from sales_graph.db.models import OpportunityProduct as ProductRow
 from sales_graph.domain import ForecastCategory as ForecastCategoryValue
 from sales_graph.domain import OpportunityStage as OpportunityStageValue
 from sales_graph.schema.accounts import Account, load_account
-from sales_graph.schema.common import PageInfo, money
+from sales_graph.schema.common import Connection, load_one, total_count_of
 from sales_graph.schema.context import Info, visible_id
+from sales_graph.schema.derive import from_attributes
 from sales_graph.schema.territories import Territory, load_territory
 from sales_graph.schema.upstream import Contract
 from sales_graph.schema.users import User, load_user
@@ -44,16 +43,7 @@ class OpportunityProduct:
     discount: float
     configuration: JSON | None
 
-    @classmethod
-    def from_row(cls, row: ProductRow) -> OpportunityProduct:
-        return cls(
-            product_id=row.product_id,
-            product_name=row.product_name,
-            quantity=row.quantity,
-            unit_price=float(row.unit_price),
-            discount=float(row.discount),
-            configuration=cast(JSON, row.configuration),
-        )
+    from_row = from_attributes(ProductRow)
 
 
 @strawberry.type(description="One tracked change: stage, amount, probability, close date, owner.")
@@ -65,20 +55,11 @@ class OpportunityChange:
     changed_at: datetime
     actor_id: strawberry.Private[uuid.UUID | None]
 
+    from_row = from_attributes(HistoryRow)
+
     @strawberry.field
     async def changed_by(self, info: Info) -> User | None:
         return await load_user(info, self.actor_id)
-
-    @classmethod
-    def from_row(cls, row: HistoryRow) -> OpportunityChange:
-        return cls(
-            field=row.field,
-            old_value=row.old_value,
-            new_value=row.new_value,
-            note=row.note,
-            changed_at=row.changed_at,
-            actor_id=row.actor_id,
-        )
 
 
 @strawberry.type(description="Why the deal score is what it is (top positive and negative).")
@@ -95,6 +76,8 @@ class ContractTerms:
     start_date: date | None
     payment_terms: str | None
     billing_frequency: str | None
+
+    from_row = from_attributes(OpportunityRow)
 
 
 @strawberry.type(description="A deal in progress or closed.")
@@ -119,6 +102,13 @@ class Opportunity:
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[OpportunityRow]
+
+    from_row = from_attributes(
+        OpportunityRow,
+        deal_score_factors=lambda row: [DealScoreFactor(**f) for f in row.deal_score_factors],
+        contract_terms=ContractTerms.from_row,
+        metadata=lambda row: row.opportunity_metadata,
+    )
 
     @strawberry.field(
         description="The account; null with an error when the caller may not read accounts."
@@ -152,54 +142,13 @@ class Opportunity:
 
     @strawberry.field(description="Billing: the contract of a won deal (by contractId).")
     async def contract(self, info: Info) -> Contract | None:
-        if not self.row.contract_id:
-            return None
-        found = await info.context.loaders.upstream.contract.load(self.row.contract_id)
-        return Contract.from_model(found) if found else None
-
-    @classmethod
-    def from_row(cls, row: OpportunityRow) -> Opportunity:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            name=row.name,
-            stage=OpportunityStageValue(row.stage),
-            amount=money(row.amount),
-            probability=row.probability,
-            expected_close_date=row.expected_close_date,
-            forecast_category=ForecastCategoryValue(row.forecast_category),
-            deal_score=row.deal_score,
-            deal_score_factors=[DealScoreFactor(**f) for f in row.deal_score_factors],
-            next_step=row.next_step,
-            notes=row.notes,
-            loss_reason=row.loss_reason,
-            contract_terms=ContractTerms(
-                contract_term=row.contract_term,
-                start_date=row.start_date,
-                payment_terms=row.payment_terms,
-                billing_frequency=row.billing_frequency,
-            ),
-            contract_id=row.contract_id,
-            metadata=cast(JSON, row.opportunity_metadata),
-            version=row.version,
-            closed_at=row.closed_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            row=row,
-        )
+        upstream = info.context.loaders.upstream
+        return await load_one(upstream.contract, self.row.contract_id, Contract.from_model)
 
 
 @strawberry.type(description="A page of opportunities: offset paging or cursors.")
-class OpportunityConnection:
-    items: list[Opportunity]
-    limit: int
-    offset: int
-    has_more: bool
-    page_info: PageInfo
-    counter: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="How many opportunities match the filters (all pages).")
-    async def total_count(self) -> int:
-        return await self.counter()
+class OpportunityConnection(Connection[Opportunity]):
+    total_count: int = total_count_of("opportunities")
 
 
 @strawberry.input(description="Inclusive range of expected close dates.")

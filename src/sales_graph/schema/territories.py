@@ -11,8 +11,9 @@ import strawberry
 from sales_graph.db.models import LeadAssignment as AssignmentRow
 from sales_graph.db.models import Territory as TerritoryRow
 from sales_graph.db.models import TerritoryRule as RuleRow
-from sales_graph.schema.common import money
+from sales_graph.schema.common import load_one
 from sales_graph.schema.context import Info
+from sales_graph.schema.derive import from_attributes
 from sales_graph.schema.users import User, load_user
 
 if TYPE_CHECKING:
@@ -30,18 +31,7 @@ class TerritoryRule:
     annual_revenue_min: float | None
     annual_revenue_max: float | None
 
-    @classmethod
-    def from_row(cls, row: RuleRow) -> TerritoryRule:
-        return cls(
-            position=row.position,
-            country=row.country,
-            region=row.region,
-            industry=row.industry,
-            employee_count_min=row.employee_count_min,
-            employee_count_max=row.employee_count_max,
-            annual_revenue_min=money(row.annual_revenue_min),
-            annual_revenue_max=money(row.annual_revenue_max),
-        )
+    from_row = from_attributes(RuleRow)
 
 
 @strawberry.type(description="A sales territory: an owner, members, and ordered rules.")
@@ -55,6 +45,8 @@ class Territory:
     created_at: datetime
     updated_at: datetime
     owner_id: strawberry.Private[uuid.UUID | None]
+
+    from_row = from_attributes(TerritoryRow)
 
     @strawberry.field(description="The manager who owns the territory.")
     async def owner(self, info: Info) -> User | None:
@@ -73,26 +65,9 @@ class Territory:
         rows = await info.context.loaders.territory_rules.load(uuid.UUID(self.id))
         return [TerritoryRule.from_row(row) for row in rows]
 
-    @classmethod
-    def from_row(cls, row: TerritoryRow) -> Territory:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            name=row.name,
-            description=row.description,
-            is_active=row.is_active,
-            priority=row.priority,
-            version=row.version,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            owner_id=row.owner_id,
-        )
-
 
 async def load_territory(info: Info, territory_id: uuid.UUID | None) -> Territory | None:
-    if territory_id is None:
-        return None
-    row = await info.context.loaders.territory.load(territory_id)
-    return Territory.from_row(row) if row else None
+    return await load_one(info.context.loaders.territory, territory_id, Territory.from_row)
 
 
 @strawberry.type(description="One assignment of a lead: to which territory and rep, by whom, why.")
@@ -101,6 +76,8 @@ class TerritoryAssignment:
     reason: str | None
     method: str
     row: strawberry.Private[AssignmentRow]
+
+    from_row = from_attributes(AssignmentRow)
 
     @strawberry.field
     async def lead(
@@ -121,10 +98,6 @@ class TerritoryAssignment:
     @strawberry.field(description="Who made the assignment; null for automatic ones by a system.")
     async def assigned_by(self, info: Info) -> User | None:
         return await load_user(info, self.row.actor_id)
-
-    @classmethod
-    def from_row(cls, row: AssignmentRow) -> TerritoryAssignment:
-        return cls(assigned_at=row.assigned_at, reason=row.reason, method=row.method, row=row)
 
 
 @strawberry.input(description="One assignment rule; leave a condition out to not test it.")

@@ -9,7 +9,9 @@ import strawberry
 
 from sales_graph.db.models import User as UserRow
 from sales_graph.domain import Role as RoleValue
+from sales_graph.schema.common import load_one
 from sales_graph.schema.context import Info
+from sales_graph.schema.derive import from_attributes
 
 # Registers the domain enum as the GraphQL enum Role; annotations use the domain class.
 Role = strawberry.enum(RoleValue, name="Role", description="What a user may see and do.")
@@ -25,25 +27,12 @@ class User:
     created_at: datetime
     manager_id: strawberry.Private[uuid.UUID | None]
 
+    from_row = from_attributes(UserRow)
+
     @strawberry.field(description="Who this user reports to.")
     async def manager(self, info: Info) -> User | None:
         return await load_user(info, self.manager_id)
 
-    @classmethod
-    def from_row(cls, row: UserRow) -> User:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            email=row.email,
-            name=row.name,
-            role=RoleValue(row.role),
-            is_active=row.is_active,
-            created_at=row.created_at,
-            manager_id=row.manager_id,
-        )
-
 
 async def load_user(info: Info, user_id: uuid.UUID | None) -> User | None:
-    if user_id is None:
-        return None
-    row = await info.context.loaders.user.load(user_id)
-    return User.from_row(row) if row else None
+    return await load_one(info.context.loaders.user, user_id, User.from_row)
