@@ -11,16 +11,13 @@ from sales_graph.db.paging import PageRequest, PageResult
 from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories.accounts import ORDERS, AccountFilter
 from sales_graph.domain.scope import AccessScope
-from sales_graph.errors import NotFound
+from sales_graph.services.validation import found
 
 
 async def visible_account(
     session: AsyncSession, scope: AccessScope, account_id: uuid.UUID
 ) -> Account:
-    account = await account_repo.get(session, scope, account_id)
-    if account is None:
-        raise NotFound.of("Account", "account_id")
-    return account
+    return found(await account_repo.get(session, scope, account_id), "Account", "account_id")
 
 
 async def list_accounts(

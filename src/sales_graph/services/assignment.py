@@ -9,6 +9,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +24,9 @@ from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.timeutil import utcnow
 
+# A bound of a territory rule: a headcount or a revenue.
+Bound = TypeVar("Bound", int, Decimal)
+
 
 def rule_matches(rule: TerritoryRule, lead: Lead) -> bool:
     """Every condition the rule sets must hold; a rule that sets none matches every lead."""
@@ -31,21 +36,18 @@ def rule_matches(rule: TerritoryRule, lead: Lead) -> bool:
         return False
     if rule.industry is not None and (lead.industry or "").lower() != rule.industry.lower():
         return False
-    if rule.employee_count_min is not None or rule.employee_count_max is not None:
-        if lead.employee_count is None:
-            return False
-        if rule.employee_count_min is not None and lead.employee_count < rule.employee_count_min:
-            return False
-        if rule.employee_count_max is not None and lead.employee_count > rule.employee_count_max:
-            return False
-    if rule.annual_revenue_min is not None or rule.annual_revenue_max is not None:
-        if lead.annual_revenue is None:
-            return False
-        if rule.annual_revenue_min is not None and lead.annual_revenue < rule.annual_revenue_min:
-            return False
-        if rule.annual_revenue_max is not None and lead.annual_revenue > rule.annual_revenue_max:
-            return False
-    return True
+    return _within(
+        lead.employee_count, rule.employee_count_min, rule.employee_count_max
+    ) and _within(lead.annual_revenue, rule.annual_revenue_min, rule.annual_revenue_max)
+
+
+def _within(value: Bound | None, low: Bound | None, high: Bound | None) -> bool:
+    """A range the rule sets (either end may be open) holds only for a known value inside it."""
+    if low is None and high is None:
+        return True
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 def choose_rep(candidates: Sequence[Candidate]) -> Candidate | None:

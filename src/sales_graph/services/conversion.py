@@ -17,13 +17,13 @@ from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.domain import LeadStatus, OpportunityStage, Role
 from sales_graph.domain.scope import AccessScope
-from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
+from sales_graph.errors import Conflict, Forbidden, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.services.opportunities import rescore
 from sales_graph.services.scoring import Model
 from sales_graph.services.stages import STAGES, OpenStage
-from sales_graph.services.validation import Input, invalid
+from sales_graph.services.validation import Input, found, invalid
 from sales_graph.timeutil import utcnow
 
 # Addresses at these domains say nothing about the company (free mail, RFC 2606 examples).
@@ -101,9 +101,7 @@ async def convert_lead(
 ) -> Conversion:
     scope.require_scope("leads:write")
     scope.require_scope("opportunities:write")
-    lead = await lead_repo.get_for_update(session, scope, lead_id)
-    if lead is None:
-        raise NotFound.of("Lead", "lead_id")
+    lead = found(await lead_repo.get_for_update(session, scope, lead_id), "Lead", "lead_id")
     if scope.role is Role.SALES_REP and lead.assigned_to_id != scope.actor_id:
         raise Forbidden("A rep may convert only the leads assigned to them")
     if lead.status == LeadStatus.CONVERTED.value:

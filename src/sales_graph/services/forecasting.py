@@ -21,7 +21,7 @@ from sales_graph.domain.periods import Period, PeriodName
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Forbidden, NotFound
 from sales_graph.services.stages import OPEN_STAGES, PIPELINE_ORDER, STAGES
-from sales_graph.services.validation import Input, invalid
+from sales_graph.services.validation import Input, found, invalid
 from sales_graph.timeutil import utcnow
 
 C = ForecastCategory
@@ -60,19 +60,34 @@ def _lines(stages: list[OpportunityStage], totals: list[StageTotals]) -> list[St
     return lines
 
 
+async def _totals(
+    session: AsyncSession,
+    scope: AccessScope,
+    stages: Sequence[OpportunityStage],
+    period: Period,
+    *,
+    owner_id: uuid.UUID | None = None,
+    territory_id: uuid.UUID | None = None,
+) -> list[StageTotals]:
+    """The totals per stage of the opportunities closing in the period (of an owner or in a
+    territory), as far as the scope sees them."""
+    return await opportunity_repo.totals_by_stage(
+        session,
+        scope,
+        stages=[s.value for s in stages],
+        start=period.start,
+        end=period.end,
+        owner_id=owner_id,
+        territory_id=territory_id,
+    )
+
+
 async def pipeline(
     session: AsyncSession, scope: AccessScope, owner_id: uuid.UUID, period: Period
 ) -> Pipeline:
     """Open opportunities of an owner closing in the period, as far as the caller sees them."""
     scope.require_scope("opportunities:read")
-    totals = await opportunity_repo.totals_by_stage(
-        session,
-        scope,
-        stages=[s.value for s in OPEN_STAGES],
-        start=period.start,
-        end=period.end,
-        owner_id=owner_id,
-    )
+    totals = await _totals(session, scope, list(OPEN_STAGES), period, owner_id=owner_id)
     lines = _lines(list(OPEN_STAGES), totals)
     return Pipeline(
         period=period.name,
@@ -92,14 +107,7 @@ async def compute_forecast(
     forecast_type: ForecastType,
 ) -> ComputedForecast:
     stages = stages_of(forecast_type)
-    totals = await opportunity_repo.totals_by_stage(
-        session,
-        scope,
-        stages=[s.value for s in stages],
-        start=period.start,
-        end=period.end,
-        territory_id=territory_id,
-    )
+    totals = await _totals(session, scope, stages, period, territory_id=territory_id)
     lines = [line for line in _lines(stages, totals) if line.count]
     return ComputedForecast(
         period=period.name,
@@ -189,9 +197,9 @@ async def submit_forecast(
     scope.require_scope("forecasts:write")
     if not scope.is_partner:
         scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
-    territory = await territory_repo.get(session, _SYSTEM, data.territory_id)
-    if territory is None:
-        raise NotFound.of("Territory", "territory_id")
+    territory = found(
+        await territory_repo.get(session, _SYSTEM, data.territory_id), "Territory", "territory_id"
+    )
     if not scope.sees_territory(territory.id):
         raise Forbidden("A manager submits forecasts for the territories they own")
     pipeline_totals = await compute_forecast(

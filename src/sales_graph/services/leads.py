@@ -17,18 +17,19 @@ from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories.leads import ORDERS, LeadFilter
 from sales_graph.domain import LeadStatus, Role
 from sales_graph.domain.scope import AccessScope
-from sales_graph.errors import Conflict, Forbidden, NotFound, ValidationError
+from sales_graph.errors import Conflict, Forbidden, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import assignment
-from sales_graph.services.validation import Input, invalid
+from sales_graph.services.validation import Input, found, invalid
 from sales_graph.timeutil import utcnow
 
 Name = Annotated[str, StringConstraints(max_length=100)]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
 # Keys of a lead's ``metadata``, besides the limits of every free-form field (jsonlimits).
 METADATA_KEYS = 50
 
@@ -55,10 +56,12 @@ class Attribution(Input):
     touches: list[Name] = Field(default_factory=list, max_length=50)
 
 
-class LeadProfile(Input):
+class _LeadFields(Input):
+    """The fields a lead's creation and its update share, each one optional."""
+
     first_name: Name | None = None
     last_name: Name | None = None
-    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    email: Email | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
     company: Text200 | None = None
     title: Text200 | None = None
@@ -69,6 +72,10 @@ class LeadProfile(Input):
     region: Name | None = None
     source: Name | None = None
     score: Annotated[int, Field(ge=0, le=100)] | None = None
+
+
+class LeadProfile(_LeadFields):
+    email: Email
 
 
 class NewLead(LeadProfile):
@@ -86,22 +93,9 @@ class NewLead(LeadProfile):
         return value
 
 
-class LeadChanges(Input):
+class LeadChanges(_LeadFields):
     """What ``updateLead`` may change: not the assignee or territory (assignTerritory does)."""
 
-    first_name: Name | None = None
-    last_name: Name | None = None
-    email: Annotated[EmailStr, StringConstraints(max_length=254)] | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-    company: Text200 | None = None
-    title: Text200 | None = None
-    industry: Name | None = None
-    employee_count: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
-    annual_revenue: Money | None = None
-    country: Country | None = None
-    region: Name | None = None
-    source: Name | None = None
-    score: Annotated[int, Field(ge=0, le=100)] | None = None
     status: LeadStatus | None = None
     expected_version: Annotated[int, Field(ge=1)] | None = None
 
@@ -114,10 +108,7 @@ class TerritoryAssignmentRequest(Input):
 
 
 async def visible_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
-    lead = await lead_repo.get(session, scope, lead_id)
-    if lead is None:
-        raise NotFound.of("Lead", "lead_id")
-    return lead
+    return found(await lead_repo.get(session, scope, lead_id), "Lead", "lead_id")
 
 
 async def list_leads(
@@ -200,9 +191,7 @@ def _may_edit(scope: AccessScope, lead: Lead) -> None:
 
 async def _editable(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
     scope.require_scope("leads:write")
-    lead = await lead_repo.get_for_update(session, scope, lead_id)
-    if lead is None:
-        raise NotFound.of("Lead", "lead_id")
+    lead = found(await lead_repo.get_for_update(session, scope, lead_id), "Lead", "lead_id")
     _may_edit(scope, lead)
     return lead
 
@@ -250,13 +239,7 @@ async def update_lead(
 
 
 async def qualify_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
-    lead = await _editable(session, scope, lead_id)
-    _check_transition(lead, LeadStatus.QUALIFIED)
-    lead.status = LeadStatus.QUALIFIED.value
-    lead.disqualified_reason = None
-    _touch(lead)
-    session.add(lead)
-    await session.flush()
+    lead = await _move(session, scope, lead_id, LeadStatus.QUALIFIED, disqualified_reason=None)
     await record_event(
         session, "lead.qualified", lead.id, payloads.lead(lead), actor_id=scope.actor_id
     )
@@ -269,10 +252,22 @@ async def disqualify_lead(
     reason = reason.strip()
     if not reason or len(reason) > 2000:
         raise invalid("reason", "a reason of 1 to 2000 characters is required")
+    return await _move(session, scope, lead_id, LeadStatus.DISQUALIFIED, disqualified_reason=reason)
+
+
+async def _move(
+    session: AsyncSession,
+    scope: AccessScope,
+    lead_id: uuid.UUID,
+    target: LeadStatus,
+    *,
+    disqualified_reason: str | None,
+) -> Lead:
+    """Moves an editable lead to ``target`` when the transition is allowed."""
     lead = await _editable(session, scope, lead_id)
-    _check_transition(lead, LeadStatus.DISQUALIFIED)
-    lead.status = LeadStatus.DISQUALIFIED.value
-    lead.disqualified_reason = reason
+    _check_transition(lead, target)
+    lead.status = target.value
+    lead.disqualified_reason = disqualified_reason
     _touch(lead)
     session.add(lead)
     await session.flush()
@@ -285,14 +280,12 @@ async def assign_territory(
     """AssignTerritory: a manager or admin overrides the assignment, with a reason."""
     scope.require_scope("leads:write")
     scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
-    lead = await lead_repo.get_for_update(session, scope, request.lead_id)
-    if lead is None:
-        raise NotFound.of("Lead", "lead_id")
+    lead = found(await lead_repo.get_for_update(session, scope, request.lead_id), "Lead", "lead_id")
     if lead.status == LeadStatus.CONVERTED.value:
         raise Conflict("A converted lead is not reassigned", details={"lead_id": str(lead.id)})
-    territory = await territory_repo.get(session, scope, request.territory_id)
-    if territory is None:
-        raise NotFound.of("Territory", "territory_id")
+    territory = found(
+        await territory_repo.get(session, scope, request.territory_id), "Territory", "territory_id"
+    )
     if not territory.is_active:
         raise invalid("territory_id", "the territory is not active")
     if request.assigned_to_id is not None:

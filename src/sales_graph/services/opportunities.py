@@ -39,7 +39,7 @@ from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import closing
 from sales_graph.services.scoring import Model
 from sales_graph.services.stages import STAGES, OpenStage
-from sales_graph.services.validation import Input, invalid
+from sales_graph.services.validation import Input, found, invalid
 from sales_graph.timeutil import utcnow
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
@@ -108,10 +108,11 @@ async def visible_opportunity(
     *,
     for_update: bool = False,
 ) -> Opportunity:
-    row = await opportunity_repo.get(session, scope, opportunity_id, for_update=for_update)
-    if row is None:
-        raise NotFound.of("Opportunity", "opportunity_id")
-    return row
+    return found(
+        await opportunity_repo.get(session, scope, opportunity_id, for_update=for_update),
+        "Opportunity",
+        "opportunity_id",
+    )
 
 
 async def get_opportunity(
@@ -162,9 +163,7 @@ async def rescore(session: AsyncSession, opportunity: Opportunity, model: Model)
 async def check_owner(session: AsyncSession, scope: AccessScope, owner_id: uuid.UUID) -> None:
     """Who may own what the caller creates or hands over: a rep themselves, a manager their
     team, an admin anyone active."""
-    owner = await user_repo.get(session, scope, owner_id)
-    if owner is None:
-        raise NotFound.of("User", "owner_id")
+    owner = found(await user_repo.get(session, scope, owner_id), "User", "owner_id")
     if not owner.is_active:
         raise invalid("owner_id", "the user is not active")
     if scope.unrestricted:
@@ -197,9 +196,9 @@ async def create_opportunity(
     session: AsyncSession, scope: AccessScope, data: NewOpportunity, model: Model
 ) -> Opportunity:
     scope.require_scope("opportunities:write")
-    account = await account_repo.get(session, scope, data.account_id)
-    if account is None:
-        raise NotFound.of("Account", "account_id")
+    account = found(
+        await account_repo.get(session, scope, data.account_id), "Account", "account_id"
+    )
     rule = STAGES[data.stage]
     if rule.is_closed:
         raise invalid("stage", "a new opportunity starts in an open stage")

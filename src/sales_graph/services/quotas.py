@@ -20,10 +20,10 @@ from sales_graph.db.repositories import users as user_repo
 from sales_graph.domain import Role
 from sales_graph.domain.periods import Period, parse_period
 from sales_graph.domain.scope import AccessScope
-from sales_graph.errors import Conflict, Forbidden, NotFound
+from sales_graph.errors import Conflict, Forbidden
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
-from sales_graph.services.validation import Input
+from sales_graph.services.validation import Input, found
 from sales_graph.timeutil import utcnow
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2)]
@@ -75,17 +75,15 @@ async def _may_set(session: AsyncSession, scope: AccessScope, data: NewQuota) ->
     if not scope.is_partner:
         scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
     if data.user_id is not None:
-        user = await user_repo.get(session, scope, data.user_id)
-        if user is None:
-            raise NotFound.of("User", "user_id")
+        user = found(await user_repo.get(session, scope, data.user_id), "User", "user_id")
         if data.user_id == scope.actor_id:
             raise Forbidden("Nobody sets their own quota", details={"user_id": str(user.id)})
         if not scope.unrestricted and data.user_id not in scope.owner_ids:
             raise Forbidden("A manager sets quotas for their team")
     if data.territory_id is not None:
-        territory = await territory_repo.get(session, scope, data.territory_id)
-        if territory is None:
-            raise NotFound.of("Territory", "territory_id")
+        territory = found(
+            await territory_repo.get(session, scope, data.territory_id), "Territory", "territory_id"
+        )
         if scope.actor_id is not None and territory.owner_id == scope.actor_id:
             raise Forbidden(
                 "Nobody sets the quota of a territory they own",
@@ -184,9 +182,11 @@ async def update_quota(
     scope.require_scope("quotas:write")
     if not scope.is_partner:
         scope.require_role(Role.SALES_MANAGER, Role.ADMIN)
-    quota = await quota_repo.quota_visible(session, scope, quota_id, for_update=True)
-    if quota is None:
-        raise NotFound.of("Quota", "quota_id")
+    quota = found(
+        await quota_repo.quota_visible(session, scope, quota_id, for_update=True),
+        "Quota",
+        "quota_id",
+    )
     target = NewQuota(
         period=quota.period,
         user_id=quota.user_id,
@@ -220,14 +220,5 @@ async def update_quota(
     return quota
 
 
-async def list_quotas(
-    session: AsyncSession,
-    scope: AccessScope,
-    *,
-    period: str | None,
-    user_id: uuid.UUID | None,
-    territory_id: uuid.UUID | None,
-) -> list[Quota]:
-    return await quota_repo.quotas(
-        session, scope, period=period, user_id=user_id, territory_id=territory_id
-    )
+# Quotas are read as the repository reads them: the scope's visibility is the only rule.
+list_quotas = quota_repo.quotas

@@ -18,7 +18,7 @@ from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, NotFound
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
-from sales_graph.services.validation import Input, invalid
+from sales_graph.services.validation import Input, found, invalid
 from sales_graph.timeutil import utcnow
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -78,10 +78,9 @@ class TerritoryChanges(Input):
 async def visible_territory(
     session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID
 ) -> Territory:
-    territory = await territory_repo.get(session, scope, territory_id)
-    if territory is None:
-        raise NotFound.of("Territory", "territory_id")
-    return territory
+    return found(
+        await territory_repo.get(session, scope, territory_id), "Territory", "territory_id"
+    )
 
 
 async def get_territory(
@@ -102,9 +101,7 @@ async def list_territories(
 
 
 async def _check_owner(session: AsyncSession, scope: AccessScope, owner_id: uuid.UUID) -> None:
-    owner = await user_repo.get(session, scope, owner_id)
-    if owner is None:
-        raise NotFound.of("User", "owner_id")
+    owner = found(await user_repo.get(session, scope, owner_id), "User", "owner_id")
     if not owner.is_active:
         raise invalid("owner_id", "the user is not active")
     if owner.role not in (Role.SALES_MANAGER.value, Role.ADMIN.value):

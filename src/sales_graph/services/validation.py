@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from sales_graph.errors import ValidationError
+from sales_graph.errors import NotFound, ValidationError
 from sales_graph.jsonlimits import has_nul
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+T = TypeVar("T")
 
 
 class Input(pydantic.BaseModel):
@@ -47,3 +48,11 @@ def parse(model: type[M], data: Mapping[str, Any]) -> M:
 
 def invalid(field: str, message: str) -> ValidationError:
     return ValidationError.of(field, message)
+
+
+def found(row: T | None, kind: str, field: str) -> T:
+    """The row a read found; NOT_FOUND naming ``field`` when it found none (unknown or not
+    visible to the caller, the same answer either way)."""
+    if row is None:
+        raise NotFound.of(kind, field)
+    return row
