@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from sales_graph.db.models import Account, Contact
-from sales_graph.db.paging import Order, PageRequest, PageResult, fetch_page
+from sales_graph.db.paging import Order
+from sales_graph.db.repositories.scoped import ScopedReads
 from sales_graph.db.visibility import account_visible
 from sales_graph.domain.scope import AccessScope
 
@@ -71,7 +71,9 @@ async def find_for_company(
         col(Account.domain) == domain if domain else None,
     ):
         if clause is not None:
-            statement = _visible(scope).where(clause).order_by(col(Account.created_at)).limit(1)
+            statement = (
+                _reads.select(scope).where(clause).order_by(col(Account.created_at)).limit(1)
+            )
             if (found := (await session.exec(statement)).first()) is not None:
                 return found
     return None
@@ -84,50 +86,18 @@ async def has_primary_contact(session: AsyncSession, account_id: uuid.UUID) -> b
     return (await session.exec(statement.limit(1))).first() is not None
 
 
-def _visible(scope: AccessScope) -> SelectOfScalar[Account]:
-    return select(Account).where(account_visible(scope))
-
-
-async def get(session: AsyncSession, scope: AccessScope, account_id: uuid.UUID) -> Account | None:
-    return (await session.exec(_visible(scope).where(col(Account.id) == account_id))).first()
-
-
-async def by_ids(
-    session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
-) -> list[Account]:
-    if not ids:
-        return []
-    return list((await session.exec(_visible(scope).where(col(Account.id).in_(ids)))).all())
-
-
-async def page(
-    session: AsyncSession,
-    scope: AccessScope,
-    where: AccountFilter,
-    order: Order,
-    request: PageRequest,
-) -> PageResult[Account]:
-    return await fetch_page(session, _visible(scope).where(*where.clauses()), order, request)
-
-
-async def count(session: AsyncSession, scope: AccessScope, where: AccountFilter) -> int:
-    statement = (
-        select(func.count()).select_from(Account).where(account_visible(scope), *where.clauses())
-    )
-    return int((await session.exec(statement)).one())
+_reads = ScopedReads[Account, AccountFilter](Account, col(Account.id), account_visible)
+get = _reads.get
+by_ids = _reads.by_ids
+page = _reads.page
+count = _reads.count
 
 
 async def contacts_of(
     session: AsyncSession, scope: AccessScope, account_ids: Sequence[uuid.UUID]
 ) -> list[Contact]:
     """The contacts of the accounts the scope sees."""
-    visible = account_visible(scope)
-    if not account_ids:
-        return []
-    statement = (
-        select(Contact)
-        .join(Account, col(Account.id) == Contact.account_id)
-        .where(col(Contact.account_id).in_(account_ids), visible)
-        .order_by(col(Contact.is_primary).desc(), col(Contact.last_name), col(Contact.id))
+    order = (col(Contact.is_primary).desc(), col(Contact.last_name), col(Contact.id))
+    return await _reads.lines_of(
+        session, scope, Contact, col(Contact.account_id), account_ids, order
     )
-    return list((await session.exec(statement)).all())

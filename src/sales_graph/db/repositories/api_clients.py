@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import ApiClient, ApiKey
+from sales_graph.db.repositories.rows import add
 
 
 async def get_client(session: AsyncSession, client_id: str) -> ApiClient | None:
@@ -18,16 +19,7 @@ async def get_client(session: AsyncSession, client_id: str) -> ApiClient | None:
     return result.first()
 
 
-async def add_client(session: AsyncSession, client: ApiClient) -> ApiClient:
-    session.add(client)
-    await session.flush()
-    return client
-
-
-async def add_key(session: AsyncSession, key: ApiKey) -> ApiKey:
-    session.add(key)
-    await session.flush()
-    return key
+add_client = add_key = add
 
 
 async def key_with_client(session: AsyncSession, prefix: str) -> tuple[ApiKey, ApiClient] | None:

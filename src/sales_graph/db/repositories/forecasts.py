@@ -10,15 +10,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Forecast, Quota
+from sales_graph.db.repositories.rows import add
 from sales_graph.db.visibility import quota_visible as _quota_visible
 from sales_graph.db.visibility import submitted_forecast_visible
 from sales_graph.domain.scope import AccessScope
 
-
-async def add_forecast(session: AsyncSession, forecast: Forecast) -> Forecast:
-    session.add(forecast)
-    await session.flush()
-    return forecast
+add_forecast = add
 
 
 async def submitted(
@@ -89,10 +86,7 @@ async def quotas(
     return list((await session.exec(statement)).all())
 
 
-async def add_quota(session: AsyncSession, quota: Quota) -> Quota:
-    session.add(quota)
-    await session.flush()
-    return quota
+add_quota = add
 
 
 async def unattained_for(

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from sales_graph.db.models import Lead, LeadAssignment
-from sales_graph.db.paging import Kind, Order, PageRequest, PageResult, fetch_page
+from sales_graph.db.paging import Kind, Order
+from sales_graph.db.repositories.rows import add as add
+from sales_graph.db.repositories.scoped import ScopedReads
 from sales_graph.db.visibility import lead_visible
 from sales_graph.domain.scope import AccessScope
 
@@ -74,67 +75,33 @@ class LeadFilter:
         return clauses
 
 
-def _visible(scope: AccessScope) -> SelectOfScalar[Lead]:
-    return select(Lead).where(lead_visible(scope))
-
-
-async def get(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead | None:
-    return (await session.exec(_visible(scope).where(col(Lead.id) == lead_id))).first()
+_reads = ScopedReads[Lead, LeadFilter](Lead, col(Lead.id), lead_visible)
+get = _reads.get
+by_ids = _reads.by_ids
+page = _reads.page
+count = _reads.count
 
 
 async def get_for_update(
     session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID
 ) -> Lead | None:
-    statement = _visible(scope).where(col(Lead.id) == lead_id).with_for_update()
-    return (await session.exec(statement)).first()
+    return await get(session, scope, lead_id, for_update=True)
 
 
 async def by_email(session: AsyncSession, scope: AccessScope, email: str) -> Lead | None:
     """The lead with this address, if the scope sees it (addresses are unique)."""
-    statement = _visible(scope).where(col(Lead.email_normalized) == email.lower())
+    statement = _reads.select(scope).where(col(Lead.email_normalized) == email.lower())
     return (await session.exec(statement)).first()
 
 
-async def by_ids(session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]) -> list[Lead]:
-    if not ids:
-        return []
-    return list((await session.exec(_visible(scope).where(col(Lead.id).in_(ids)))).all())
-
-
-async def page(
-    session: AsyncSession, scope: AccessScope, where: LeadFilter, order: Order, request: PageRequest
-) -> PageResult[Lead]:
-    return await fetch_page(session, _visible(scope).where(*where.clauses()), order, request)
-
-
-async def count(session: AsyncSession, scope: AccessScope, where: LeadFilter) -> int:
-    statement = select(func.count()).select_from(Lead).where(lead_visible(scope), *where.clauses())
-    return int((await session.exec(statement)).one())
-
-
-async def add(session: AsyncSession, lead: Lead) -> Lead:
-    session.add(lead)
-    await session.flush()
-    return lead
-
-
-async def record_assignment(session: AsyncSession, assignment: LeadAssignment) -> LeadAssignment:
-    session.add(assignment)
-    await session.flush()
-    return assignment
+record_assignment = add
 
 
 async def assignments_of(
     session: AsyncSession, scope: AccessScope, lead_ids: Sequence[uuid.UUID]
 ) -> list[LeadAssignment]:
     """The assignment log of the leads the scope sees."""
-    visible = lead_visible(scope)
-    if not lead_ids:
-        return []
-    statement = (
-        select(LeadAssignment)
-        .join(Lead, col(Lead.id) == LeadAssignment.lead_id)
-        .where(col(LeadAssignment.lead_id).in_(lead_ids), visible)
-        .order_by(col(LeadAssignment.assigned_at))
+    order = (col(LeadAssignment.assigned_at),)
+    return await _reads.lines_of(
+        session, scope, LeadAssignment, col(LeadAssignment.lead_id), lead_ids, order
     )
-    return list((await session.exec(statement)).all())

@@ -11,10 +11,11 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
-from sales_graph.db.paging import Order, PageRequest, PageResult, fetch_page
+from sales_graph.db.paging import Order
+from sales_graph.db.repositories import rows
+from sales_graph.db.repositories.scoped import ScopedReads
 from sales_graph.db.visibility import opportunity_clause, opportunity_visible
 from sales_graph.domain import OpportunityStage
 from sales_graph.domain.scope import AccessScope
@@ -74,30 +75,13 @@ class OpportunityFilter:
         return clauses
 
 
-def _visible(scope: AccessScope) -> SelectOfScalar[Opportunity]:
-    return select(Opportunity).where(opportunity_visible(scope))
-
-
-async def get(
-    session: AsyncSession,
-    scope: AccessScope,
-    opportunity_id: uuid.UUID,
-    *,
-    for_update: bool = False,
-) -> Opportunity | None:
-    statement = _visible(scope).where(col(Opportunity.id) == opportunity_id)
-    if for_update:
-        statement = statement.with_for_update()
-    return (await session.exec(statement)).first()
-
-
-async def by_ids(
-    session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
-) -> list[Opportunity]:
-    if not ids:
-        return []
-    statement = _visible(scope).where(col(Opportunity.id).in_(ids))
-    return list((await session.exec(statement)).all())
+_reads = ScopedReads[Opportunity, OpportunityFilter](
+    Opportunity, col(Opportunity.id), opportunity_visible
+)
+get = _reads.get
+by_ids = _reads.by_ids
+page = _reads.page
+count = _reads.count
 
 
 async def of_accounts(
@@ -106,62 +90,29 @@ async def of_accounts(
     if not account_ids:
         return []
     statement = (
-        _visible(scope)
+        _reads.select(scope)
         .where(col(Opportunity.account_id).in_(account_ids))
         .order_by(col(Opportunity.created_at).desc(), col(Opportunity.id))
     )
     return list((await session.exec(statement)).all())
 
 
-async def page(
-    session: AsyncSession,
-    scope: AccessScope,
-    where: OpportunityFilter,
-    order: Order,
-    request: PageRequest,
-) -> PageResult[Opportunity]:
-    return await fetch_page(session, _visible(scope).where(*where.clauses()), order, request)
-
-
-async def count(session: AsyncSession, scope: AccessScope, where: OpportunityFilter) -> int:
-    statement = (
-        select(func.count())
-        .select_from(Opportunity)
-        .where(opportunity_visible(scope), *where.clauses())
-    )
-    return int((await session.exec(statement)).one())
-
-
 async def products_of(
     session: AsyncSession, scope: AccessScope, opportunity_ids: Sequence[uuid.UUID]
 ) -> list[OpportunityProduct]:
     """The product lines of the opportunities the scope sees."""
-    visible = opportunity_visible(scope)
-    if not opportunity_ids:
-        return []
-    statement = (
-        select(OpportunityProduct)
-        .join(Opportunity, col(Opportunity.id) == OpportunityProduct.opportunity_id)
-        .where(col(OpportunityProduct.opportunity_id).in_(opportunity_ids), visible)
-        .order_by(col(OpportunityProduct.opportunity_id), col(OpportunityProduct.position))
-    )
-    return list((await session.exec(statement)).all())
+    parent = col(OpportunityProduct.opportunity_id)
+    order = (parent, col(OpportunityProduct.position))
+    return await _reads.lines_of(session, scope, OpportunityProduct, parent, opportunity_ids, order)
 
 
 async def history_of(
     session: AsyncSession, scope: AccessScope, opportunity_ids: Sequence[uuid.UUID]
 ) -> list[OpportunityHistory]:
     """The change history of the opportunities the scope sees."""
-    visible = opportunity_visible(scope)
-    if not opportunity_ids:
-        return []
-    statement = (
-        select(OpportunityHistory)
-        .join(Opportunity, col(Opportunity.id) == OpportunityHistory.opportunity_id)
-        .where(col(OpportunityHistory.opportunity_id).in_(opportunity_ids), visible)
-        .order_by(col(OpportunityHistory.changed_at), col(OpportunityHistory.field))
-    )
-    return list((await session.exec(statement)).all())
+    parent = col(OpportunityHistory.opportunity_id)
+    order = (col(OpportunityHistory.changed_at), col(OpportunityHistory.field))
+    return await _reads.lines_of(session, scope, OpportunityHistory, parent, opportunity_ids, order)
 
 
 async def has_products(session: AsyncSession, opportunity_id: uuid.UUID) -> bool:
@@ -178,14 +129,9 @@ async def replace_products(
     old_lines = select(OpportunityProduct).where(
         OpportunityProduct.opportunity_id == opportunity_id
     )
-    for old in (await session.exec(old_lines)).all():
-        await session.delete(old)
-    await session.flush()
-    for position, line in enumerate(lines):
+    for line in lines:
         line.opportunity_id = opportunity_id
-        line.position = position
-        session.add(line)
-    await session.flush()
+    await rows.replace_ordered(session, (await session.exec(old_lines)).all(), lines)
 
 
 async def set_contract_id(
@@ -205,7 +151,7 @@ async def won_without_contract(
 ) -> list[Opportunity]:
     """Won opportunities still without a Billing contract, closed before the given time."""
     statement = (
-        _visible(scope)
+        _reads.select(scope)
         .where(
             col(Opportunity.stage) == OpportunityStage.CLOSED_WON.value,
             col(Opportunity.contract_id).is_(None),

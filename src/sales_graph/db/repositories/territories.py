@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Lead, Territory, TerritoryMember, TerritoryRule, User
+from sales_graph.db.repositories import rows
 from sales_graph.db.visibility import territories_readable, users_readable
 from sales_graph.domain.scope import AccessScope
 
@@ -198,11 +199,6 @@ async def replace_members(
 async def replace_rules(
     session: AsyncSession, territory_id: uuid.UUID, rules: Sequence[TerritoryRule]
 ) -> None:
-    for old in await _rules(session, [territory_id]):
-        await session.delete(old)
-    await session.flush()
-    for position, rule in enumerate(rules):
+    for rule in rules:
         rule.territory_id = territory_id
-        rule.position = position
-        session.add(rule)
-    await session.flush()
+    await rows.replace_ordered(session, await _rules(session, [territory_id]), rules)

@@ -1,0 +1,98 @@
+"""The reads every kind of sales record answers the same way under an access scope: one by id,
+several by ids, a page of a filter, a filter's count."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, func
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from sales_graph.db.paging import Order, PageRequest, PageResult, fetch_page
+from sales_graph.domain.scope import AccessScope
+
+
+class Filter(Protocol):
+    def clauses(self) -> list[ColumnElement[bool]]: ...
+
+
+Row = TypeVar("Row", bound=SQLModel)
+Child = TypeVar("Child", bound=SQLModel)
+F = TypeVar("F", bound=Filter, contravariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedReads(Generic[Row, F]):
+    model: type[Row]
+    # The record's id column, and the clause limiting the records to those a scope sees.
+    id_column: Any
+    visible: Callable[[AccessScope], ColumnElement[bool]]
+
+    def select(self, scope: AccessScope) -> SelectOfScalar[Row]:
+        return select(self.model).where(self.visible(scope))
+
+    async def get(
+        self,
+        session: AsyncSession,
+        scope: AccessScope,
+        row_id: uuid.UUID,
+        *,
+        for_update: bool = False,
+    ) -> Row | None:
+        statement = self.select(scope).where(self.id_column == row_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await session.exec(statement)).first()
+
+    async def by_ids(
+        self, session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID]
+    ) -> list[Row]:
+        if not ids:
+            return []
+        statement = self.select(scope).where(self.id_column.in_(ids))
+        return list((await session.exec(statement)).all())
+
+    async def page(
+        self,
+        session: AsyncSession,
+        scope: AccessScope,
+        where: F,
+        order: Order,
+        request: PageRequest,
+    ) -> PageResult[Row]:
+        return await fetch_page(session, self.select(scope).where(*where.clauses()), order, request)
+
+    async def count(self, session: AsyncSession, scope: AccessScope, where: F) -> int:
+        statement = (
+            select(func.count())
+            .select_from(self.model)
+            .where(self.visible(scope), *where.clauses())
+        )
+        return int((await session.exec(statement)).one())
+
+    async def lines_of(
+        self,
+        session: AsyncSession,
+        scope: AccessScope,
+        model: type[Child],
+        parent_id: Any,
+        parent_ids: Sequence[uuid.UUID],
+        order: Sequence[Any],
+    ) -> list[Child]:
+        """The rows of ``model`` (its ``parent_id`` column naming the record) that belong to
+        the records the scope sees, in ``order``."""
+        visible = self.visible(scope)  # checks the scope may read the records, ids or none
+        if not parent_ids:
+            return []
+        statement = (
+            select(model)
+            .join(self.model, self.id_column == parent_id)
+            .where(parent_id.in_(parent_ids), visible)
+            .order_by(*order)
+        )
+        return list((await session.exec(statement)).all())
