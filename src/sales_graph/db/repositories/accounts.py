@@ -86,7 +86,7 @@ async def has_primary_contact(session: AsyncSession, account_id: uuid.UUID) -> b
     return (await session.exec(statement.limit(1))).first() is not None
 
 
-_reads = ScopedReads[Account, AccountFilter](Account, col(Account.id), account_visible)
+_reads: ScopedReads[Account, AccountFilter] = ScopedReads(Account, col(Account.id), account_visible)
 get = _reads.get
 by_ids = _reads.by_ids
 page = _reads.page

@@ -75,7 +75,7 @@ class LeadFilter:
         return clauses
 
 
-_reads = ScopedReads[Lead, LeadFilter](Lead, col(Lead.id), lead_visible)
+_reads: ScopedReads[Lead, LeadFilter] = ScopedReads(Lead, col(Lead.id), lead_visible)
 get = _reads.get
 by_ids = _reads.by_ids
 page = _reads.page

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
 from sales_graph.db.paging import Order
-from sales_graph.db.repositories import rows
+from sales_graph.db.repositories.rows import replace_ordered
 from sales_graph.db.repositories.scoped import ScopedReads
 from sales_graph.db.visibility import opportunity_clause, opportunity_visible
 from sales_graph.domain import OpportunityStage
@@ -75,7 +75,7 @@ class OpportunityFilter:
         return clauses
 
 
-_reads = ScopedReads[Opportunity, OpportunityFilter](
+_reads: ScopedReads[Opportunity, OpportunityFilter] = ScopedReads(
     Opportunity, col(Opportunity.id), opportunity_visible
 )
 get = _reads.get
@@ -131,7 +131,7 @@ async def replace_products(
     )
     for line in lines:
         line.opportunity_id = opportunity_id
-    await rows.replace_ordered(session, (await session.exec(old_lines)).all(), lines)
+    await replace_ordered(session, (await session.exec(old_lines)).all(), lines)
 
 
 async def set_contract_id(
@@ -194,17 +194,12 @@ async def totals_by_stage(
     ).where(
         opportunity_clause(scope),
         col(Opportunity.stage).in_(stages),
-        col(Opportunity.expected_close_date) >= start,
-        col(Opportunity.expected_close_date) <= end,
+        *_closing(start, end, owner_id, territory_id),
     )
-    if owner_id is not None:
-        statement = statement.where(col(Opportunity.owner_id) == owner_id)
-    if territory_id is not None:
-        statement = statement.where(col(Opportunity.territory_id) == territory_id)
-    rows = (await session.exec(statement.group_by(col(Opportunity.stage)))).all()
+    totals = (await session.exec(statement.group_by(col(Opportunity.stage)))).all()
     return [
         StageTotals(stage, int(n), Decimal(str(total)), Decimal(str(weighted)), Decimal(str(ai)))
-        for stage, n, total, weighted, ai in rows
+        for stage, n, total, weighted, ai in totals
     ]
 
 
@@ -221,14 +216,24 @@ async def won_amount(
     statement = select(func.coalesce(func.sum(Opportunity.amount), 0)).where(
         opportunity_clause(scope),
         col(Opportunity.stage) == "closed_won",
+        *_closing(start, end, owner_id, territory_id),
+    )
+    return Decimal(str((await session.exec(statement)).one()))
+
+
+def _closing(
+    start: date, end: date, owner_id: uuid.UUID | None, territory_id: uuid.UUID | None
+) -> list[ColumnElement[bool]]:
+    """Expected to close from ``start`` to ``end``, of the owner and in the territory if given."""
+    clauses = [
         col(Opportunity.expected_close_date) >= start,
         col(Opportunity.expected_close_date) <= end,
-    )
+    ]
     if owner_id is not None:
-        statement = statement.where(col(Opportunity.owner_id) == owner_id)
+        clauses.append(col(Opportunity.owner_id) == owner_id)
     if territory_id is not None:
-        statement = statement.where(col(Opportunity.territory_id) == territory_id)
-    return Decimal(str((await session.exec(statement)).one()))
+        clauses.append(col(Opportunity.territory_id) == territory_id)
+    return clauses
 
 
 async def closed_history(

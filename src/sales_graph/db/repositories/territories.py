@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Lead, Territory, TerritoryMember, TerritoryRule, User
-from sales_graph.db.repositories import rows
+from sales_graph.db.repositories.rows import replace_ordered
 from sales_graph.db.visibility import territories_readable, users_readable
 from sales_graph.domain.scope import AccessScope
 
@@ -201,4 +201,4 @@ async def replace_rules(
 ) -> None:
     for rule in rules:
         rule.territory_id = territory_id
-    await rows.replace_ordered(session, await _rules(session, [territory_id]), rules)
+    await replace_ordered(session, await _rules(session, [territory_id]), rules)
