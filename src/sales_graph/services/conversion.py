@@ -20,7 +20,7 @@ from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
-from sales_graph.services.opportunities import rescore
+from sales_graph.services.opportunities import opened
 from sales_graph.services.scoring import Model
 from sales_graph.services.stages import STAGES, OpenStage
 from sales_graph.services.validation import Input, found, invalid
@@ -143,24 +143,20 @@ async def convert_lead(
     )
     session.add(contact)
     now = utcnow()
-    opportunity = Opportunity(
+    opportunity = await opened(
+        session,
+        model,
+        data.stage,
+        None,
+        now,
         name=data.opportunity_name,
         account_id=account.id,
         lead_id=lead.id,
-        stage=data.stage.value,
         amount=data.amount,
-        probability=rule.default_probability,
-        forecast_category=rule.forecast_category.value,
         expected_close_date=data.expected_close_date,
         owner_id=owner_id,
         territory_id=account.territory_id or lead.territory_id,
-        stage_changed_at=now,
-        created_at=now,
-        updated_at=now,
     )
-    await rescore(session, opportunity, model)
-    session.add(opportunity)
-    await session.flush()
     lead.status = LeadStatus.CONVERTED.value
     lead.converted_at = now
     lead.opportunity_id = opportunity.id

@@ -8,9 +8,9 @@ stale ``version`` is a CONFLICT.
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -208,28 +208,23 @@ async def create_opportunity(
     await check_owner(session, scope, owner_id)
     if data.lead_id is not None and await lead_repo.get(session, scope, data.lead_id) is None:
         raise NotFound.of("Lead", "lead_id")
-    now = utcnow()
-    opportunity = Opportunity(
+    opportunity = await opened(
+        session,
+        model,
+        data.stage,
+        data.probability,
+        utcnow(),
         name=data.name,
         account_id=account.id,
         lead_id=data.lead_id,
-        stage=data.stage.value,
         amount=data.amount,
-        probability=data.probability if data.probability is not None else rule.default_probability,
-        forecast_category=rule.forecast_category.value,
         expected_close_date=data.expected_close_date,
         owner_id=owner_id,
         territory_id=account.territory_id,
         next_step=data.next_step,
         notes=data.notes,
         opportunity_metadata=dict(data.metadata),
-        stage_changed_at=now,
-        created_at=now,
-        updated_at=now,
     )
-    await rescore(session, opportunity, model)
-    session.add(opportunity)
-    await session.flush()
     await opportunity_repo.replace_products(
         session, opportunity.id, [p.to_row() for p in data.products]
     )
@@ -240,6 +235,32 @@ async def create_opportunity(
         payloads.opportunity(opportunity),
         actor_id=scope.actor_id,
     )
+    return opportunity
+
+
+async def opened(
+    session: AsyncSession,
+    model: Model,
+    stage: OpportunityStage,
+    probability: int | None,
+    now: datetime,
+    **fields: Any,
+) -> Opportunity:
+    """A new opportunity, scored and flushed: its forecast category, and its probability unless
+    given, are the stage's."""
+    rule = STAGES[stage]
+    opportunity = Opportunity(
+        stage=stage.value,
+        probability=probability if probability is not None else rule.default_probability,
+        forecast_category=rule.forecast_category.value,
+        stage_changed_at=now,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    await rescore(session, opportunity, model)
+    session.add(opportunity)
+    await session.flush()
     return opportunity
 
 
