@@ -175,12 +175,12 @@ def account_resource(
     return endpoint
 
 
+@dataclass(eq=False)
 class AccountReadApi:
     """A read-only system keyed by account: one seeded GET payload per
     ``/api/v1/accounts/{account_id}/<name>``, named by ``payloads()``; it keeps no state."""
 
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
+    seed: int
 
     def payloads(self) -> Sequence[tuple[str, Callable[[str], dict[str, Any]]]]:
         raise NotImplementedError
