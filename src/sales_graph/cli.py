@@ -179,11 +179,15 @@ def client_create(
     from sales_graph.auth.admin import create_client
 
     created = _admin(create_client(_settings(), name=name, user_email=user_email, scopes=scopes))
-    typer.echo(f"client_id:     {created.client_id}")
-    typer.echo(f"client_secret: {created.client_secret}")
-    typer.echo(f"scopes:        {created.scopes or '-'}")
-    typer.echo(f"acts as user:  {created.user_email or '- (partner client)'}")
-    typer.echo("The secret is shown only now; store it in a secret manager.")
+    _echo_once(
+        "secret",
+        {
+            "client_id": created.client_id,
+            "client_secret": created.client_secret,
+            "scopes": created.scopes or "-",
+            "acts as user": created.user_email or "- (partner client)",
+        },
+    )
 
 
 @client_app.command("revoke")
@@ -195,8 +199,20 @@ def client_revoke(client_id: Annotated[str, typer.Argument(help="sgc_ and 16 hex
     typer.echo(f"revoked {client_id.strip()}; its tokens and API keys are refused from now on")
 
 
+def _echo_once(secret: str, fields: dict[str, str]) -> None:
+    """A created credential's fields, aligned, and that its secret is not shown again."""
+    width = max(map(len, fields)) + 2
+    for label, value in fields.items():
+        typer.echo(f"{label + ':':<{width}}{value}")
+    typer.echo(f"The {secret} is shown only now; store it in a secret manager.")
+
+
 def _when(value: datetime | None, empty: str = "-") -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else empty
+
+
+def _state(revoked_at: datetime | None) -> str:
+    return f"revoked {_when(revoked_at)}" if revoked_at else "active"
 
 
 @client_app.command("list")
@@ -205,7 +221,7 @@ def client_list() -> None:
     from sales_graph.auth.admin import list_clients
 
     for c in _admin(list_clients(_settings())):
-        state = f"revoked {_when(c.revoked_at)}" if c.revoked_at else "active"
+        state = _state(c.revoked_at)
         kind = "user" if c.acts_as_user else "partner"
         typer.echo(
             f"{c.client_id}  {state:<28}  {kind:<7}  created {_when(c.created_at)}  "
@@ -219,7 +235,7 @@ def apikey_list() -> None:
     from sales_graph.auth.admin import list_api_keys
 
     for k in _admin(list_api_keys(_settings())):
-        state = f"revoked {_when(k.revoked_at)}" if k.revoked_at else "active"
+        state = _state(k.revoked_at)
         typer.echo(
             f"{k.prefix}  {state:<28}  client {k.client_id}  expires {_when(k.expires_at, 'never')}"
             f"  last used {_when(k.last_used_at, 'never')}  {k.name}  [{k.scopes}]"
@@ -245,12 +261,16 @@ def apikey_create(
             client_id=client,
         )
     )
-    typer.echo(f"api_key:    {created.api_key}")
-    typer.echo(f"prefix:     {created.prefix}")
-    typer.echo(f"client_id:  {created.client_id}")
-    typer.echo(f"scopes:     {created.scopes}")
-    typer.echo(f"expires_at: {created.expires_at.isoformat() if created.expires_at else 'never'}")
-    typer.echo("The key is shown only now; store it in a secret manager.")
+    _echo_once(
+        "key",
+        {
+            "api_key": created.api_key,
+            "prefix": created.prefix,
+            "client_id": created.client_id,
+            "scopes": created.scopes,
+            "expires_at": created.expires_at.isoformat() if created.expires_at else "never",
+        },
+    )
 
 
 @apikey_app.command("revoke")

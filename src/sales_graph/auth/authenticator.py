@@ -48,19 +48,13 @@ def _invalid_token(message: str) -> Unauthorized:
     return Unauthorized(message, headers=dict(_INVALID_TOKEN))
 
 
+@dataclasses.dataclass(eq=False)
 class Authenticator:
-    def __init__(
-        self,
-        tokens: TokenIssuer,
-        db: Database,
-        *,
-        api_keys: ApiKeyVerifier,
-        external: ExternalIdentityProvider | None = None,
-    ) -> None:
-        self.tokens = tokens
-        self.api_keys = api_keys
-        self.external = external
-        self._db = db
+    tokens: TokenIssuer
+    db: Database
+    _: dataclasses.KW_ONLY
+    api_keys: ApiKeyVerifier
+    external: ExternalIdentityProvider | None = None
 
     async def aclose(self) -> None:
         if self.external is not None:
@@ -106,7 +100,7 @@ class Authenticator:
     async def _as_now(self, principal: Principal) -> Principal:
         """The token's principal as the database has it now: the user's current role and
         active status, the client's current scopes; a revoked client's tokens are refused."""
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             client = (
                 await api_clients.get_client(session, principal.client_id)
                 if principal.client_id
@@ -154,7 +148,7 @@ class Authenticator:
         """The provider's user is ours by email: the one attribute both directories share."""
         if identity.email is None:
             raise Unauthorized("The token names no verified email address")
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             user = await users.get_by_email(
                 session, AccessScope.as_system("authentication"), identity.email
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import httpx
@@ -47,39 +47,34 @@ class ExternalIdentity:
     client_id: str | None
 
 
+@dataclass(eq=False)
 class RemoteKeySet:
-    def __init__(
-        self,
-        url: str,
-        http: httpx.AsyncClient,
-        *,
-        max_age_s: float,
-        miss_refresh_interval_s: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.url = url
-        self._http = http
-        self._max_age_s = max_age_s
-        self._miss_interval_s = miss_refresh_interval_s
-        self._clock = clock
-        self._keys: dict[str, Key] = {}
-        self._next_refresh_at: float | None = None  # None: never loaded
-        self._last_miss_refresh_at: float | None = None
-        self._lock = asyncio.Lock()
+    url: str
+    http: httpx.AsyncClient
+    _: KW_ONLY
+    max_age_s: float
+    miss_refresh_interval_s: float
+    clock: Callable[[], float] = time.monotonic
+    _keys: dict[str, Key] = field(default_factory=dict, init=False)
+    _next_refresh_at: float | None = field(default=None, init=False)  # None: never loaded
+    _last_miss_refresh_at: float | None = field(default=None, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self.http.aclose()
 
     async def get(self, kid: str) -> Key | None:
-        if self._next_refresh_at is None or self._clock() >= self._next_refresh_at:
+        if self._next_refresh_at is None or self.clock() >= self._next_refresh_at:
             async with self._lock:
-                if self._next_refresh_at is None or self._clock() >= self._next_refresh_at:
+                if self._next_refresh_at is None or self.clock() >= self._next_refresh_at:
                     await self._refresh()
         if kid not in self._keys:
             async with self._lock:
-                now = self._clock()
+                now = self.clock()
                 last = self._last_miss_refresh_at
-                if kid not in self._keys and (last is None or now - last >= self._miss_interval_s):
+                if kid not in self._keys and (
+                    last is None or now - last >= self.miss_refresh_interval_s
+                ):
                     self._last_miss_refresh_at = now
                     await self._refresh()
         return self._keys.get(kid)
@@ -87,17 +82,17 @@ class RemoteKeySet:
     async def _refresh(self) -> None:
         try:
             self._keys = await self._fetch()
-            self._next_refresh_at = self._clock() + self._max_age_s
+            self._next_refresh_at = self.clock() + self.max_age_s
             _log.info("auth.external_jwks_loaded", url=self.url, kids=sorted(self._keys))
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             # Keep what we have; try again after the miss interval, not on every request.
-            self._next_refresh_at = self._clock() + self._miss_interval_s
+            self._next_refresh_at = self.clock() + self.miss_refresh_interval_s
             _log.warning("auth.external_jwks_failed", url=self.url, error=repr(exc))
             if not self._keys:
                 raise ServiceUnavailable("The identity provider's keys are unavailable") from exc
 
     async def _fetch(self) -> dict[str, Key]:
-        response = await self._http.get(self.url, headers={"Accept": "application/json"})
+        response = await self.http.get(self.url, headers={"Accept": "application/json"})
         response.raise_for_status()
         if len(response.content) > _MAX_JWKS_BYTES:
             raise ValueError("JWKS document too large")

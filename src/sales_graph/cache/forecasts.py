@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -78,6 +78,7 @@ def _token() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(eq=False)
 class InProcessForecastCache:
     """The embedded footprint's cache: dicts in this process.
 
@@ -85,21 +86,16 @@ class InProcessForecastCache:
     outdated by changes that another process handles must not serve any.
     """
 
-    def __init__(
-        self,
-        ttl_s: float,
-        *,
-        keep_values: bool = True,
-        max_entries: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ttl_s = ttl_s
-        self.keep_values = keep_values
-        self.max_entries = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[tuple[Pair, str], tuple[bytes, str, float]] = OrderedDict()
-        self._versions: dict[uuid.UUID, str] = {}
-        self._queue: dict[Pair, float] = {}
+    ttl_s: float
+    _: KW_ONLY
+    keep_values: bool = True
+    max_entries: int = 10_000
+    clock: Callable[[], float] = time.monotonic
+    _entries: OrderedDict[tuple[Pair, str], tuple[bytes, str, float]] = field(
+        default_factory=OrderedDict, init=False
+    )
+    _versions: dict[uuid.UUID, str] = field(default_factory=dict, init=False)
+    _queue: dict[Pair, float] = field(default_factory=dict, init=False)
 
     async def get(self, pair: Pair, forecast_type: str) -> Any | None:
         key = (pair, forecast_type)
@@ -107,7 +103,7 @@ class InProcessForecastCache:
         if found is None:
             return None
         blob, version, expires_at = found
-        if self._clock() >= expires_at or self._versions.get(pair.territory_id) != version:
+        if self.clock() >= expires_at or self._versions.get(pair.territory_id) != version:
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
@@ -125,7 +121,7 @@ class InProcessForecastCache:
         if not self.keep_values:
             return
         key = (pair, forecast_type)
-        self._entries[key] = (orjson.dumps(value), version, self._clock() + self.ttl_s)
+        self._entries[key] = (orjson.dumps(value), version, self.clock() + self.ttl_s)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

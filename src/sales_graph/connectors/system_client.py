@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import ClassVar, Self
+from typing import ClassVar, Self, TypedDict, Unpack
 
-from sales_graph.connectors.base import DEFAULT_STALE_TTL_S, MAX_RESPONSE_BYTES, UpstreamClient
+from sales_graph.connectors.base import UpstreamClient
 from sales_graph.connectors.breaker import CircuitBreaker
 from sales_graph.connectors.cache import Cache
 from sales_graph.connectors.retry import RetryPolicy
 from sales_graph.settings import UpstreamSettings
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`UpstreamClient` a system client passes through."""
+
+    cache: Cache | None
+    stale_ttl_s: float
+    retry: RetryPolicy | None
+    breaker: CircuitBreaker | None
+    max_response_bytes: int
+    rng: random.Random | None
 
 
 class SystemClient:
@@ -26,24 +37,12 @@ class SystemClient:
         cls,
         settings: UpstreamSettings,
         *,
-        cache: Cache | None = None,
         ttls: Mapping[str, float] | None = None,
-        stale_ttl_s: float = DEFAULT_STALE_TTL_S,
-        retry: RetryPolicy | None = None,
-        breaker: CircuitBreaker | None = None,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-        rng: random.Random | None = None,
+        **options: Unpack[ClientOptions],
     ) -> Self:
+        """``ttls`` adds to :attr:`DEFAULT_TTLS`; other options go to :class:`UpstreamClient`."""
         upstream = UpstreamClient(
-            cls.SYSTEM,
-            settings,
-            cache=cache,
-            ttls={**cls.DEFAULT_TTLS, **(ttls or {})},
-            stale_ttl_s=stale_ttl_s,
-            retry=retry,
-            breaker=breaker,
-            max_response_bytes=max_response_bytes,
-            rng=rng,
+            cls.SYSTEM, settings, ttls={**cls.DEFAULT_TTLS, **(ttls or {})}, **options
         )
         return cls(upstream)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
@@ -24,21 +25,16 @@ def cacheable(text: str, context: Any) -> bool:
     return principal is not None and len(text) <= MAX_ENTRY_BYTES
 
 
+@dataclass(eq=False)
 class DocumentCache(Generic[V]):
     """Least recently used first out, by entries and by the bytes of the texts."""
 
-    def __init__(
-        self,
-        *,
-        max_entries: int = MAX_ENTRIES,
-        max_bytes: int = MAX_BYTES,
-        max_entry_bytes: int = MAX_ENTRY_BYTES,
-    ) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.max_entry_bytes = max_entry_bytes
-        self._entries: OrderedDict[Hashable, tuple[int, V]] = OrderedDict()
-        self.bytes = 0
+    _: KW_ONLY
+    max_entries: int = MAX_ENTRIES
+    max_bytes: int = MAX_BYTES
+    max_entry_bytes: int = MAX_ENTRY_BYTES
+    _entries: OrderedDict[Hashable, tuple[int, V]] = field(default_factory=OrderedDict, init=False)
+    bytes: int = field(default=0, init=False)
 
     def __len__(self) -> int:
         return len(self._entries)

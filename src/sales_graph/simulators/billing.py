@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -73,11 +74,11 @@ def payment_schedule(terms: ContractTerms) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(eq=False)
 class BillingApi:
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self.contracts: dict[str, dict[str, Any]] = {}
-        self.idempotency: dict[str, tuple[str, str]] = {}
+    seed: int
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    idempotency: dict[str, tuple[str, str]] = field(default_factory=dict, init=False)
 
     def routes(self) -> Sequence[BaseRoute]:
         return [

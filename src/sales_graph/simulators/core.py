@@ -175,6 +175,31 @@ def account_resource(
     return endpoint
 
 
+@dataclass(eq=False)
+class AccountReadApi:
+    """A read-only system keyed by account: one seeded GET payload per
+    ``/api/v1/accounts/{account_id}/<name>``, named by ``payloads()``; it keeps no state."""
+
+    seed: int
+
+    def payloads(self) -> Sequence[tuple[str, Callable[[str], dict[str, Any]]]]:
+        raise NotImplementedError
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return [
+            Route(
+                f"/api/v1/accounts/{{account_id}}/{name}", account_resource(build), methods=["GET"]
+            )
+            for name, build in self.payloads()
+        ]
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def reset(self) -> None:
+        return None
+
+
 class _FaultsAndRecords:
     """Records every API request, then applies latency, outage, credentials and injected errors."""
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from starlette.routing import BaseRoute, Route
-
-from sales_graph.simulators.core import account_resource
+from sales_graph.simulators.core import AccountReadApi
 from sales_graph.simulators.seeded import (
     EPOCH,
     PRODUCT_AREAS,
@@ -40,28 +38,14 @@ def health_status(score: int) -> str:
     return "healthy" if score >= 70 else "at_risk" if score >= 40 else "critical"
 
 
-class CustomerExperienceApi:
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def routes(self) -> Sequence[BaseRoute]:
-        return [
-            Route(
-                f"/api/v1/accounts/{{account_id}}/{name}", account_resource(build), methods=["GET"]
-            )
-            for name, build in (
-                ("health", self.health_payload),
-                ("usage", self.usage_payload),
-                ("tickets", self.tickets_payload),
-                ("nps", self.nps_payload),
-            )
-        ]
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-    def reset(self) -> None:
-        return None
+class CustomerExperienceApi(AccountReadApi):
+    def payloads(self) -> Sequence[tuple[str, Callable[[str], dict[str, Any]]]]:
+        return (
+            ("health", self.health_payload),
+            ("usage", self.usage_payload),
+            ("tickets", self.tickets_payload),
+            ("nps", self.nps_payload),
+        )
 
     def health_payload(self, account_id: str) -> dict[str, Any]:
         rng = rng_for(self.seed, SYSTEM, "health", account_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -67,10 +68,10 @@ def _bad_period(period: str) -> Response:
     return error_response(422, "VALIDATION_ERROR", f"period {period!r} is not Q<n>_YYYY or YYYY-MM")
 
 
+@dataclass(eq=False)
 class FinanceApi:
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self.calculations: dict[str, dict[str, Any]] = {}
+    seed: int
+    calculations: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
     def routes(self) -> Sequence[BaseRoute]:
         return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,10 +48,10 @@ def grade_for(score: int) -> str:
     return "A" if score >= 80 else "B" if score >= 60 else "C" if score >= 40 else "D"
 
 
+@dataclass(eq=False)
 class MarketingApi:
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self.synced: dict[str, dict[str, Any]] = {}
+    seed: int
+    synced: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
     def routes(self) -> Sequence[BaseRoute]:
         return [

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from starlette.routing import BaseRoute, Route
-
-from sales_graph.simulators.core import account_resource
+from sales_graph.simulators.core import AccountReadApi
 from sales_graph.simulators.seeded import (
     FIRST_NAMES,
     PRODUCT_AREAS,
@@ -35,27 +33,13 @@ FEATURE_TITLES = (
 )
 
 
-class SupportApi:
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def routes(self) -> Sequence[BaseRoute]:
-        return [
-            Route(
-                f"/api/v1/accounts/{{account_id}}/{name}", account_resource(build), methods=["GET"]
-            )
-            for name, build in (
-                ("tickets/critical", self.critical_tickets_payload),
-                ("escalations", self.escalations_payload),
-                ("feature-requests", self.feature_requests_payload),
-            )
-        ]
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-    def reset(self) -> None:
-        return None
+class SupportApi(AccountReadApi):
+    def payloads(self) -> Sequence[tuple[str, Callable[[str], dict[str, Any]]]]:
+        return (
+            ("tickets/critical", self.critical_tickets_payload),
+            ("escalations", self.escalations_payload),
+            ("feature-requests", self.feature_requests_payload),
+        )
 
     def critical_tickets_payload(self, account_id: str) -> dict[str, Any]:
         rng = rng_for(self.seed, SYSTEM, "critical", account_id)

@@ -6,10 +6,11 @@ The rules are in ``auth.authenticator``; this only applies them and renders a fa
 from __future__ import annotations
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from sales_graph.auth.authenticator import Authenticator
 from sales_graph.errors import SalesGraphError, Unauthorized
+from sales_graph.web.asgi import HttpMiddleware
 from sales_graph.web.envelope import error_response
 from sales_graph.web.ratelimit import count
 from sales_graph.web.throttle import api_failure_key, failed
@@ -21,14 +22,11 @@ _UNAUTHENTICATED_PATHS = frozenset(
 )
 
 
-class AuthenticationMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class AuthenticationMiddleware(HttpMiddleware):
+    def passes(self, scope: Scope) -> bool:
+        return scope["path"] in _UNAUTHENTICATED_PATHS
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in _UNAUTHENTICATED_PATHS:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         failure_key = api_failure_key(scope)
         # Credentials are always checked: valid ones pass whatever others sent from the same

@@ -8,7 +8,7 @@ import uuid
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sales_graph.correlation import (
     RequestContext,
@@ -18,19 +18,14 @@ from sales_graph.correlation import (
 )
 from sales_graph.errors import SalesGraphError
 from sales_graph.logs import get_logger
+from sales_graph.web.asgi import HttpMiddleware
 from sales_graph.web.envelope import error_response
 
 _log = get_logger("sales_graph.http")
 
 
-class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestContextMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         request_id = client_supplied_id(headers.get("x-request-id")) or str(uuid.uuid4())
         correlation_id = client_supplied_id(headers.get("x-correlation-id")) or request_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -84,22 +85,16 @@ async def _create_contract(runtime: Runtime, deal: contracts.ClosedWon, event_id
     )
 
 
+@dataclass(eq=False)
 class ContractSweep:
     """Requests the contracts of won deals that still have none some time after their close,
     every ``interval_s``, for as long as it takes (Billing dedupes by the opportunity id)."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        *,
-        interval_s: float = SWEEP_INTERVAL_S,
-        grace_s: float = SWEEP_GRACE_S,
-        batch: int = SWEEP_BATCH,
-    ) -> None:
-        self.runtime = runtime
-        self.interval_s = interval_s
-        self.grace_s = grace_s
-        self.batch = batch
+    runtime: Runtime
+    _: KW_ONLY
+    interval_s: float = SWEEP_INTERVAL_S
+    grace_s: float = SWEEP_GRACE_S
+    batch: int = SWEEP_BATCH
 
     async def run_once(self) -> int:
         """Requests the missing contracts once; the number stored."""

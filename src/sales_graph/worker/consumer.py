@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import orjson
@@ -48,31 +48,20 @@ class ConsumerStats:
     failures: int = 0
 
 
+@dataclass(eq=False)
 class Consumer:
-    def __init__(
-        self,
-        name: str,
-        topic: str,
-        handler: MessageHandler,
-        *,
-        bootstrap_servers: str,
-        group_id: str,
-        producer: AIOKafkaProducer,
-        max_attempts: int = 5,
-        backoff_s: float = 0.2,
-        # Small batches: a batch is handled between two polls (max.poll.interval, 5 min).
-        batch_size: int = 100,
-    ) -> None:
-        self.name = name
-        self.topic = topic
-        self.handler = handler
-        self.producer = producer
-        self.max_attempts = max_attempts
-        self.backoff_s = backoff_s
-        self.batch_size = batch_size
-        self.stats = ConsumerStats()
-        self.bootstrap_servers = bootstrap_servers
-        self.group_id = group_id
+    name: str
+    topic: str
+    handler: MessageHandler
+    _: KW_ONLY
+    bootstrap_servers: str
+    group_id: str
+    producer: AIOKafkaProducer
+    max_attempts: int = 5
+    backoff_s: float = 0.2
+    # Small batches: a batch is handled between two polls (max.poll.interval, 5 min).
+    batch_size: int = 100
+    stats: ConsumerStats = field(default_factory=ConsumerStats, init=False)
 
     def _kafka_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -61,23 +61,17 @@ FORECAST_FIELDS = frozenset(
 # A pair whose refresh failed is tried again this much later.
 RETRY_S = 5.0
 
+T = TypeVar("T")
 
-def _territory(value: Any) -> uuid.UUID | None:
+
+def _parsed(value: Any, parse: Callable[[str], T], what: str) -> T | None:
+    """None stays None; a value ``parse`` refuses rejects the message."""
     if value is None:
         return None
     try:
-        return uuid.UUID(str(value))
+        return parse(str(value))
     except ValueError:
-        raise Rejected(f"not a territory id: {value!r}") from None
-
-
-def _day(value: Any) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise Rejected(f"not a date: {value!r}") from None
+        raise Rejected(f"not a {what}: {value!r}") from None
 
 
 def affected(
@@ -106,7 +100,8 @@ def affected(
     territories: set[uuid.UUID] = set()
     pairs: set[Pair] = set()
     for raw_territory, raw_close in places:
-        territory_id, day = _territory(raw_territory), _day(raw_close)
+        territory_id = _parsed(raw_territory, uuid.UUID, "territory id")
+        day = _parsed(raw_close, date.fromisoformat, "date")
         if territory_id is None:
             continue
         territories.add(territory_id)

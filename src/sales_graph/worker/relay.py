@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -31,26 +32,19 @@ _log = get_logger("sales_graph.worker.relay")
 MAX_BACKOFF_S = 30.0
 
 
+@dataclass(eq=False)
 class Relay:
-    def __init__(
-        self,
-        db: Database,
-        sink: EventSink,
-        settings: EventSettings,
-        *,
-        name: str = "relay",
-        after_publish: Callable[[list[Pending]], Awaitable[None]] | None = None,
-    ) -> None:
-        self.db = db
-        self.sink = sink
-        self.settings = settings
-        self.name = name
-        # Called between publishing and marking published (a test kills the relay there).
-        self.after_publish = after_publish
-        self.published = 0
-        # True while waiting for a NOTIFY or the next poll (nothing left to publish).
-        self.idle = False
-        self._wake = asyncio.Event()
+    db: Database
+    sink: EventSink
+    settings: EventSettings
+    _: KW_ONLY
+    name: str = "relay"
+    # Called between publishing and marking published (a test kills the relay there).
+    after_publish: Callable[[list[Pending]], Awaitable[None]] | None = None
+    published: int = field(default=0, init=False)
+    # True while waiting for a NOTIFY or the next poll (nothing left to publish).
+    idle: bool = field(default=False, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def wake(self) -> None:
         self._wake.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,27 +50,21 @@ def check_schedule(cron: str, timezone: str) -> None:
         raise ValueError(f"not a time zone: {timezone!r}") from exc
 
 
+@dataclass(eq=False)
 class ScheduledJob:
-    def __init__(
-        self,
-        name: str,
-        cron: str,
-        timezone: str,
-        db: Database,
-        job: Job,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        check_schedule(cron, timezone)
-        self.name = name
-        self.cron = cron
-        self.timezone = timezone
-        self.db = db
-        self.job = job
-        self._clock = clock
-        # Slots this instance ran, and slots it found taken by another worker.
-        self.ran: list[datetime] = []
-        self.skipped: list[datetime] = []
+    name: str
+    cron: str
+    timezone: str
+    db: Database
+    job: Job
+    _: KW_ONLY
+    clock: Callable[[], datetime] = utcnow
+    # Slots this instance ran, and slots it found taken by another worker.
+    ran: list[datetime] = field(default_factory=list, init=False)
+    skipped: list[datetime] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        check_schedule(self.cron, self.timezone)
 
     def next_slot(self, after: datetime) -> datetime:
         return next_slot(self.cron, self.timezone, after)
@@ -88,7 +83,7 @@ class ScheduledJob:
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
-        slot = self.next_slot(self._clock())
+        slot = self.next_slot(self.clock())
         while not stop.is_set():
             if not await self._sleep_until(slot, stop):
                 return
@@ -97,12 +92,12 @@ class ScheduledJob:
             except Exception:
                 # Rolled back: a worker waiting on the slot's row takes it over.
                 _log.exception("schedule.slot_failed", job=self.name, slot=slot.isoformat())
-            slot = self.next_slot(max(slot, self._clock()))
+            slot = self.next_slot(max(slot, self.clock()))
 
     async def _sleep_until(self, slot: datetime, stop: asyncio.Event) -> bool:
         """False when stopped first."""
         while not stop.is_set():
-            left = (slot - self._clock()).total_seconds()
+            left = (slot - self.clock()).total_seconds()
             if left <= 0:
                 return True
             with contextlib.suppress(TimeoutError):
