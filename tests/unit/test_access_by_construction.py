@@ -24,6 +24,7 @@ from sales_graph.db.repositories import (
     territories,
     users,
 )
+from sales_graph.db.repositories.scoped import ScopedReads
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "sales_graph"
 RECORDS = (
@@ -94,6 +95,20 @@ def test_every_read_of_records_takes_a_scope(module: object) -> None:
         and "scope" not in inspect.signature(function).parameters
     ]
     assert unscoped == []
+
+
+def test_the_shared_scoped_reads_take_a_scope() -> None:
+    # Repositories bind get/by_ids/page/count/... to a ScopedReads; its reads take the scope.
+    methods = inspect.getmembers(ScopedReads, inspect.iscoroutinefunction)
+    assert {name for name, _ in methods} >= {"get", "by_ids", "page", "count"}
+    assert [n for n, f in methods if "scope" not in inspect.signature(f).parameters] == []
+    bound = [
+        (module.__name__, name)
+        for module in (accounts, leads, opportunities)
+        for name, value in vars(module).items()
+        if inspect.ismethod(value) and isinstance(value.__self__, ScopedReads)
+    ]
+    assert len(bound) >= 12
 
 
 def _system_calls() -> set[tuple[str, str]]:
