@@ -128,7 +128,7 @@ def rest_endpoint(
                 principal=request.state.principal,
             )
             try:
-                data = await _run(schema, route.document, variables, context)
+                data = await _run(schema, operation.document, variables, context)
             except errors.SalesGraphError as exc:
                 raise (_precondition(exc) if preconditions else exc) from None
             if route.follow_up is not None and operation.follow_up is not None:

@@ -263,7 +263,7 @@ def docs_html(operations: Iterable[Operation]) -> str:
             f"{'<h3>Request body</h3>' + _schema_text(body, components) if body else ''}"
             f"<h3>Response</h3>{_schema_text(answer, components)}"
             f"<details><summary>GraphQL operation</summary>"
-            f"<pre>{html.escape(route.document)}</pre></details></section>"
+            f"<pre>{html.escape(operation.document)}</pre></details></section>"
         )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Sales System REST API</title>"

@@ -39,9 +39,13 @@ class Operation:
     body: JSONObject | None
     query: tuple[Parameter, ...]
 
+    # The route's document with the fragments of its shapes: what runs.
+    document: str
+
     @classmethod
     def of(cls, route: RestRoute, schema: GraphQLSchema) -> Operation:
-        node = parsed(schema, route.document)
+        document = "\n".join([route.document, *(s.fragment(schema) for s in route.shapes)])
+        node = parsed(schema, document)
         follow_up = parsed(schema, route.follow_up) if route.follow_up else None
         body = _body(route.body, route) if route.body else None
         variables = Variables(
@@ -70,6 +74,7 @@ class Operation:
             ),
             body=body,
             query=query,
+            document=document,
         )
 
 

@@ -14,6 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from graphql import (
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+    is_leaf_type,
+    is_required_argument,
+)
 from sales_graph.rest.schemas import LIMIT, OFFSET
 from sales_graph.rest.shapes import JSONObject
 
@@ -58,14 +65,46 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """How REST shows a GraphQL object type: the fragment ``...<type_name>`` with every leaf
+    field of the type (its values and ids, in the type's order) but ``omit``, plus ``related``,
+    the selections REST spells its own way (a related record as its id:
+    ``territoryId: territory { id }``). A field added to the type is in REST without a word here.
+    """
+
+    type_name: str
+    related: str = ""
+    omit: tuple[str, ...] = ()
+
+    def fragment(self, schema: GraphQLSchema) -> str:
+        type_ = schema.get_type(self.type_name)
+        if not isinstance(type_, GraphQLObjectType):
+            raise ValueError(f"Shape: {self.type_name!r} is no object type of the schema")
+        if stale := set(self.omit) - set(type_.fields):
+            raise ValueError(f"Shape {self.type_name}: omits unknown fields {sorted(stale)}")
+        leaves = [
+            name
+            for name, field_ in type_.fields.items()
+            if name not in self.omit
+            and is_leaf_type(get_named_type(field_.type))
+            and not any(is_required_argument(arg) for arg in field_.args.values())
+        ]
+        fields = " ".join([*leaves, self.related]).strip()
+        return f"fragment {self.type_name} on {self.type_name} {{ {fields} }}"
+
+
+@dataclass(frozen=True)
 class RestRoute:
     method: str
     path: str
     operation_id: str
     summary: str
-    # The GraphQL operation (with the fragments it spreads); its variables take the path
-    # parameters, query parameters and body fields of their names (``rest/variables.py``).
+    # The GraphQL operation (with the fragments it spreads, but those of ``shapes``); its
+    # variables take the path parameters, query parameters and body fields of their names
+    # (``rest/variables.py``).
     document: str
+    # The resources the document spreads as ``...<type>`` (their fragments are derived).
+    shapes: tuple[Shape, ...] = ()
     status: int = 200
     body: Body | None = None
     # The spec's request example, sent by schemathesis' examples phase.

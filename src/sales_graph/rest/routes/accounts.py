@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from sales_graph.rest.table import Link, RestRoute
+from sales_graph.rest.table import Link, RestRoute, Shape
 
-ACCOUNT = """fragment Account on Account {
-    id name domain industry employeeCount annualRevenue country region
-    ownerId: owner { id } territoryId: territory { id } createdAt updatedAt
-}"""
+ACCOUNT = Shape("Account", related="ownerId: owner { id } territoryId: territory { id }")
 
 ROUTES = (
     RestRoute(
@@ -15,7 +12,8 @@ ROUTES = (
         path="/api/v1/accounts/{id}",
         operation_id="getAccount",
         summary="Get Account",
-        document=f"query($id: ID!) {{ account(id: $id) {{ ...Account }} }} {ACCOUNT}",
+        document="query($id: ID!) { account(id: $id) { ...Account } }",
+        shapes=(ACCOUNT,),
         links=(
             Link(
                 "CreateOpportunity",

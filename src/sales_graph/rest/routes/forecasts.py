@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from sales_graph.rest.table import Body, Link, QueryParam, RestRoute
+from sales_graph.rest.table import Body, Link, QueryParam, RestRoute, Shape
 from sales_graph.services.forecasting import SubmitForecast
 
-FORECAST = """fragment Forecast on Forecast {
-    id kind period forecastType amount probabilityWeightedAmount aiPredictedAmount
-    currentPipeline pipelineCoverage notes territoryId: territory { id } submittedBy { id }
-    createdAt
-}"""
+FORECAST = Shape("Forecast", related="territoryId: territory { id } submittedBy { id }")
 
 ROUTES = (
     RestRoute(
@@ -40,12 +36,12 @@ ROUTES = (
         path="/api/v1/forecasts/{period}",
         operation_id="getForecasts",
         summary="Get Forecasts of a Period",
-        document=f"""query($period: String!, $territoryId: ID, $forecastType: ForecastType) {{
-            forecasts(period: $period, territoryId: $territoryId, forecastType: $forecastType) {{
+        document="""query($period: String!, $territoryId: ID, $forecastType: ForecastType) {
+            forecasts(period: $period, territoryId: $territoryId, forecastType: $forecastType) {
                 ...Forecast
-            }}
-        }}
-        {FORECAST}""",
+            }
+        }""",
+        shapes=(FORECAST,),
         query=(
             QueryParam("territory_id", "Only forecasts of this territory"),
             QueryParam("forecast_type", "Only forecasts of this type", example="commit"),

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from sales_graph.rest.schemas import EXAMPLE_ID
-from sales_graph.rest.table import PAGE, Body, Link, QueryParam, RestRoute
+from sales_graph.rest.table import PAGE, Body, Link, QueryParam, RestRoute, Shape
 from sales_graph.services.conversion import ConvertLead
 from sales_graph.services.leads import NewLead
 
 LEAD_SUMMARY = """fragment LeadSummary on Lead {
     id status firstName lastName email company score assignedTo { id name } createdAt updatedAt
 }"""
-LEAD = f"""fragment Lead on Lead {{
-    ...LeadSummary phone title industry employeeCount annualRevenue country region source
-    campaignId metadata territoryId: territory {{ id }} opportunityId convertedAt version
-}}
-{LEAD_SUMMARY}"""
+# The spec's Lead has no assignment time or disqualification reason (GraphQL has).
+LEAD = Shape(
+    "Lead",
+    related="assignedTo { id name } territoryId: territory { id }",
+    omit=("assignedAt", "disqualifiedReason"),
+)
 
 _LEAD_ID = "$response.body#/id"
 
@@ -77,7 +78,8 @@ ROUTES = (
         path="/api/v1/leads/{id}",
         operation_id="getLead",
         summary="Get Lead",
-        document=f"query($id: ID!) {{ lead(id: $id) {{ ...Lead }} }} {LEAD}",
+        document="query($id: ID!) { lead(id: $id) { ...Lead } }",
+        shapes=(LEAD,),
         links=(Link("ConvertLead", "convertLead", {"path.id": _LEAD_ID}),),
         tags=("Leads",),
     ),

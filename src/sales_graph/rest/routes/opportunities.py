@@ -5,15 +5,16 @@ from __future__ import annotations
 from sales_graph.domain import OpportunityStage
 from sales_graph.rest.schemas import EXAMPLE_ID, NON_BLANK_PATTERN, PERIOD
 from sales_graph.rest.shapes import JSONObject
-from sales_graph.rest.table import PAGE, Body, Link, QueryParam, RestRoute
+from sales_graph.rest.table import PAGE, Body, Link, QueryParam, RestRoute, Shape
 from sales_graph.services.opportunities import NewOpportunity, StageChange
 from sales_graph.services.stages import STAGES
 
-OPPORTUNITY = """fragment Opportunity on Opportunity {
-    id name accountId: account { id } leadId ownerId: owner { id }
-    territoryId: territory { id } stage amount probability expectedCloseDate forecastCategory
-    dealScore nextStep notes lossReason version closedAt createdAt updatedAt
-}"""
+# The spec's Opportunity has no contract id or metadata (GraphQL has).
+OPPORTUNITY = Shape(
+    "Opportunity",
+    related="accountId: account { id } ownerId: owner { id } territoryId: territory { id }",
+    omit=("contractId", "metadata"),
+)
 
 
 def _closing(stage: OpportunityStage, then: JSONObject | None = None) -> JSONObject:
@@ -98,14 +99,14 @@ ROUTES = (
         path="/api/v1/opportunities",
         operation_id="getOpportunities",
         summary="Get Opportunities",
-        document=f"""query($stage: OpportunityStage, $ownerId: ID, $accountId: ID,
-                           $territoryId: ID, $limit: Int, $offset: Int) {{
+        document="""query($stage: OpportunityStage, $ownerId: ID, $accountId: ID,
+                           $territoryId: ID, $limit: Int, $offset: Int) {
             opportunities(stage: $stage, ownerId: $ownerId, accountId: $accountId,
-                          territoryId: $territoryId, limit: $limit, offset: $offset) {{
-                items {{ ...Opportunity }} total: totalCount limit offset hasMore
-            }}
-        }}
-        {OPPORTUNITY}""",
+                          territoryId: $territoryId, limit: $limit, offset: $offset) {
+                items { ...Opportunity } total: totalCount limit offset hasMore
+            }
+        }""",
+        shapes=(OPPORTUNITY,),
         query=(
             QueryParam("stage", "Only opportunities in this stage", example="proposal"),
             QueryParam("owner_id", "Only opportunities of this owner"),
@@ -123,7 +124,8 @@ ROUTES = (
         path="/api/v1/opportunities/{id}",
         operation_id="getOpportunity",
         summary="Get Opportunity",
-        document=f"query($id: ID!) {{ opportunity(id: $id) {{ ...Opportunity }} }} {OPPORTUNITY}",
+        document="query($id: ID!) { opportunity(id: $id) { ...Opportunity } }",
+        shapes=(OPPORTUNITY,),
         etag="version",
         links=(
             Link("GetAccount", "getAccount", {"path.id": "$response.body#/account_id"}),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sales_graph.rest.table import Body, Link, QueryParam, RestRoute
+from sales_graph.rest.table import Body, Link, QueryParam, RestRoute, Shape
 from sales_graph.services.leads import TerritoryAssignmentRequest
 
-TERRITORY = """fragment Territory on Territory {
-    id name description isActive priority ownerId: owner { id } memberIds: members { id }
-    createdAt updatedAt
-}"""
+# The spec's Territory has no version.
+TERRITORY = Shape(
+    "Territory", related="ownerId: owner { id } memberIds: members { id }", omit=("version",)
+)
 
 _FIRST_TERRITORY = "$response.body#/data/0/id"
 
@@ -36,10 +36,10 @@ ROUTES = (
         path="/api/v1/territories",
         operation_id="getTerritories",
         summary="Get Territories",
-        document=f"""query($ownerId: ID, $isActive: Boolean) {{
-            territories(ownerId: $ownerId, isActive: $isActive) {{ ...Territory }}
-        }}
-        {TERRITORY}""",
+        document="""query($ownerId: ID, $isActive: Boolean) {
+            territories(ownerId: $ownerId, isActive: $isActive) { ...Territory }
+        }""",
+        shapes=(TERRITORY,),
         query=(
             QueryParam("owner_id", "Only territories of this owner"),
             QueryParam(
