@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import orjson
 import pytest
-from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 from sqlmodel import col, func, select
 
@@ -29,8 +27,6 @@ from sales_graph.cache.forecasts import (
     Pair,
     RedisForecastCache,
 )
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import Account, Forecast, Opportunity, OutboxEvent, Territory, User
 from sales_graph.db.repositories import scheduled_runs
 from sales_graph.domain import ForecastType, OpportunityStage
@@ -42,7 +38,7 @@ from sales_graph.runtime import build_runtime
 from sales_graph.services.forecast_generation import SYSTEM_SCOPE, cached_forecast, quarters_from
 from sales_graph.services.forecasting import compute_forecast
 from sales_graph.services.stages import STAGES
-from sales_graph.settings import EventSettings, RateLimitSettings, Settings
+from sales_graph.settings import EventSettings
 from sales_graph.timeutil import utcnow
 from sales_graph.worker import launch as events_runtime
 from sales_graph.worker.forecasts import DAILY_JOB, ForecastRefresher, affected, daily_generation
@@ -55,7 +51,7 @@ from tests.events.conftest import (
     unique_topics,
     until,
 )
-from tests.factories import make_org
+from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway
 
 PERIOD = "Q3_2026"
@@ -104,20 +100,11 @@ async def forecast_gateway(
     only_forecast_refresh: None,
 ) -> AsyncIterator[EventGateway]:
     """The event gateway of ``conftest.py`` with Redis: production's footprint."""
-    db = Database(fresh_postgres)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
+    org = await seeded_org(fresh_postgres)
     topics = unique_topics()
     settings = event_settings(fresh_postgres, tmp_path, kafka_bootstrap, topics)
     app = create_app(settings.model_copy(update={"redis_url": redis_url}))
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         gateway = EventGateway(client, app, org, "postgresql", kafka_bootstrap, topics)
         try:
             yield gateway
@@ -401,26 +388,14 @@ async def test_the_embedded_footprint_refreshes_through_the_bus(
     fresh_sqlite: str, tmp_path: Path, only_forecast_refresh: None
 ) -> None:
     """Same handler and services, fed by the in-process bus; the cache is in process."""
-    db = Database(fresh_sqlite)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=fresh_sqlite,
-        log_level="WARNING",
-        rate_limit=RateLimitSettings(enabled=False),
+    org = await seeded_org(fresh_sqlite)
+    settings = gateway_settings(
+        tmp_path,
+        fresh_sqlite,
         events=EventSettings(in_process=True, relay_poll_interval_s=0.1, forecast_debounce_s=0.2),
-        _env_file=None,
     )
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         gateway = Gateway(client, app, org, "sqlite")
         assert isinstance(gateway.runtime.forecast_cache, InProcessForecastCache)
         assert gateway.runtime.forecast_cache.keep_values
