@@ -1,8 +1,10 @@
 """Starting the gateway in tests, one way each: its settings, a migrated database with the test
-organisation, an in-process HTTP client over the app (lifespan run), a real server in a thread."""
+organisation, an in-process HTTP client over the app (lifespan run), a real server on a loopback
+port (in a thread for synchronous tools, or as a task of the test's event loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -79,3 +81,27 @@ def served(app: ASGIApp, name: str = "gateway", start_timeout_s: float = 30) -> 
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@asynccontextmanager
+async def live_server(
+    app: ASGIApp, start_timeout_s: float = 20
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` under uvicorn on a free loopback port, as a task of this event loop, and a client
+    for it (real sockets: what an in-process transport would not show)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(start_timeout_s):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task

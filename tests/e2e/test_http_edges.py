@@ -19,8 +19,7 @@ from sales_graph.db.models import Account
 from sales_graph.rest.routes import ROUTES
 from sales_graph.rest.table import RestRoute
 from sales_graph.settings import HTTPSettings, Settings
-from tests.e2e.conftest import live_server
-from tests.gateways import app_client, gateway_settings
+from tests.gateways import app_client, gateway_settings, live_server
 
 # The gateway over SQLite and PostgreSQL, and the REST helpers.
 from tests.graphql.conftest import Gateway, gateway  # noqa: F401
