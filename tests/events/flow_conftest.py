@@ -23,7 +23,7 @@ from sales_graph.settings import (
     EventSettings,
     UpstreamSettings,
 )
-from sales_graph.simulators import RunningSimulators, Simulator
+from sales_graph.simulators import RunningSimulators, Simulator, serve_simulators
 from sales_graph.worker import launch as events_runtime
 from sales_graph.worker.consumer import Consumer
 from sales_graph.worker.launch import EventRuntime
@@ -279,3 +279,26 @@ async def won_deal(gateway: EventGateway, email: str) -> str:
     rep = next(r for r in org.t1_reps if str(r.id) == opportunity["owner"]["id"])
     await close_won(gateway, rep, opportunity["id"])
     return str(opportunity["id"])
+
+
+# The fixtures of a flow test (import them into the test module).
+@pytest.fixture
+async def billing_sim() -> AsyncIterator[RunningSimulators]:
+    running = await serve_simulators(api_keys={"billing": BILLING_KEY}, systems=["billing"])
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def flow(
+    fresh_postgres: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    billing_sim: RunningSimulators,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Flow]:
+    only_flow_consumers(monkeypatch)
+    async with open_flow(fresh_postgres, kafka_bootstrap, tmp_path, billing_sim) as running:
+        yield running
