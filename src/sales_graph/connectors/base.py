@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
 import ssl
 import time
@@ -169,9 +170,9 @@ class UpstreamClient:
             stale = None if isinstance(exc, UpstreamRejected) else self._from_cache(model, entry)
             if stale is None:
                 raise
-            self._log.warning(
-                f"connector.{self.system}.stale_served",
-                system=self.system,
+            self._note(
+                logging.WARNING,
+                "stale_served",
                 path=path,
                 resource=resource,
                 error=exc.code,
@@ -284,9 +285,9 @@ class UpstreamClient:
                 ok = 200 <= response.status_code < 300
                 limit = self.max_response_bytes if ok else _MAX_ERROR_BYTES
                 body = await read_capped(response, limit)
-        self._log.info(
-            f"connector.{self.system}.response",
-            system=self.system,
+        self._note(
+            logging.INFO,
+            "response",
             method=method,
             path=path,
             status=response.status_code,
@@ -323,9 +324,7 @@ class UpstreamClient:
 
     def _circuit_open(self) -> CircuitOpen:
         retry_in = round(self.breaker.retry_in_s(), 3)
-        self._log.info(
-            f"connector.{self.system}.circuit_rejected", system=self.system, retry_in_s=retry_in
-        )
+        self._note(logging.INFO, "circuit_rejected", retry_in_s=retry_in)
         return CircuitOpen(
             f"{self.system} is failing; calls are suspended",
             details={
@@ -338,9 +337,9 @@ class UpstreamClient:
     def _log_failure(
         self, error: UpstreamError, method: str, path: str, attempt: int, retry_in: float | None
     ) -> None:
-        self._log.warning(
-            f"connector.{self.system}.request_failed",
-            system=self.system,
+        self._note(
+            logging.WARNING,
+            "request_failed",
             method=method,
             path=path,
             attempt=attempt,
@@ -349,6 +348,10 @@ class UpstreamClient:
             reason=error.message,
             retry_in_s=None if retry_in is None else round(retry_in, 3),
         )
+
+    def _note(self, level: int, what: str, **fields: Any) -> None:
+        """Logs ``connector.<system>.<what>`` with ``system`` (docs/upstreams.md)."""
+        self._log.log(level, f"connector.{self.system}.{what}", system=self.system, **fields)
 
     def _details(self, method: str, path: str, status: int, **extra: Any) -> dict[str, Any]:
         return {"system": self.system, "method": method, "path": path, "status": status, **extra}

@@ -10,7 +10,7 @@ from sales_graph.db.repositories.opportunities import OpportunityFilter
 from sales_graph.domain import ForecastType as ForecastTypeValue
 from sales_graph.domain import OpportunityStage as OpportunityStageValue
 from sales_graph.domain.periods import Period, parse_period
-from sales_graph.resolvers.common import mutate, page_of, paging, read
+from sales_graph.resolvers.common import mutate, optional_id, page_of, paging, read
 from sales_graph.schema.common import input_values, parse_id
 from sales_graph.schema.context import Info
 from sales_graph.schema.forecasts import (
@@ -68,21 +68,21 @@ class OpportunityQueries:
             raise invalid("expected_close_date_range", "start is after end")
         where = OpportunityFilter(
             stage=stage.value if stage else None,
-            owner_id=parse_id(owner_id, "ownerId") if owner_id else None,
-            account_id=parse_id(account_id, "accountId") if account_id else None,
-            territory_id=parse_id(territory_id, "territoryId") if territory_id else None,
+            owner_id=optional_id(owner_id, "ownerId"),
+            account_id=optional_id(account_id, "accountId"),
+            territory_id=optional_id(territory_id, "territoryId"),
             close_from=span.start if span else None,
             close_to=span.end if span else None,
         )
         return await page_of(
             info,
             OpportunityConnection,
-            page,
             Opportunity.from_row,
-            lambda s, scope: opportunities.list_opportunities(
-                s, scope, where, order_by.value, page
-            ),
-            lambda s, scope: opportunities.count_opportunities(s, scope, where),
+            page,
+            where,
+            order_by.value,
+            rows=opportunities.list_opportunities,
+            count=opportunities.count_opportunities,
         )
 
     @strawberry.field
@@ -109,7 +109,7 @@ class OpportunityQueries:
         forecast_type: ForecastTypeValue | None = None,
     ) -> list[Forecast]:
         span = _period(info, period)
-        territory = parse_id(territory_id, "territoryId") if territory_id else None
+        territory = optional_id(territory_id, "territoryId")
         cache = info.context.runtime.forecast_cache
         computed, submitted = await read(
             info,
@@ -131,8 +131,8 @@ class OpportunityQueries:
     ) -> list[Quota]:
         if period is not None:
             _period(info, period)
-        user = parse_id(user_id, "userId") if user_id else None
-        territory = parse_id(territory_id, "territoryId") if territory_id else None
+        user = optional_id(user_id, "userId")
+        territory = optional_id(territory_id, "territoryId")
 
         async def fetch(s, scope):  # type: ignore[no-untyped-def]
             rows = await quotas.list_quotas(

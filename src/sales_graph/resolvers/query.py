@@ -9,7 +9,7 @@ from sales_graph.db.repositories.accounts import AccountFilter
 from sales_graph.db.repositories.leads import LeadFilter
 from sales_graph.domain import LeadStatus as LeadStatusValue
 from sales_graph.domain import Role as RoleValue
-from sales_graph.resolvers.common import page_of, paging, read, search_text
+from sales_graph.resolvers.common import optional_id, page_of, paging, read, search_text
 from sales_graph.resolvers.opportunities import OpportunityQueries
 from sales_graph.schema.accounts import Account, AccountConnection, AccountOrder
 from sales_graph.schema.common import parse_id
@@ -51,17 +51,19 @@ class Query(OpportunityQueries):
         page = paging(info, limit=limit, offset=offset, first=first, after=after)
         where = LeadFilter(
             status=status.value if status else None,
-            assigned_to_id=parse_id(assigned_to, "assignedTo") if assigned_to else None,
-            territory_id=parse_id(territory_id, "territoryId") if territory_id else None,
+            assigned_to_id=optional_id(assigned_to, "assignedTo"),
+            territory_id=optional_id(territory_id, "territoryId"),
             search=search_text(search),
         )
         return await page_of(
             info,
             LeadConnection,
-            page,
             Lead.from_row,
-            lambda s, scope: leads.list_leads(s, scope, where, order_by.value, page),
-            lambda s, scope: leads.count_leads(s, scope, where),
+            page,
+            where,
+            order_by.value,
+            rows=leads.list_leads,
+            count=leads.count_leads,
         )
 
     @strawberry.field(description="One lead; NOT_FOUND when it does not exist or is not visible.")
@@ -86,17 +88,19 @@ class Query(OpportunityQueries):
     ) -> AccountConnection:
         page = paging(info, limit=limit, offset=offset, first=first, after=after)
         where = AccountFilter(
-            owner_id=parse_id(owner_id, "ownerId") if owner_id else None,
-            territory_id=parse_id(territory_id, "territoryId") if territory_id else None,
+            owner_id=optional_id(owner_id, "ownerId"),
+            territory_id=optional_id(territory_id, "territoryId"),
             search=search_text(search),
         )
         return await page_of(
             info,
             AccountConnection,
-            page,
             Account.from_row,
-            lambda s, scope: accounts.list_accounts(s, scope, where, order_by.value, page),
-            lambda s, scope: accounts.count_accounts(s, scope, where),
+            page,
+            where,
+            order_by.value,
+            rows=accounts.list_accounts,
+            count=accounts.count_accounts,
         )
 
     @strawberry.field(
@@ -111,7 +115,7 @@ class Query(OpportunityQueries):
     async def territories(
         self, info: Info, owner_id: strawberry.ID | None = None, is_active: bool | None = None
     ) -> list[Territory]:
-        owner = parse_id(owner_id, "ownerId") if owner_id else None
+        owner = optional_id(owner_id, "ownerId")
         rows = await read(
             info,
             lambda s, scope: territories.list_territories(
