@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, get_type_hints
 
 from redis.asyncio import Redis
 
@@ -18,7 +18,7 @@ from sales_graph.connectors.marketing import MarketingClient
 from sales_graph.connectors.retry import RetryPolicy
 from sales_graph.connectors.support import SupportClient
 from sales_graph.connectors.system_client import SystemClient
-from sales_graph.settings import Settings
+from sales_graph.settings import UPSTREAM_SYSTEMS, Settings
 
 DEFAULT_CACHE_PREFIX = "sales-graph:upstream:"
 C = TypeVar("C", bound=SystemClient)
@@ -26,6 +26,8 @@ C = TypeVar("C", bound=SystemClient)
 
 @dataclass
 class Connectors:
+    # One typed client per upstream system, named as in settings.UPSTREAM_SYSTEMS (the only
+    # place here that names the systems: clients() and build_connectors() read these fields).
     marketing: MarketingClient
     customer_experience: CustomerExperienceClient
     support: SupportClient
@@ -38,13 +40,8 @@ class Connectors:
         return {c.SYSTEM: c.upstream.breaker.state.value for c in self.clients()}
 
     def clients(self) -> tuple[SystemClient, ...]:
-        return (
-            self.marketing,
-            self.customer_experience,
-            self.support,
-            self.billing,
-            self.finance,
-        )
+        """Every system's client, in the order of ``UPSTREAM_SYSTEMS``."""
+        return tuple(getattr(self, system) for system in UPSTREAM_SYSTEMS)
 
     async def aclose(self) -> None:
         """Close the HTTP clients; the Redis client belongs to whoever passed it in."""
@@ -102,11 +99,6 @@ def build_connectors(
             max_response_bytes=max_response_bytes or system.max_response_bytes,
         )
 
-    return Connectors(
-        marketing=build(MarketingClient),
-        customer_experience=build(CustomerExperienceClient),
-        support=build(SupportClient),
-        billing=build(BillingClient),
-        finance=build(FinanceClient),
-        cache=shared,
-    )
+    hints = get_type_hints(Connectors)
+    clients = {system: build(hints[system]) for system in UPSTREAM_SYSTEMS}
+    return Connectors(cache=shared, **clients)

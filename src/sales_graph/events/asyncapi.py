@@ -156,6 +156,10 @@ def _ref(*parts: str) -> dict[str, str]:
 def _channels_and_operations(topics: dict[str, str]) -> tuple[Schema, Schema]:
     settings = EventSettings()
     consumers = {s.topic: s for s in SUBSCRIPTIONS}
+    if len(consumers) < len(SUBSCRIPTIONS):
+        # Each receive operation is named by its topic (receive_<topic>): a second consumer of a
+        # topic would replace the first one's in the document. Name them per consumer first.
+        raise RuntimeError("two consumers read one topic; their receive operations would clash")
     by_topic: dict[str, list[EventType]] = {}
     for kind in EVENTS.values():
         by_topic.setdefault(kind.topic, []).append(kind)
