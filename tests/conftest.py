@@ -15,6 +15,10 @@ from sales_graph.settings import Settings
 from tests.kafka_topics import CREATED, delete_created
 from tests.services import ServiceUrls, read_service_urls, require_reachable
 
+# The fixtures of the lead-to-contract flow (``billing_sim``, ``flow``), for tests/events and
+# tests/limits.
+pytest_plugins = ["tests.events.flow_conftest"]
+
 SERVICES = read_service_urls()
 
 # Apps built by tests do not run the embedded relay and bus in the background (they would add

@@ -26,7 +26,6 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
@@ -38,7 +37,6 @@ from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import User
 from sales_graph.runtime import Runtime
-from sales_graph.settings import RateLimitSettings, Settings
 from sales_graph.simulators import RunningSimulators, serve_simulators
 from tests.access.org import (
     ALL_SCOPES,
@@ -51,6 +49,7 @@ from tests.access.org import (
 )
 from tests.access.walker import INTROSPECTION, schema_from
 from tests.federation.conftest import KEYS, upstream_settings
+from tests.gateways import app_client, gateway_settings
 from tests.services import ServiceUrls, require_reachable
 
 USER_CALLERS = ("admin", "head", "mA", "mB", "mC", "rA1", "rB1", "rX")
@@ -231,21 +230,8 @@ async def open_world(services: ServiceUrls, tmp_path: Path) -> AsyncIterator[Wor
         await create_contracts(sims, org)
         async with fresh_postgres_database(services.postgres) as url:
             await seed(url, org)
-            settings = Settings(  # type: ignore[call-arg]
-                data_dir=tmp_path,
-                database_url=url,
-                log_level="WARNING",
-                rate_limit=RateLimitSettings(enabled=False),
-                _env_file=None,
-                **upstream_settings(sims),
-            )
-            app = create_app(settings)
-            async with (
-                LifespanManager(app) as manager,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-                ) as client,
-            ):
+            app = create_app(gateway_settings(tmp_path, url, **upstream_settings(sims)))
+            async with app_client(app) as client:
                 world = World(client, app, org, Oracle(org), sims, url)
                 world.clients = await register_callers(world)
                 response = await world.gql("admin", INTROSPECTION)

@@ -14,18 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.jwk import ECKey, Key, RSAKey
 
 from sales_graph.app import create_app
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import User
-from sales_graph.settings import AuthSettings, Settings
-from tests.factories import make_org
+from sales_graph.settings import AuthSettings, RateLimitSettings
+from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway
 
 ME = "{ me { id role } }"
@@ -34,25 +31,13 @@ ME = "{ me { id role } }"
 @asynccontextmanager
 async def open_gateway(database_url: str, tmp_path: Path, **auth: Any) -> AsyncIterator[Gateway]:
     """Like ``tests.graphql``'s gateway, with ``AuthSettings`` fields overridden."""
-    db = Database(database_url)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        log_level="WARNING",
-        auth=AuthSettings(**auth),
-        _env_file=None,
+    org = await seeded_org(database_url)
+    # Rate limits as configured: the throttling of failed authentications is under test here.
+    settings = gateway_settings(
+        tmp_path, database_url, auth=AuthSettings(**auth), rate_limit=RateLimitSettings()
     )
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         yield Gateway(client, app, org, database_url.split(":")[0].split("+")[0])
 
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from sales_graph.db.models import User
 from tests.auth.conftest import ME, assert_unauthorized, bearer, graphql, open_gateway, sign_rs256
-from tests.e2e.conftest import live_server
+from tests.gateways import live_server
 from tests.graphql.conftest import Gateway
 
 ISSUER = "https://idp.example.test/realms/sales"

@@ -9,7 +9,7 @@ import pytest
 
 from sales_graph.app import create_app
 from sales_graph.settings import Settings
-from tests.e2e.conftest import live_server
+from tests.gateways import live_server
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"

@@ -7,8 +7,8 @@ from pathlib import Path
 from sales_graph.app import create_app
 from sales_graph.ops import issue_user_token, prepare_demo
 from sales_graph.settings import Settings
-from tests.e2e.conftest import live_server
 from tests.e2e.test_http_errors import assert_envelope
+from tests.gateways import live_server
 
 
 def _settings(tmp_path: Path, **values: object) -> Settings:

@@ -12,15 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from sales_graph.app import create_app
 from sales_graph.auth.challenge import ANONYMOUS
 from sales_graph.db.models import Account
 from sales_graph.rest.routes import ROUTES
 from sales_graph.rest.table import RestRoute
-from sales_graph.settings import HTTPSettings, RateLimitSettings, Settings
-from tests.e2e.conftest import live_server
+from sales_graph.settings import HTTPSettings, Settings
+from tests.gateways import app_client, gateway_settings, live_server
 
 # The gateway over SQLite and PostgreSQL, and the REST helpers.
 from tests.graphql.conftest import Gateway, gateway  # noqa: F401
@@ -239,20 +238,9 @@ ALLOWED_ORIGIN = "https://crm.ionoi-inc.com"
 
 @pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        data_dir=tmp_path,
-        log_level="WARNING",
-        http=HTTPSettings(cors_origins=[ALLOWED_ORIGIN]),
-        rate_limit=RateLimitSettings(enabled=False),
-        _env_file=None,
-    )
+    settings = gateway_settings(tmp_path, http=HTTPSettings(cors_origins=[ALLOWED_ORIGIN]))
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         yield client
 
 
@@ -483,20 +471,9 @@ async def test_odd_accept_values_are_ignored_safely(gateway: Gateway) -> None:  
 @pytest.fixture
 async def logged_app(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """An app that logs every request (INFO, JSON lines on stderr)."""
-    settings = Settings(
-        data_dir=tmp_path,
-        log_level="INFO",
-        log_json=True,
-        rate_limit=RateLimitSettings(enabled=False),
-        _env_file=None,
-    )
+    settings = gateway_settings(tmp_path, log_level="INFO", log_json=True)
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         yield client
 
 

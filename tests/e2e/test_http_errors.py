@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from sales_graph.app import create_app
 from sales_graph.settings import Settings
-from tests.e2e.conftest import live_server
+from tests.gateways import live_server
 
 
 @pytest.fixture

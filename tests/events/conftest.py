@@ -9,19 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from asgi_lifespan import LifespanManager
 
 from sales_graph.app import create_app
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.runtime import Runtime
-from sales_graph.settings import EventSettings, RateLimitSettings, Settings, TopicSettings
+from sales_graph.settings import EventSettings, Settings, TopicSettings
 from sales_graph.worker.launch import EventRuntime, start_kafka
-from tests.factories import make_org
+from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway
 from tests.kafka_topics import unique_topics
 
@@ -120,14 +116,11 @@ class EventGateway(Gateway):
 def event_settings(
     database_url: str, data_dir: Path, bootstrap: str, topics: TopicSettings, **overrides: Any
 ) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
+    return gateway_settings(
+        data_dir,
+        database_url,
         kafka_bootstrap_servers=bootstrap,
-        log_level="WARNING",
-        rate_limit=RateLimitSettings(enabled=False),
         events=EventSettings(topics=topics, relay_poll_interval_s=0.2, **overrides),
-        _env_file=None,
     )
 
 
@@ -137,19 +130,10 @@ async def event_gateway(
 ) -> AsyncIterator[EventGateway]:
     """The gateway on PostgreSQL with Kafka configured; ``start_events`` starts the worker's
     machinery (relays, consumers, forecast services) in the test's process."""
-    db = Database(fresh_postgres)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
+    org = await seeded_org(fresh_postgres)
     topics = unique_topics()
     app = create_app(event_settings(fresh_postgres, tmp_path, kafka_bootstrap, topics))
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         gateway = EventGateway(client, app, org, "postgresql", kafka_bootstrap, topics)
         try:
             yield gateway

@@ -12,29 +12,23 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 from sqlmodel import col, func, select
 
 from sales_graph.app import create_app
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import InboxEvent, Lead, OutboxEvent, User
 from sales_graph.settings import (
     EventSettings,
-    RateLimitSettings,
-    Settings,
     UpstreamSettings,
 )
-from sales_graph.simulators import RunningSimulators, Simulator
+from sales_graph.simulators import RunningSimulators, Simulator, serve_simulators
 from sales_graph.worker import launch as events_runtime
 from sales_graph.worker.consumer import Consumer
 from sales_graph.worker.launch import EventRuntime
 from tests.events.conftest import EventGateway, unique_topics
-from tests.factories import make_org
+from tests.gateways import app_client, gateway_settings, seeded_org
 
 BILLING_KEY = "flow-billing-key"
 # The consumers under test; the forecast refresh has tests of its own.
@@ -138,18 +132,12 @@ async def open_flow(
 ) -> AsyncIterator[Flow]:
     """The event gateway on a migrated database with the test organisation, its Billing
     connector at the simulator (short timeouts, two attempts, no breaker to speak of)."""
-    db = Database(database_url)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
+    org = await seeded_org(database_url)
     topics = unique_topics()
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=database_url,
+    settings = gateway_settings(
+        data_dir,
+        database_url,
         kafka_bootstrap_servers=bootstrap,
-        log_level="WARNING",
-        rate_limit=RateLimitSettings(enabled=False),
         events=EventSettings(
             topics=topics, relay_poll_interval_s=0.2, consumer_retry_backoff_s=0.05
         ),
@@ -164,15 +152,9 @@ async def open_flow(
             retry_max_backoff_s=0.02,
             breaker_failure_threshold=1000,
         ),
-        _env_file=None,
     )
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         gateway = EventGateway(client, app, org, "postgresql", bootstrap, topics)
         try:
             yield Flow(gateway, sims)
@@ -297,3 +279,26 @@ async def won_deal(gateway: EventGateway, email: str) -> str:
     rep = next(r for r in org.t1_reps if str(r.id) == opportunity["owner"]["id"])
     await close_won(gateway, rep, opportunity["id"])
     return str(opportunity["id"])
+
+
+# The fixtures of a flow test (import them into the test module).
+@pytest.fixture
+async def billing_sim() -> AsyncIterator[RunningSimulators]:
+    running = await serve_simulators(api_keys={"billing": BILLING_KEY}, systems=["billing"])
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def flow(
+    fresh_postgres: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    billing_sim: RunningSimulators,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Flow]:
+    only_flow_consumers(monkeypatch)
+    async with open_flow(fresh_postgres, kafka_bootstrap, tmp_path, billing_sim) as running:
+        yield running

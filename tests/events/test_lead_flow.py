@@ -5,23 +5,22 @@ the contract created in Billing once; with redeliveries, invalid messages and fa
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from sales_graph.services import lead_intake
-from sales_graph.simulators import RunningSimulators, serve_simulators
 from sales_graph.worker.billing import ContractSweep
 from sales_graph.worker.consumer import dlq_topic
 from sales_graph.worker.launch import EventRuntime
 from tests.events.conftest import Message, produce, read_topic, until
-from tests.events.flow_conftest import (
+from tests.events.flow_conftest import (  # noqa: F401 (fixtures: billing_sim, flow)
     BILLING_KEY,
     Flow,
+    billing_sim,
     close_won,
     consumer_of,
     contract_start,
@@ -32,29 +31,6 @@ from tests.events.flow_conftest import (
     read_raw,
     won_deal,
 )
-
-
-@pytest.fixture
-async def billing_sim() -> AsyncIterator[RunningSimulators]:
-    running = await serve_simulators(api_keys={"billing": BILLING_KEY}, systems=["billing"])
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-@pytest.fixture
-async def flow(
-    fresh_postgres: str,
-    kafka_bootstrap: str,
-    tmp_path: Path,
-    billing_sim: RunningSimulators,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Flow]:
-    only_flow_consumers(monkeypatch)
-    async with open_flow(fresh_postgres, kafka_bootstrap, tmp_path, billing_sim) as running:
-        yield running
-
 
 NOT_JSON = b'{"event_type": "lead.qualified", '
 LEAD = """

@@ -7,20 +7,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
-from asgi_lifespan import LifespanManager
 from sqlmodel import select
 
 from sales_graph.app import create_app
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import OutboxEvent
-from sales_graph.settings import EventSettings, RateLimitSettings, Settings
+from sales_graph.settings import EventSettings
 from sales_graph.worker.relay import Relay
 from sales_graph.worker.sinks import KafkaSink
 from tests.events.conftest import EventGateway, read_topic, until
-from tests.factories import make_org
+from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway
 
 CREATE_LEAD = """
@@ -86,26 +82,12 @@ async def test_the_embedded_footprint_writes_events_jsonl(
     fresh_sqlite: str, tmp_path: Path
 ) -> None:
     """No Kafka: the gateway's own relay appends each event to events.jsonl."""
-    db = Database(fresh_sqlite)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
-    settings = Settings(  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        database_url=fresh_sqlite,
-        log_level="WARNING",
-        rate_limit=RateLimitSettings(enabled=False),
-        events=EventSettings(in_process=True, relay_poll_interval_s=0.1),
-        _env_file=None,
+    org = await seeded_org(fresh_sqlite)
+    settings = gateway_settings(
+        tmp_path, fresh_sqlite, events=EventSettings(in_process=True, relay_poll_interval_s=0.1)
     )
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gw"
-        ) as client,
-    ):
+    async with app_client(app, "http://gw") as client:
         gateway = Gateway(client, app, org, "sqlite")
         data = await gateway.data(
             org.admin, CREATE_LEAD, input={"email": "embedded@example.com", "country": "US"}

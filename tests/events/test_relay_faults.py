@@ -9,12 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlmodel import func, select
 
 from sales_graph.app import create_app
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import Account, Lead, OutboxEvent
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.db.repositories.outbox import Pending
@@ -30,7 +27,7 @@ from tests.events.conftest import (
     unique_topics,
     until,
 )
-from tests.factories import make_org
+from tests.gateways import app_client, seeded_org
 from tests.services import ServiceUrls, require_reachable
 
 CREATE = """mutation($input: CreateOpportunityInput!) { createOpportunity(input: $input) { id } }"""
@@ -69,22 +66,13 @@ async def proxied_gateway(
     tmp_path: Path,
 ) -> AsyncIterator[EventGateway]:
     """The gateway whose relays reach Kafka only through the proxy."""
-    db = Database(fresh_postgres)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
+    org = await seeded_org(fresh_postgres)
     topics = unique_topics()
     settings = event_settings(
         fresh_postgres, tmp_path, services.kafka_proxied, topics, relay_retry_backoff_s=0.5
     )
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gw"
-        ) as client,
-    ):
+    async with app_client(app, "http://gw") as client:
         gateway = EventGateway(client, app, org, "postgresql", services.kafka, topics)
         try:
             yield gateway

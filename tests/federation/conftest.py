@@ -11,18 +11,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from sales_graph.app import create_app
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import Account
-from sales_graph.settings import RateLimitSettings, Settings, UpstreamSettings
+from sales_graph.settings import UpstreamSettings
 from sales_graph.simulators import SYSTEMS, RunningSimulators, serve_simulators
-from tests.factories import make_org
+from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway
 
 KEYS = {system: f"fed-{system}-key" for system in SYSTEMS}
@@ -76,26 +72,12 @@ async def gateway(
     sims: RunningSimulators,
     upstream_overrides: dict[str, dict[str, Any]],
 ) -> AsyncIterator[Gateway]:
-    db = Database(fresh_database)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
-    settings = Settings(  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        database_url=fresh_database,
-        log_level="WARNING",
-        rate_limit=RateLimitSettings(enabled=False),
-        _env_file=None,
-        **upstream_settings(sims, upstream_overrides),
+    org = await seeded_org(fresh_database)
+    settings = gateway_settings(
+        tmp_path, fresh_database, **upstream_settings(sims, upstream_overrides)
     )
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         yield Gateway(client, app, org, fresh_database.split(":")[0].split("+")[0])
 
 

@@ -14,8 +14,6 @@ the terminal summary prints the cases and server errors of every target.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +21,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import uvicorn
 from sqlalchemy.engine import make_url
 
 from sales_graph.app import create_app
@@ -33,12 +30,12 @@ from sales_graph.db.migrate import upgrade
 from sales_graph.domain.permissions import SCOPES
 from sales_graph.logs import configure_logging
 from sales_graph.runtime import Runtime
-from sales_graph.settings import RateLimitSettings, Settings
 from tests.factories import Org, make_org
 from tests.fuzz.data import seed_records
 from tests.fuzz.gateway import Credentials, LiveGateway
 from tests.fuzz.harness import OUTCOMES, Outcome
 from tests.fuzz.profile import PROFILE
+from tests.gateways import gateway_settings, served
 from tests.services import ServiceUrls, require_reachable
 
 FUZZ_DIR = Path(__file__).parent
@@ -141,50 +138,30 @@ def live_gateway(
     fuzz_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveGateway]:
     org = asyncio.run(_seed(fuzz_database))
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("fuzz-data"),
-        database_url=fuzz_database,
-        log_level="ERROR",
-        gc_freeze=False,
-        rate_limit=RateLimitSettings(enabled=False),
-        _env_file=None,
+    settings = gateway_settings(
+        tmp_path_factory.mktemp("fuzz-data"), fuzz_database, log_level="ERROR", gc_freeze=False
     )
     all_scopes = asyncio.run(
         create_api_key(settings, name="fuzz: every scope", scopes=" ".join(SCOPES))
     )
     one_scope = asyncio.run(create_api_key(settings, name="fuzz: leads:read", scopes="leads:read"))
     app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="fuzz-gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the gateway did not start"
-        assert time.monotonic() < deadline, "the gateway did not start in 30 s"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    runtime: Runtime = app.state.runtime
+    with served(app, "fuzz-gateway") as base_url:
+        runtime: Runtime = app.state.runtime  # (made by the lifespan)
 
-    def bearer(subject: str, role: str) -> str:
-        # A day, not the default hour: a long run must not end with every request a 401.
-        return f"Bearer {runtime.tokens.issue(subject, roles=[role], ttl_s=86_400)}"
+        def bearer(subject: str, role: str) -> str:
+            # A day, not the default hour: a long run must not end with every request a 401.
+            return f"Bearer {runtime.tokens.issue(subject, roles=[role], ttl_s=86_400)}"
 
-    credentials = Credentials(
-        admin=bearer(str(org.admin.id), "admin"),
-        manager=bearer(str(org.m1.id), "sales_manager"),
-        rep=bearer(str(org.r1.id), "sales_rep"),
-        unknown_user=bearer(str(uuid.uuid4()), "admin"),
-        partner_all_scopes=all_scopes.api_key,
-        partner_one_scope=one_scope.api_key,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
+        credentials = Credentials(
+            admin=bearer(str(org.admin.id), "admin"),
+            manager=bearer(str(org.m1.id), "sales_manager"),
+            rep=bearer(str(org.r1.id), "sales_rep"),
+            unknown_user=bearer(str(uuid.uuid4()), "admin"),
+            partner_all_scopes=all_scopes.api_key,
+            partner_one_scope=one_scope.api_key,
+        )
         seeded = seed_records(base_url, credentials.admin, org)
         yield LiveGateway(
             base_url, fuzz_database.split(":")[0].split("+")[0], org, credentials, seeded
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -7,17 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import event
 from starlette.applications import Starlette
 
 from sales_graph.app import create_app
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.db.models import User
 from sales_graph.runtime import Runtime
-from sales_graph.settings import RateLimitSettings, Settings
-from tests.factories import Org, make_org
+from tests.factories import Org
+from tests.gateways import app_client, gateway_settings, seeded_org
 
 
 @dataclass
@@ -74,26 +71,9 @@ class StatementCounter:
 
 @pytest.fixture
 async def gateway(fresh_database: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    db = Database(fresh_database)
-    await upgrade(db.engine)
-    async with db.session() as session:
-        org = await make_org(session)
-    await db.dispose()
-    settings = Settings(  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        database_url=fresh_database,
-        log_level="WARNING",
-        # These tests drive many requests a second; tests/limits covers rate limiting.
-        rate_limit=RateLimitSettings(enabled=False),
-        _env_file=None,
-    )
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    org = await seeded_org(fresh_database)
+    app = create_app(gateway_settings(tmp_path, fresh_database))
+    async with app_client(app) as client:
         yield Gateway(client, app, org, fresh_database.split(":")[0].split("+")[0])
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlmodel import select
 from starlette.applications import Starlette
 
@@ -20,6 +19,7 @@ from sales_graph.db.models import User
 from sales_graph.runtime import Runtime
 from sales_graph.settings import Settings
 from tests.factories import Org, make_org
+from tests.gateways import app_client
 
 
 @dataclass
@@ -96,12 +96,7 @@ async def _users_of(settings: Settings, count: int = 10) -> list[uuid.UUID]:
 async def serve(settings: Settings, org: Org | None = None) -> AsyncIterator[Api]:
     users = await _users_of(settings)
     app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway"
-        ) as client,
-    ):
+    async with app_client(app) as client:
         yield Api(app, client, org, users)
 
 

@@ -4,21 +4,18 @@ or a retry loop (Marketing's lead.qualified over Kafka; Customer Experience's we
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from sales_graph import jsonlimits
-from sales_graph.simulators import RunningSimulators, serve_simulators
 from sales_graph.worker.consumer import dlq_topic
 from sales_graph.worker.marketing import MESSAGE_DEPTH
 from tests.events.conftest import produce, until
-from tests.events.flow_conftest import (
+from tests.events.flow_conftest import (  # noqa: F401 (fixtures: billing_sim, flow)
     BILLING_KEY,
     Flow,
+    billing_sim,
     consumer_of,
     lead_qualified,
     only_flow_consumers,
@@ -41,28 +38,6 @@ def with_deep(message: dict[str, Any], levels: int) -> bytes:
     """``message`` as JSON with its "DEEP" string replaced by an object nested ``levels`` deep
     (too deep for an encoder to write)."""
     return orjson.dumps(message).replace(b'"DEEP"', deep_text(levels))
-
-
-@pytest.fixture
-async def billing_sim() -> AsyncIterator[RunningSimulators]:
-    running = await serve_simulators(api_keys={"billing": BILLING_KEY}, systems=["billing"])
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-@pytest.fixture
-async def flow(
-    fresh_postgres: str,
-    kafka_bootstrap: str,
-    tmp_path: Path,
-    billing_sim: RunningSimulators,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Flow]:
-    only_flow_consumers(monkeypatch)
-    async with open_flow(fresh_postgres, kafka_bootstrap, tmp_path, billing_sim) as running:
-        yield running
 
 
 async def test_deep_lead_qualified_messages_are_dead_lettered_at_once(flow: Flow) -> None:

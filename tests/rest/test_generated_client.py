@@ -25,13 +25,14 @@ import pytest
 from sales_graph.app import create_app
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
+from sales_graph.rest import ROUTES
 from sales_graph.rest.openapi import openapi_json
 from sales_graph.settings import RateLimitSettings, Settings
-from tests.e2e.conftest import live_server
 from tests.factories import Org, make_org
+from tests.gateways import live_server
 
 PACKAGE = "sales_system_rest_api_client"
-OPERATIONS = 14
+OPERATIONS = len(ROUTES)
 
 
 @pytest.fixture(scope="module")

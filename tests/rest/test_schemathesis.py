@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +17,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from schemathesis.engine import Status, from_schema
 from schemathesis.engine import events as engine_events
 
@@ -28,8 +25,8 @@ from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.rest.schemas import IF_MATCH
 from sales_graph.runtime import Runtime
-from sales_graph.settings import RateLimitSettings, Settings
 from tests.factories import make_org
+from tests.gateways import gateway_settings, served
 
 SEED = 20260211
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -112,34 +109,10 @@ class LiveGateway:
 @pytest.fixture
 def live_gateway(fresh_database: str, tmp_path: Path) -> Iterator[LiveGateway]:
     admin_id = asyncio.run(_seed(fresh_database))
-    app = create_app(
-        Settings(
-            data_dir=tmp_path,
-            database_url=fresh_database,
-            log_level="ERROR",
-            rate_limit=RateLimitSettings(enabled=False),
-            _env_file=None,
-        )
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the gateway did not start"
-        assert time.monotonic() < deadline, "the gateway did not start in 30 s"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    runtime: Runtime = app.state.runtime
-    try:
-        yield LiveGateway(
-            f"http://127.0.0.1:{port}", runtime.tokens.issue(admin_id, roles=["admin"])
-        )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    app = create_app(gateway_settings(tmp_path, fresh_database, log_level="ERROR"))
+    with served(app) as base_url:
+        runtime: Runtime = app.state.runtime  # (made by the lifespan)
+        yield LiveGateway(base_url, runtime.tokens.issue(admin_id, roles=["admin"]))
 
 
 @dataclass

@@ -9,6 +9,10 @@ payload's ``currency``.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Collection
+from typing import TypeVar
+
 import strawberry
 
 from sales_graph.connectors.billing import models as billing
@@ -18,7 +22,23 @@ from sales_graph.connectors.marketing import models as marketing
 from sales_graph.connectors.support import models as support
 from sales_graph.schema.derive import from_attributes, mirrored_type
 
-_STALE = "True when this is a cached copy served while the system is failing."
+T = TypeVar("T")
+
+
+def _read_on_its_own(
+    *, description: str, exclude: Collection[str] = ()
+) -> Callable[[type[T]], type[T]]:
+    """A mirrored type a field reads from its system: the model's fields, then ``stale``."""
+
+    def with_stale(cls: type[T]) -> type[T]:
+        cls.__annotations__ = inspect.get_annotations(cls) | {"stale": bool}
+        stale = strawberry.field(
+            description="True when this is a cached copy served while the system is failing."
+        )
+        setattr(cls, "stale", stale)  # noqa: B010 - a field the class does not write itself
+        return mirrored_type(description=description, exclude=exclude)(cls)
+
+    return with_stale
 
 
 @mirrored_type(description="One driver of an account's health score.")
@@ -26,13 +46,12 @@ class HealthDriver:
     from_model = from_attributes(cx.HealthDriver)
 
 
-@mirrored_type(
+@_read_on_its_own(
     description="Customer Experience: the account's health (0-100).", exclude={"account_id"}
 )
 class AccountHealth:
     from_model = from_attributes(cx.AccountHealth)
     status: str = strawberry.field(description="healthy, at_risk or critical (CX's banding).")
-    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="How much of the account uses one feature (0-1).")
@@ -40,13 +59,12 @@ class FeatureAdoption:
     from_model = from_attributes(cx.FeatureAdoption)
 
 
-@mirrored_type(
+@_read_on_its_own(
     description="Customer Experience: product usage over the last period.", exclude={"account_id"}
 )
 class AccountUsage:
     from_model = from_attributes(cx.AccountUsage)
     api_calls: float = strawberry.field(description="A count; a Float as it may exceed Int.")
-    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="A customer's ticket as Customer Experience knows it.")
@@ -54,20 +72,18 @@ class CustomerTicket:
     from_model = from_attributes(cx.CustomerTicket)
 
 
-@mirrored_type(
+@_read_on_its_own(
     description="Customer Experience: the account's recent tickets.", exclude={"account_id"}
 )
 class CustomerTickets:
     from_model = from_attributes(cx.AccountTickets)
-    stale: bool = strawberry.field(description=_STALE)
 
 
-@mirrored_type(
+@_read_on_its_own(
     description="Customer Experience: Net Promoter Score (-100..100).", exclude={"account_id"}
 )
 class AccountNps:
     from_model = from_attributes(cx.AccountNps)
-    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="A critical ticket open at Support.")
@@ -75,10 +91,9 @@ class CriticalTicket:
     from_model = from_attributes(support.CriticalTicket)
 
 
-@mirrored_type(description="Support: the account's critical tickets.", exclude={"account_id"})
+@_read_on_its_own(description="Support: the account's critical tickets.", exclude={"account_id"})
 class CriticalTickets:
     from_model = from_attributes(support.CriticalTickets)
-    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="A Support escalation.")
@@ -86,10 +101,9 @@ class Escalation:
     from_model = from_attributes(support.Escalation)
 
 
-@mirrored_type(description="Support: the account's escalation history.", exclude={"account_id"})
+@_read_on_its_own(description="Support: the account's escalation history.", exclude={"account_id"})
 class Escalations:
     from_model = from_attributes(support.Escalations)
-    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="A feature the account asked Support for.")
@@ -97,16 +111,14 @@ class FeatureRequest:
     from_model = from_attributes(support.FeatureRequest)
 
 
-@mirrored_type(description="Support: the account's feature requests.", exclude={"account_id"})
+@_read_on_its_own(description="Support: the account's feature requests.", exclude={"account_id"})
 class FeatureRequests:
     from_model = from_attributes(support.FeatureRequests)
-    stale: bool = strawberry.field(description=_STALE)
 
 
-@mirrored_type(description="Marketing: the campaign a lead came from.")
+@_read_on_its_own(description="Marketing: the campaign a lead came from.")
 class Campaign:
     from_model = from_attributes(marketing.Campaign)
-    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="One factor of Marketing's lead score.")
@@ -114,10 +126,11 @@ class MarketingScoreFactor:
     from_model = from_attributes(marketing.ScoreFactor)
 
 
-@mirrored_type(description="Marketing: its current score of the lead (0-100).", exclude={"lead_id"})
+@_read_on_its_own(
+    description="Marketing: its current score of the lead (0-100).", exclude={"lead_id"}
+)
 class MarketingScore:
     from_model = from_attributes(marketing.LeadScore)
-    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="One product line of a Billing contract.")
@@ -130,14 +143,13 @@ class ContractInstalment:
     from_model = from_attributes(billing.Instalment)
 
 
-@mirrored_type(
+@_read_on_its_own(
     description="Billing: the contract created when the deal closed won.",
     exclude={"opportunity_id", "account_id", "owner"},
 )
 class Contract:
     from_model = from_attributes(billing.Contract)
     contract_term: int = strawberry.field(description="Months.")
-    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="Revenue of one month.")
@@ -145,8 +157,7 @@ class MonthlyRevenue:
     from_model = from_attributes(finance.MonthlyRevenue)
 
 
-@mirrored_type(description="Finance: actual revenue of a period, next to the forecast.")
+@_read_on_its_own(description="Finance: actual revenue of a period, next to the forecast.")
 class Revenue:
     from_model = from_attributes(finance.Revenue)
     period: str = strawberry.field(description="The period as Finance names it.")
-    stale: bool = strawberry.field(description=_STALE)

@@ -85,36 +85,29 @@ class UpstreamLoaders:
         """``concurrency``: calls in flight per system in one request (its connection pool
         size, ``max_connections``, by default ``DEFAULT_CONCURRENCY``)."""
         self._connectors = connectors
-        limits = {
+        self._limits = {
             system: asyncio.Semaphore((concurrency or {}).get(system, DEFAULT_CONCURRENCY))
             for system in UPSTREAM_SYSTEMS
         }
         cx = "customer_experience"
-        self.health = upstream_loader(lambda k: self._c().customer_experience.health(k), limits[cx])
-        self.usage = upstream_loader(lambda k: self._c().customer_experience.usage(k), limits[cx])
-        self.tickets = upstream_loader(
-            lambda k: self._c().customer_experience.tickets(k), limits[cx]
-        )
-        self.nps = upstream_loader(lambda k: self._c().customer_experience.nps(k), limits[cx])
-        self.critical_tickets = upstream_loader(
-            lambda k: self._c().support.critical_tickets(k), limits["support"]
-        )
-        self.escalations = upstream_loader(
-            lambda k: self._c().support.escalations(k), limits["support"]
-        )
-        self.feature_requests = upstream_loader(
-            lambda k: self._c().support.feature_requests(k), limits["support"]
-        )
-        self.campaign = upstream_loader(
-            lambda k: self._c().marketing.campaign(k), limits["marketing"]
-        )
-        self.lead_score = upstream_loader(
-            lambda k: self._c().marketing.lead_score(k), limits["marketing"]
-        )
-        self.contract = upstream_loader(
-            lambda k: self._c().billing.get_contract(k), limits["billing"]
-        )
-        self.revenue = upstream_loader(self._revenue, limits["finance"])
+        self.health = self._read(cx, lambda c: c.customer_experience.health)
+        self.usage = self._read(cx, lambda c: c.customer_experience.usage)
+        self.tickets = self._read(cx, lambda c: c.customer_experience.tickets)
+        self.nps = self._read(cx, lambda c: c.customer_experience.nps)
+        self.critical_tickets = self._read("support", lambda c: c.support.critical_tickets)
+        self.escalations = self._read("support", lambda c: c.support.escalations)
+        self.feature_requests = self._read("support", lambda c: c.support.feature_requests)
+        self.campaign = self._read("marketing", lambda c: c.marketing.campaign)
+        self.lead_score = self._read("marketing", lambda c: c.marketing.lead_score)
+        self.contract = self._read("billing", lambda c: c.billing.get_contract)
+        self.revenue = upstream_loader(self._revenue, self._limits["finance"])
+
+    def _read(
+        self, system: str, call: Callable[[Connectors], Callable[[str], Awaitable[V | None]]]
+    ) -> Loader[str, V | None]:
+        """The loader of one call of ``system``'s client (``call(connectors)``), under the
+        system's limit."""
+        return upstream_loader(lambda key: call(self._c())(key), self._limits[system])
 
     def _c(self) -> Connectors:
         if self._connectors is None:

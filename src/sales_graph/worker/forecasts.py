@@ -54,10 +54,9 @@ OPPORTUNITY_EVENTS = frozenset(
         "opportunity.lost",
     }
 )
-# The fields of an opportunity.updated that move a forecast (a rename does not).
-FORECAST_FIELDS = frozenset(
-    {"amount", "expected_close_date", "territory_id", "stage", "probability", "deal_score"}
-)
+# The tracked changes of an opportunity.updated that move a forecast (a rename, the owner or the
+# product lines do not; a stage arrives as opportunity.stage_changed, which always moves one).
+FORECAST_FIELDS = frozenset({"amount", "expected_close_date", "deal_score"})
 # A pair whose refresh failed is tried again this much later.
 RETRY_S = 5.0
 
@@ -79,7 +78,7 @@ def affected(
 ) -> tuple[set[uuid.UUID], set[Pair]]:
     """The territories whose cached forecasts an opportunity event outdates, and the
     (territory, fiscal quarter) pairs to refresh: where the opportunity is now and, when a
-    change moved it (close date, territory), where it was."""
+    change moved its close date, where it was."""
     if envelope.get("event_type") not in OPPORTUNITY_EVENTS:
         return set(), set()
     payload = envelope.get("payload")
@@ -94,9 +93,7 @@ def affected(
         before = {
             name: change.get("from") for name, change in changes.items() if isinstance(change, dict)
         }
-        places.append(
-            (before.get("territory_id", territory), before.get("expected_close_date", close))
-        )
+        places.append((territory, before.get("expected_close_date", close)))
     territories: set[uuid.UUID] = set()
     pairs: set[Pair] = set()
     for raw_territory, raw_close in places:

@@ -1,0 +1,107 @@
+"""Starting the gateway in tests, one way each: its settings, a migrated database with the test
+organisation, an in-process HTTP client over the app (lifespan run), a real server on a loopback
+port (in a thread for synchronous tools, or as a task of the test's event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp
+
+from sales_graph.db.engine import Database
+from sales_graph.db.migrate import upgrade
+from sales_graph.settings import RateLimitSettings, Settings
+from tests.factories import Org, make_org
+
+
+def gateway_settings(tmp_path: Path, database_url: str | None = None, **fields: Any) -> Settings:
+    """Settings of a test gateway: no ``.env``, warnings only, no rate limits (tests/limits
+    covers them), data under ``tmp_path``; ``fields`` override any of them."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "log_level": "WARNING",
+        "rate_limit": RateLimitSettings(enabled=False),
+        "_env_file": None,
+    }
+    if database_url is not None:
+        values["database_url"] = database_url
+    return Settings(**(values | fields))
+
+
+async def seeded_org(database_url: str) -> Org:
+    """The database migrated, with the test organisation of ``tests.factories`` in it."""
+    db = Database(database_url)
+    try:
+        await upgrade(db.engine)
+        async with db.session() as session:
+            return await make_org(session)
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def app_client(
+    app: ASGIApp, base_url: str = "http://gateway"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over ``app`` in this process, its lifespan started and, at the end, ended."""
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url=base_url
+        ) as client,
+    ):
+        yield client
+
+
+@contextmanager
+def served(app: ASGIApp, name: str = "gateway", start_timeout_s: float = 30) -> Iterator[str]:
+    """``app`` under uvicorn on a free loopback port, in a thread; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        assert thread.is_alive(), f"{name} did not start"
+        assert time.monotonic() < deadline, f"{name} did not start in {start_timeout_s} s"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@asynccontextmanager
+async def live_server(
+    app: ASGIApp, start_timeout_s: float = 20
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` under uvicorn on a free loopback port, as a task of this event loop, and a client
+    for it (real sockets: what an in-process transport would not show)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(start_timeout_s):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
