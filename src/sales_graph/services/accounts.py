@@ -7,9 +7,7 @@ import uuid
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Account
-from sales_graph.db.paging import PageRequest, PageResult
 from sales_graph.db.repositories import accounts as account_repo
-from sales_graph.db.repositories.accounts import ORDERS, AccountFilter
 from sales_graph.domain.scope import AccessScope
 from sales_graph.services.validation import found
 
@@ -20,11 +18,6 @@ async def visible_account(
     return found(await account_repo.get(session, scope, account_id), "Account", "account_id")
 
 
-async def list_accounts(
-    session: AsyncSession, scope: AccessScope, where: AccountFilter, order: str, page: PageRequest
-) -> PageResult[Account]:
-    return await account_repo.page(session, scope, where, ORDERS[order], page)
-
-
-async def count_accounts(session: AsyncSession, scope: AccessScope, where: AccountFilter) -> int:
-    return await account_repo.count(session, scope, where)
+# Lists and counts are read as the repository reads them: the scope's visibility is the only rule.
+list_accounts = account_repo.page
+count_accounts = account_repo.count

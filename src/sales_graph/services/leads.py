@@ -11,10 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Lead
-from sales_graph.db.paging import PageRequest, PageResult
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import territories as territory_repo
-from sales_graph.db.repositories.leads import ORDERS, LeadFilter
 from sales_graph.domain import LeadStatus, Role
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, ValidationError
@@ -111,14 +109,9 @@ async def visible_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.
     return found(await lead_repo.get(session, scope, lead_id), "Lead", "lead_id")
 
 
-async def list_leads(
-    session: AsyncSession, scope: AccessScope, where: LeadFilter, order: str, page: PageRequest
-) -> PageResult[Lead]:
-    return await lead_repo.page(session, scope, where, ORDERS[order], page)
-
-
-async def count_leads(session: AsyncSession, scope: AccessScope, where: LeadFilter) -> int:
-    return await lead_repo.count(session, scope, where)
+# Lists and counts are read as the repository reads them: the scope's visibility is the only rule.
+list_leads = lead_repo.page
+count_leads = lead_repo.count
 
 
 async def _ensure_email_free(

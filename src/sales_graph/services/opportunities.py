@@ -16,12 +16,10 @@ from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
-from sales_graph.db.paging import PageRequest, PageResult
 from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import users as user_repo
-from sales_graph.db.repositories.opportunities import ORDERS, OpportunityFilter
 from sales_graph.domain import (
     BillingFrequency,
     OnboardingPriority,
@@ -115,26 +113,10 @@ async def visible_opportunity(
     )
 
 
-async def get_opportunity(
-    session: AsyncSession, scope: AccessScope, opportunity_id: uuid.UUID
-) -> Opportunity:
-    return await visible_opportunity(session, scope, opportunity_id)
-
-
-async def list_opportunities(
-    session: AsyncSession,
-    scope: AccessScope,
-    where: OpportunityFilter,
-    order: str,
-    page: PageRequest,
-) -> PageResult[Opportunity]:
-    return await opportunity_repo.page(session, scope, where, ORDERS[order], page)
-
-
-async def count_opportunities(
-    session: AsyncSession, scope: AccessScope, where: OpportunityFilter
-) -> int:
-    return await opportunity_repo.count(session, scope, where)
+get_opportunity = visible_opportunity
+# Lists and counts are read as the repository reads them: the scope's visibility is the only rule.
+list_opportunities = opportunity_repo.page
+count_opportunities = opportunity_repo.count
 
 
 async def rescore(session: AsyncSession, opportunity: Opportunity, model: Model) -> None:

@@ -83,21 +83,9 @@ async def visible_territory(
     )
 
 
-async def get_territory(
-    session: AsyncSession, scope: AccessScope, territory_id: uuid.UUID
-) -> Territory:
-    return await visible_territory(session, scope, territory_id)
-
-
-async def list_territories(
-    session: AsyncSession,
-    scope: AccessScope,
-    *,
-    owner_id: uuid.UUID | None,
-    is_active: bool | None,
-) -> list[Territory]:
-    """Territories are the organisation's map: every user reads them all."""
-    return await territory_repo.listing(session, scope, owner_id=owner_id, is_active=is_active)
+get_territory = visible_territory
+# Territories are the organisation's map: every user reads them all, as the repository does.
+list_territories = territory_repo.listing
 
 
 async def _check_owner(session: AsyncSession, scope: AccessScope, owner_id: uuid.UUID) -> None:

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Account, Contact
 from sales_graph.db.paging import Order
-from sales_graph.db.repositories.scoped import ScopedReads
+from sales_graph.db.repositories.scoped import ScopedReads, equal_where_given
 from sales_graph.db.visibility import account_visible
 from sales_graph.domain.scope import AccessScope
 
@@ -43,11 +43,9 @@ class AccountFilter:
     search: str | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = []
-        if self.owner_id is not None:
-            clauses.append(col(Account.owner_id) == self.owner_id)
-        if self.territory_id is not None:
-            clauses.append(col(Account.territory_id) == self.territory_id)
+        clauses = equal_where_given(
+            (Account.owner_id, self.owner_id), (Account.territory_id, self.territory_id)
+        )
         if self.search:
             pattern = f"%{self.search.lower()}%"
             clauses.append(
@@ -86,7 +84,9 @@ async def has_primary_contact(session: AsyncSession, account_id: uuid.UUID) -> b
     return (await session.exec(statement.limit(1))).first() is not None
 
 
-_reads: ScopedReads[Account, AccountFilter] = ScopedReads(Account, col(Account.id), account_visible)
+_reads: ScopedReads[Account, AccountFilter] = ScopedReads(
+    Account, col(Account.id), account_visible, ORDERS
+)
 get = _reads.get
 by_ids = _reads.by_ids
 page = _reads.page

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,22 +56,22 @@ async def touch_key(
 
 async def revoke_key(session: AsyncSession, prefix: str, now: datetime) -> bool:
     """False when no key has this prefix or it was revoked already."""
-    statement = (
-        update(ApiKey)
-        .where(col(ApiKey.prefix) == prefix, col(ApiKey.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
-    result = await session.exec(statement)
-    return bool(result.rowcount)
+    return await _revoke(session, ApiKey, col(ApiKey.prefix) == prefix, now)
 
 
 async def revoke_client(session: AsyncSession, client_id: str, now: datetime) -> bool:
     """False when no client has this ``client_id`` or it was revoked already."""
-    statement = (
-        update(ApiClient)
-        .where(col(ApiClient.client_id) == client_id, col(ApiClient.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
+    return await _revoke(session, ApiClient, col(ApiClient.client_id) == client_id, now)
+
+
+async def _revoke(
+    session: AsyncSession,
+    model: type[ApiKey] | type[ApiClient],
+    which: ColumnElement[bool],
+    now: datetime,
+) -> bool:
+    """Revokes the row ``which`` names unless it is revoked already; False when none was."""
+    statement = update(model).where(which, col(model.revoked_at).is_(None)).values(revoked_at=now)
     result = await session.exec(statement)
     return bool(result.rowcount)
 

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sales_graph.db.models import Lead, LeadAssignment
 from sales_graph.db.paging import Kind, Order
 from sales_graph.db.repositories.rows import add as add
-from sales_graph.db.repositories.scoped import ScopedReads
+from sales_graph.db.repositories.scoped import ScopedReads, equal_where_given
 from sales_graph.db.visibility import lead_visible
 from sales_graph.domain.scope import AccessScope
 
@@ -54,13 +54,11 @@ class LeadFilter:
     search: str | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = []
-        if self.status is not None:
-            clauses.append(col(Lead.status) == self.status)
-        if self.assigned_to_id is not None:
-            clauses.append(col(Lead.assigned_to_id) == self.assigned_to_id)
-        if self.territory_id is not None:
-            clauses.append(col(Lead.territory_id) == self.territory_id)
+        clauses = equal_where_given(
+            (Lead.status, self.status),
+            (Lead.assigned_to_id, self.assigned_to_id),
+            (Lead.territory_id, self.territory_id),
+        )
         if self.search:
             pattern = f"%{self.search.lower()}%"
             clauses.append(
@@ -75,7 +73,7 @@ class LeadFilter:
         return clauses
 
 
-_reads: ScopedReads[Lead, LeadFilter] = ScopedReads(Lead, col(Lead.id), lead_visible)
+_reads: ScopedReads[Lead, LeadFilter] = ScopedReads(Lead, col(Lead.id), lead_visible, ORDERS)
 get = _reads.get
 by_ids = _reads.by_ids
 page = _reads.page

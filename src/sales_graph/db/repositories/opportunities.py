@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
 from sales_graph.db.paging import Order
 from sales_graph.db.repositories.rows import replace_ordered
-from sales_graph.db.repositories.scoped import ScopedReads
+from sales_graph.db.repositories.scoped import ScopedReads, equal_where_given
 from sales_graph.db.visibility import opportunity_clause, opportunity_visible
 from sales_graph.domain import OpportunityStage
 from sales_graph.domain.scope import AccessScope
@@ -59,15 +59,12 @@ class OpportunityFilter:
     close_to: date | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = []
-        if self.stage is not None:
-            clauses.append(col(Opportunity.stage) == self.stage)
-        if self.owner_id is not None:
-            clauses.append(col(Opportunity.owner_id) == self.owner_id)
-        if self.account_id is not None:
-            clauses.append(col(Opportunity.account_id) == self.account_id)
-        if self.territory_id is not None:
-            clauses.append(col(Opportunity.territory_id) == self.territory_id)
+        clauses = equal_where_given(
+            (Opportunity.stage, self.stage),
+            (Opportunity.owner_id, self.owner_id),
+            (Opportunity.account_id, self.account_id),
+            (Opportunity.territory_id, self.territory_id),
+        )
         if self.close_from is not None:
             clauses.append(col(Opportunity.expected_close_date) >= self.close_from)
         if self.close_to is not None:
@@ -76,7 +73,7 @@ class OpportunityFilter:
 
 
 _reads: ScopedReads[Opportunity, OpportunityFilter] = ScopedReads(
-    Opportunity, col(Opportunity.id), opportunity_visible
+    Opportunity, col(Opportunity.id), opportunity_visible, ORDERS
 )
 get = _reads.get
 by_ids = _reads.by_ids
@@ -225,15 +222,13 @@ def _closing(
     start: date, end: date, owner_id: uuid.UUID | None, territory_id: uuid.UUID | None
 ) -> list[ColumnElement[bool]]:
     """Expected to close from ``start`` to ``end``, of the owner and in the territory if given."""
-    clauses = [
+    return [
         col(Opportunity.expected_close_date) >= start,
         col(Opportunity.expected_close_date) <= end,
+        *equal_where_given(
+            (Opportunity.owner_id, owner_id), (Opportunity.territory_id, territory_id)
+        ),
     ]
-    if owner_id is not None:
-        clauses.append(col(Opportunity.owner_id) == owner_id)
-    if territory_id is not None:
-        clauses.append(col(Opportunity.territory_id) == territory_id)
-    return clauses
 
 
 async def closed_history(

@@ -1,15 +1,15 @@
 """The reads every kind of sales record answers the same way under an access scope: one by id,
-several by ids, a page of a filter, a filter's count."""
+several by ids, a page of a filter in one of its named orders, a filter's count."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, func
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -21,6 +21,12 @@ class Filter(Protocol):
     def clauses(self) -> list[ColumnElement[bool]]: ...
 
 
+def equal_where_given(*conditions: tuple[Any, object]) -> list[ColumnElement[bool]]:
+    """``column == value`` for each (column, value) whose value is given: a filter's optional
+    equality conditions (``None`` means "any")."""
+    return [col(column) == value for column, value in conditions if value is not None]
+
+
 Row = TypeVar("Row", bound=SQLModel)
 Child = TypeVar("Child", bound=SQLModel)
 F = TypeVar("F", bound=Filter, contravariant=True)
@@ -29,9 +35,11 @@ F = TypeVar("F", bound=Filter, contravariant=True)
 @dataclass(frozen=True, slots=True)
 class ScopedReads(Generic[Row, F]):
     model: type[Row]
-    # The record's id column, and the clause limiting the records to those a scope sees.
+    # The record's id column, the clause limiting the records to those a scope sees, and the
+    # orders a page may be sorted in, by name.
     id_column: Any
     visible: Callable[[AccessScope], ColumnElement[bool]]
+    orders: Mapping[str, Order]
 
     def select(self, scope: AccessScope) -> SelectOfScalar[Row]:
         return select(self.model).where(self.visible(scope))
@@ -62,10 +70,11 @@ class ScopedReads(Generic[Row, F]):
         session: AsyncSession,
         scope: AccessScope,
         where: F,
-        order: Order,
+        order: str,
         request: PageRequest,
     ) -> PageResult[Row]:
-        return await fetch_page(session, self.select(scope).where(*where.clauses()), order, request)
+        statement = self.select(scope).where(*where.clauses())
+        return await fetch_page(session, statement, self.orders[order], request)
 
     async def count(self, session: AsyncSession, scope: AccessScope, where: F) -> int:
         statement = (

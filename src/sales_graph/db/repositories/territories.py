@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Lead, Territory, TerritoryMember, TerritoryRule, User
 from sales_graph.db.repositories.rows import replace_ordered
+from sales_graph.db.repositories.scoped import equal_where_given
 from sales_graph.db.visibility import territories_readable, users_readable
 from sales_graph.domain.scope import AccessScope
 
@@ -46,13 +47,13 @@ async def listing(
     owner_id: uuid.UUID | None,
     is_active: bool | None,
 ) -> list[Territory]:
+    """Territories in the order leads are routed through them: priority, then name."""
     territories_readable(scope)
-    statement = select(Territory)
-    if owner_id is not None:
-        statement = statement.where(Territory.owner_id == owner_id)
-    if is_active is not None:
-        statement = statement.where(Territory.is_active == is_active)
-    statement = statement.order_by(col(Territory.priority), col(Territory.name))
+    statement = (
+        select(Territory)
+        .where(*equal_where_given((Territory.owner_id, owner_id), (Territory.is_active, is_active)))
+        .order_by(col(Territory.priority), col(Territory.name))
+    )
     return list((await session.exec(statement)).all())
 
 
@@ -67,13 +68,7 @@ async def with_member(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUI
 
 
 async def active_in_order(session: AsyncSession, scope: AccessScope) -> list[Territory]:
-    territories_readable(scope)
-    statement = (
-        select(Territory)
-        .where(col(Territory.is_active).is_(True))
-        .order_by(col(Territory.priority), col(Territory.name))
-    )
-    return list((await session.exec(statement)).all())
+    return await listing(session, scope, owner_id=None, is_active=True)
 
 
 async def rules_of(

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import User
+from sales_graph.db.repositories.scoped import equal_where_given
 from sales_graph.db.visibility import users_readable
 from sales_graph.domain.scope import AccessScope
 
@@ -54,12 +55,13 @@ async def listing(
     offset: int,
 ) -> list[User]:
     users_readable(scope)
-    statement = select(User)
-    if role is not None:
-        statement = statement.where(User.role == role)
-    if is_active is not None:
-        statement = statement.where(User.is_active == is_active)
-    statement = statement.order_by(col(User.name), col(User.id)).limit(limit).offset(offset)
+    statement = (
+        select(User)
+        .where(*equal_where_given((User.role, role), (User.is_active, is_active)))
+        .order_by(col(User.name), col(User.id))
+        .limit(limit)
+        .offset(offset)
+    )
     return list((await session.exec(statement)).all())
 
 
