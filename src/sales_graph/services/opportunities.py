@@ -174,6 +174,18 @@ def _history(
     )
 
 
+# The fields of a NewOpportunity that create_opportunity decides on; every other one is stored
+# as sent.
+_DECIDED_ON_CREATE = frozenset(
+    {"account_id", "stage", "probability", "owner_id", "products", "metadata"}
+)
+# The fields of OpportunityChanges that update_opportunity decides on; every other one sent is
+# stored as sent.
+_DECIDED_ON_UPDATE = frozenset(
+    {"name", "amount", "expected_close_date", "products", "expected_version"}
+)
+
+
 async def create_opportunity(
     session: AsyncSession, scope: AccessScope, data: NewOpportunity, model: Model
 ) -> Opportunity:
@@ -196,16 +208,12 @@ async def create_opportunity(
         data.stage,
         data.probability,
         utcnow(),
-        name=data.name,
         account_id=account.id,
-        lead_id=data.lead_id,
-        amount=data.amount,
-        expected_close_date=data.expected_close_date,
         owner_id=owner_id,
         territory_id=account.territory_id,
-        next_step=data.next_step,
-        notes=data.notes,
         opportunity_metadata=dict(data.metadata),
+        # The rest is stored as sent (name, lead, amount, close date, next step, notes, ...).
+        **data.model_dump(exclude=set(_DECIDED_ON_CREATE)),
     )
     await opportunity_repo.replace_products(
         session, opportunity.id, [p.to_row() for p in data.products]
@@ -409,9 +417,8 @@ async def update_opportunity(
         if old is not None and (new is None or new > old):
             opportunity.close_date_slips += 1
         opportunity.expected_close_date = new
-    for field in ("next_step", "notes"):
-        if field in sent:
-            setattr(opportunity, field, getattr(changes, field))
+    for field in sent - _DECIDED_ON_UPDATE:
+        setattr(opportunity, field, getattr(changes, field))
     if changes.products is not None:
         await opportunity_repo.replace_products(
             session, opportunity.id, [p.to_row() for p in changes.products]
