@@ -28,6 +28,7 @@ from sales_graph.worker import launch as events_runtime
 from sales_graph.worker.consumer import Consumer
 from sales_graph.worker.launch import EventRuntime
 from tests.events.conftest import EventGateway, unique_topics
+from tests.events.samples import SPEC_MARKETING, real_ids
 from tests.gateways import app_client, gateway_settings, seeded_org
 
 BILLING_KEY = "flow-billing-key"
@@ -165,36 +166,13 @@ async def open_flow(
 
 def lead_qualified(email: str = "john.doe@example.com", **payload: Any) -> dict[str, Any]:
     """The spec's Marketing event, with the envelope fields a sender adds (ids of its own)."""
+    message: dict[str, Any] = real_ids(SPEC_MARKETING)  # (a copy)
+    message["payload"]["profile"]["email"] = email
+    message["payload"].update(payload)
     return {
         "event_id": str(uuid.uuid4()),
-        "event_type": "lead.qualified",
-        "timestamp": "2026-02-11T08:00:00Z",
+        **message,
         "correlation_id": f"mkt-{uuid.uuid4().hex[:12]}",
-        "payload": {
-            "lead_id": str(uuid.uuid4()),
-            "source": "webinar",
-            "score": 85,
-            "campaign_id": str(uuid.uuid4()),
-            "attribution": {
-                "first_touch": "paid_search",
-                "last_touch": "webinar",
-                "touches": ["paid_search", "email", "webinar"],
-            },
-            "profile": {
-                "first_name": "John",
-                "last_name": "Doe",
-                "email": email,
-                "company": "Acme Corp",
-                "title": "VP Engineering",
-                "phone": "+1-555-0100",
-            },
-            "firmographic": {
-                "industry": "Technology",
-                "employee_count": 500,
-                "annual_revenue": 50000000,
-            },
-            **payload,
-        },
     }
 
 

@@ -25,17 +25,14 @@ from sqlalchemy.engine import make_url
 
 from sales_graph.app import create_app
 from sales_graph.auth.admin import create_api_key
-from sales_graph.db.engine import Database
-from sales_graph.db.migrate import upgrade
 from sales_graph.domain.permissions import SCOPES
 from sales_graph.logs import configure_logging
 from sales_graph.runtime import Runtime
-from tests.factories import Org, make_org
 from tests.fuzz.data import seed_records
 from tests.fuzz.gateway import Credentials, LiveGateway
 from tests.fuzz.harness import OUTCOMES, Outcome
 from tests.fuzz.profile import PROFILE
-from tests.gateways import gateway_settings, served
+from tests.gateways import gateway_settings, seeded_org, served
 from tests.services import ServiceUrls, require_reachable
 
 FUZZ_DIR = Path(__file__).parent
@@ -123,21 +120,11 @@ def fuzz_database(
         asyncio.run(_create_postgres_database(services.postgres, name, drop=True))
 
 
-async def _seed(url: str) -> Org:
-    db = Database(url)
-    try:
-        await upgrade(db.engine)
-        async with db.session() as session:
-            return await make_org(session)
-    finally:
-        await db.dispose()
-
-
 @pytest.fixture(scope="session")
 def live_gateway(
     fuzz_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveGateway]:
-    org = asyncio.run(_seed(fuzz_database))
+    org = asyncio.run(seeded_org(fuzz_database))
     settings = gateway_settings(
         tmp_path_factory.mktemp("fuzz-data"), fuzz_database, log_level="ERROR", gc_freeze=False
     )

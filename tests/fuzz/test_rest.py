@@ -16,6 +16,7 @@ import pytest
 from tests.fuzz.gateway import Credentials, LiveGateway
 from tests.fuzz.harness import Acceptance, Target, assert_clean, run
 from tests.fuzz.profile import PROFILE
+from tests.rest.test_schemathesis import FREE_FORM_LIMITS
 
 # A broken harness (schema not loaded, every operation skipped, a phase switched off) runs
 # few or no cases; these floors are well under what the short profile runs.
@@ -60,15 +61,7 @@ EVERYONE = (
     Acceptance(
         "positive_data_acceptance",
         "free-form JSON over the limits named in the description",
-        response=(
-            "must not nest more than 8 levels",
-            "must have at most 200 keys in all",
-            "keys must be at most 100 characters",
-            "must be at most 16384 bytes encoded as JSON",
-            "integers must fit in 64 bits",
-            "must not contain NUL (U+0000) characters",
-            "text must be valid Unicode",
-        ),
+        response=FREE_FORM_LIMITS,
     ),
     # Besides the document's links, schemathesis' stateful phase infers its own from field
     # names (dependency analysis): an opportunity's ``lead_id`` to ``getLead``. ``lead_id`` is
