@@ -9,10 +9,6 @@ payload's ``currency``.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Collection
-from typing import TypeVar
-
 import strawberry
 
 from sales_graph.connectors.billing import models as billing
@@ -22,23 +18,7 @@ from sales_graph.connectors.marketing import models as marketing
 from sales_graph.connectors.support import models as support
 from sales_graph.schema.derive import from_attributes, mirrored_type
 
-T = TypeVar("T")
-
-
-def _read_on_its_own(
-    *, description: str, exclude: Collection[str] = ()
-) -> Callable[[type[T]], type[T]]:
-    """A mirrored type a field reads from its system: the model's fields, then ``stale``."""
-
-    def with_stale(cls: type[T]) -> type[T]:
-        cls.__annotations__ = inspect.get_annotations(cls) | {"stale": bool}
-        stale = strawberry.field(
-            description="True when this is a cached copy served while the system is failing."
-        )
-        setattr(cls, "stale", stale)  # noqa: B010 - a field the class does not write itself
-        return mirrored_type(description=description, exclude=exclude)(cls)
-
-    return with_stale
+_STALE = "True when this is a cached copy served while the system is failing."
 
 
 @mirrored_type(description="One driver of an account's health score.")
@@ -46,12 +26,13 @@ class HealthDriver:
     from_model = from_attributes(cx.HealthDriver)
 
 
-@_read_on_its_own(
+@mirrored_type(
     description="Customer Experience: the account's health (0-100).", exclude={"account_id"}
 )
 class AccountHealth:
     from_model = from_attributes(cx.AccountHealth)
     status: str = strawberry.field(description="healthy, at_risk or critical (CX's banding).")
+    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="How much of the account uses one feature (0-1).")
@@ -59,12 +40,13 @@ class FeatureAdoption:
     from_model = from_attributes(cx.FeatureAdoption)
 
 
-@_read_on_its_own(
+@mirrored_type(
     description="Customer Experience: product usage over the last period.", exclude={"account_id"}
 )
 class AccountUsage:
     from_model = from_attributes(cx.AccountUsage)
     api_calls: float = strawberry.field(description="A count; a Float as it may exceed Int.")
+    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="A customer's ticket as Customer Experience knows it.")
@@ -72,18 +54,20 @@ class CustomerTicket:
     from_model = from_attributes(cx.CustomerTicket)
 
 
-@_read_on_its_own(
+@mirrored_type(
     description="Customer Experience: the account's recent tickets.", exclude={"account_id"}
 )
 class CustomerTickets:
     from_model = from_attributes(cx.AccountTickets)
+    stale: bool = strawberry.field(description=_STALE)
 
 
-@_read_on_its_own(
+@mirrored_type(
     description="Customer Experience: Net Promoter Score (-100..100).", exclude={"account_id"}
 )
 class AccountNps:
     from_model = from_attributes(cx.AccountNps)
+    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="A critical ticket open at Support.")
@@ -91,9 +75,10 @@ class CriticalTicket:
     from_model = from_attributes(support.CriticalTicket)
 
 
-@_read_on_its_own(description="Support: the account's critical tickets.", exclude={"account_id"})
+@mirrored_type(description="Support: the account's critical tickets.", exclude={"account_id"})
 class CriticalTickets:
     from_model = from_attributes(support.CriticalTickets)
+    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="A Support escalation.")
@@ -101,9 +86,10 @@ class Escalation:
     from_model = from_attributes(support.Escalation)
 
 
-@_read_on_its_own(description="Support: the account's escalation history.", exclude={"account_id"})
+@mirrored_type(description="Support: the account's escalation history.", exclude={"account_id"})
 class Escalations:
     from_model = from_attributes(support.Escalations)
+    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="A feature the account asked Support for.")
@@ -111,14 +97,16 @@ class FeatureRequest:
     from_model = from_attributes(support.FeatureRequest)
 
 
-@_read_on_its_own(description="Support: the account's feature requests.", exclude={"account_id"})
+@mirrored_type(description="Support: the account's feature requests.", exclude={"account_id"})
 class FeatureRequests:
     from_model = from_attributes(support.FeatureRequests)
+    stale: bool = strawberry.field(description=_STALE)
 
 
-@_read_on_its_own(description="Marketing: the campaign a lead came from.")
+@mirrored_type(description="Marketing: the campaign a lead came from.")
 class Campaign:
     from_model = from_attributes(marketing.Campaign)
+    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="One factor of Marketing's lead score.")
@@ -126,11 +114,10 @@ class MarketingScoreFactor:
     from_model = from_attributes(marketing.ScoreFactor)
 
 
-@_read_on_its_own(
-    description="Marketing: its current score of the lead (0-100).", exclude={"lead_id"}
-)
+@mirrored_type(description="Marketing: its current score of the lead (0-100).", exclude={"lead_id"})
 class MarketingScore:
     from_model = from_attributes(marketing.LeadScore)
+    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="One product line of a Billing contract.")
@@ -143,13 +130,14 @@ class ContractInstalment:
     from_model = from_attributes(billing.Instalment)
 
 
-@_read_on_its_own(
+@mirrored_type(
     description="Billing: the contract created when the deal closed won.",
     exclude={"opportunity_id", "account_id", "owner"},
 )
 class Contract:
     from_model = from_attributes(billing.Contract)
     contract_term: int = strawberry.field(description="Months.")
+    stale: bool = strawberry.field(description=_STALE)
 
 
 @mirrored_type(description="Revenue of one month.")
@@ -157,7 +145,8 @@ class MonthlyRevenue:
     from_model = from_attributes(finance.MonthlyRevenue)
 
 
-@_read_on_its_own(description="Finance: actual revenue of a period, next to the forecast.")
+@mirrored_type(description="Finance: actual revenue of a period, next to the forecast.")
 class Revenue:
     from_model = from_attributes(finance.Revenue)
     period: str = strawberry.field(description="The period as Finance names it.")
+    stale: bool = strawberry.field(description=_STALE)
