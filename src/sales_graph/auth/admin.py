@@ -17,6 +17,7 @@ from sales_graph.auth.api_keys import is_prefix
 from sales_graph.auth.clients import issue_api_key, register_client, revoke_api_key
 from sales_graph.auth.keys import SigningKeys
 from sales_graph.db.engine import Database
+from sales_graph.db.models import ApiClient, ApiKey
 from sales_graph.db.repositories import api_clients, users
 from sales_graph.domain.permissions import ScopeError, format_scopes, parse_scopes
 from sales_graph.domain.scope import AccessScope
@@ -148,6 +149,11 @@ class ClientRow:
     created_at: datetime
     revoked_at: datetime | None
 
+    @classmethod
+    def of(cls, c: ApiClient) -> ClientRow:
+        scopes = format_scopes(frozenset(c.scopes))
+        return cls(c.client_id, c.name, scopes, c.user_id is not None, c.created_at, c.revoked_at)
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyRow:
@@ -160,39 +166,33 @@ class ApiKeyRow:
     revoked_at: datetime | None
     last_used_at: datetime | None
 
+    @classmethod
+    def of(cls, k: ApiKey, c: ApiClient) -> ApiKeyRow:
+        """A key; revoked when it or its client is."""
+        scopes = format_scopes(frozenset(k.scopes))
+        revoked_at = k.revoked_at or c.revoked_at
+        return cls(
+            k.prefix,
+            k.name,
+            c.client_id,
+            scopes,
+            k.created_at,
+            k.expires_at,
+            revoked_at,
+            k.last_used_at,
+        )
+
 
 async def list_clients(settings: Settings) -> list[ClientRow]:
     """Every OAuth client, without secrets."""
     async with _session(settings) as session:
-        return [
-            ClientRow(
-                c.client_id,
-                c.name,
-                format_scopes(frozenset(c.scopes)),
-                c.user_id is not None,
-                c.created_at,
-                c.revoked_at,
-            )
-            for c in await api_clients.list_clients(session)
-        ]
+        return [ClientRow.of(client) for client in await api_clients.list_clients(session)]
 
 
 async def list_api_keys(settings: Settings) -> list[ApiKeyRow]:
     """Every API key by its prefix, without secrets."""
     async with _session(settings) as session:
-        return [
-            ApiKeyRow(
-                k.prefix,
-                k.name,
-                c.client_id,
-                format_scopes(frozenset(k.scopes)),
-                k.created_at,
-                k.expires_at,
-                k.revoked_at or c.revoked_at,
-                k.last_used_at,
-            )
-            for k, c in await api_clients.list_keys(session)
-        ]
+        return [ApiKeyRow.of(key, client) for key, client in await api_clients.list_keys(session)]
 
 
 def rotate_signing_keys(settings: Settings) -> list[str]:

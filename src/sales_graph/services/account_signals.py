@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Account
 from sales_graph.db.repositories import accounts as account_repo
+from sales_graph.db.repositories.rows import save
 from sales_graph.domain.scope import AccessScope
 
 SIGNALS = ("health_score", "nps", "open_critical_tickets", "escalations")
@@ -45,6 +46,5 @@ async def record_account_signals(
         if name in signals.model_fields_set:
             setattr(account, name, getattr(signals, name))
     account.signals_updated_at = observed_at
-    session.add(account)
-    await session.flush()
+    await save(session, account)
     return account

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,14 +15,15 @@ from sales_graph.db.models import Account, Contact, Lead, Opportunity
 from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
+from sales_graph.db.repositories.rows import save
 from sales_graph.domain import LeadStatus, OpportunityStage, Role
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, ValidationError
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
-from sales_graph.services.opportunities import opened
+from sales_graph.services.opportunities import check_opening_stage, opened
 from sales_graph.services.scoring import Model
-from sales_graph.services.stages import STAGES, OpenStage
+from sales_graph.services.stages import OpenStage
 from sales_graph.services.validation import Input, found, invalid
 from sales_graph.timeutil import utcnow
 
@@ -67,6 +68,15 @@ def company_domain(email: str) -> str | None:
     return None if domain in _NON_COMPANY_DOMAINS else domain
 
 
+# What a conversion copies from the lead to a new account, and to the account's contact.
+ACCOUNT_FROM_LEAD = ("industry", "employee_count", "annual_revenue", "country", "region")
+CONTACT_FROM_LEAD = ("first_name", "last_name", "email", "phone", "title")
+
+
+def _copied(lead: Lead, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(lead, name) for name in fields}
+
+
 async def _account_for(
     session: AsyncSession, scope: AccessScope, lead: Lead, owner_id: uuid.UUID
 ) -> Account:
@@ -83,16 +93,11 @@ async def _account_for(
         name=name,
         name_normalized=name.lower(),
         domain=domain,
-        industry=lead.industry,
-        employee_count=lead.employee_count,
-        annual_revenue=lead.annual_revenue,
-        country=lead.country,
-        region=lead.region,
+        **_copied(lead, ACCOUNT_FROM_LEAD),
         owner_id=owner_id,
         territory_id=lead.territory_id,
     )
-    session.add(account)
-    await session.flush()
+    await save(session, account)
     return account
 
 
@@ -123,9 +128,7 @@ async def convert_lead(
                 "allowed_statuses": ["working"],
             },
         )
-    rule = STAGES[data.stage]
-    if rule.is_closed:
-        raise invalid("stage", "a new opportunity starts in an open stage")
+    check_opening_stage(data.stage)
     owner_id = lead.assigned_to_id or scope.actor_id
     if owner_id is None:
         raise invalid("lead_id", "assign the lead before a partner converts it")
@@ -133,11 +136,7 @@ async def convert_lead(
     contact = Contact(
         account_id=account.id,
         lead_id=lead.id,
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        email=lead.email,
-        phone=lead.phone,
-        title=lead.title,
+        **_copied(lead, CONTACT_FROM_LEAD),
         contact_type="primary",
         is_primary=not await account_repo.has_primary_contact(session, account.id),
     )
@@ -163,8 +162,7 @@ async def convert_lead(
     lead.account_id = account.id
     lead.updated_at = now
     lead.version += 1
-    session.add(lead)
-    await session.flush()
+    await save(session, lead)
     actor = scope.actor_id
     await record_event(
         session,

@@ -121,20 +121,6 @@ async def cached_forecast(
     return _readable(found, territory_id)
 
 
-async def territory_forecast(
-    session: AsyncSession,
-    cache: ForecastCache,
-    territory_id: uuid.UUID,
-    period: Period,
-    forecast_type: ForecastType,
-) -> ComputedForecast:
-    """The territory-wide forecast from the cache; computed and cached on a miss."""
-    found = await cached_forecast(cache, territory_id, period, forecast_type)
-    if found is not None:
-        return found
-    return await fresh_forecast(session, cache, territory_id, period, forecast_type)
-
-
 async def forecasts(
     session: AsyncSession,
     scope: AccessScope,

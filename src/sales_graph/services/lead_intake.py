@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Lead
 from sales_graph.db.repositories import leads as lead_repo
+from sales_graph.db.repositories.rows import save
 from sales_graph.domain import LeadStatus
 from sales_graph.domain.scope import AccessScope
 from sales_graph.services import assignment, leads
@@ -128,6 +129,5 @@ async def _update(session: AsyncSession, lead: Lead, data: QualifiedLead) -> Lea
         if data.attribution is not None:
             lead.attribution = data.attribution.model_dump()
         lead.updated_at = utcnow()
-        session.add(lead)
-        await session.flush()
+        await save(session, lead)
     return lead

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sales_graph.db.models import Lead
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import territories as territory_repo
+from sales_graph.db.repositories.rows import save
 from sales_graph.domain import LeadStatus, Role
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, ValidationError
@@ -20,7 +21,7 @@ from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
 from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import assignment
-from sales_graph.services.validation import Input, found, invalid
+from sales_graph.services.validation import Input, check_version, found, invalid
 from sales_graph.timeutil import utcnow
 
 Name = Annotated[str, StringConstraints(max_length=100)]
@@ -204,11 +205,7 @@ async def update_lead(
     session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID, changes: LeadChanges
 ) -> Lead:
     lead = await _editable(session, scope, lead_id)
-    if changes.expected_version is not None and changes.expected_version != lead.version:
-        raise Conflict(
-            "The lead changed since it was read",
-            details={"expected_version": changes.expected_version, "current_version": lead.version},
-        )
+    check_version("lead", changes.expected_version, lead.version)
     values = changes.model_dump(exclude_unset=True, exclude={"expected_version"})
     if "status" in values:
         target = LeadStatus(values["status"])
@@ -226,8 +223,7 @@ async def update_lead(
     for name, value in values.items():
         setattr(lead, name, value)
     _touch(lead)
-    session.add(lead)
-    await session.flush()
+    await save(session, lead)
     return lead
 
 
@@ -262,8 +258,7 @@ async def _move(
     lead.status = target.value
     lead.disqualified_reason = disqualified_reason
     _touch(lead)
-    session.add(lead)
-    await session.flush()
+    await save(session, lead)
     return lead
 
 

@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.connectors.marketing import LeadSync, LeadSyncUpdate, MarketingClient
 from sales_graph.db.models import Lead
+from sales_graph.db.repositories.rows import save
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import UpstreamUnavailable
 from sales_graph.services.leads import editable_lead
@@ -42,8 +43,7 @@ async def sync_lead_from_marketing(
         str(lead.id), update, idempotency_key=f"lead-sync-{lead.id}-{lead.version}"
     )
     _apply(lead, synced)
-    session.add(lead)
-    await session.flush()
+    await save(session, lead)
     return lead
 
 

@@ -20,6 +20,7 @@ from sales_graph.db.repositories import accounts as account_repo
 from sales_graph.db.repositories import leads as lead_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import users as user_repo
+from sales_graph.db.repositories.rows import save
 from sales_graph.domain import (
     BillingFrequency,
     OnboardingPriority,
@@ -37,7 +38,7 @@ from sales_graph.jsonlimits import JSONObject
 from sales_graph.services import closing
 from sales_graph.services.scoring import Model
 from sales_graph.services.stages import STAGES, OpenStage
-from sales_graph.services.validation import Input, found, invalid
+from sales_graph.services.validation import Input, check_version, found, invalid
 from sales_graph.timeutil import utcnow
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
@@ -193,9 +194,7 @@ async def create_opportunity(
     account = found(
         await account_repo.get(session, scope, data.account_id), "Account", "account_id"
     )
-    rule = STAGES[data.stage]
-    if rule.is_closed:
-        raise invalid("stage", "a new opportunity starts in an open stage")
+    check_opening_stage(data.stage)
     owner_id = data.owner_id or scope.actor_id
     if owner_id is None:
         raise invalid("owner_id", "a partner names the owner")
@@ -228,6 +227,11 @@ async def create_opportunity(
     return opportunity
 
 
+def check_opening_stage(stage: OpportunityStage) -> None:
+    if STAGES[stage].is_closed:
+        raise invalid("stage", "a new opportunity starts in an open stage")
+
+
 async def opened(
     session: AsyncSession,
     model: Model,
@@ -249,8 +253,7 @@ async def opened(
         **fields,
     )
     await rescore(session, opportunity, model)
-    session.add(opportunity)
-    await session.flush()
+    await save(session, opportunity)
     return opportunity
 
 
@@ -264,14 +267,6 @@ def _check_open(opportunity: Opportunity) -> None:
     were counted on."""
     if STAGES[OpportunityStage(opportunity.stage)].is_closed:
         raise Conflict("A closed opportunity is final", details={"stage": opportunity.stage})
-
-
-def _check_version(opportunity: Opportunity, expected: int | None) -> None:
-    if expected is not None and expected != opportunity.version:
-        raise Conflict(
-            "The opportunity changed since it was read",
-            details={"expected_version": expected, "current_version": opportunity.version},
-        )
 
 
 def _first_of_next_month(day: date) -> date:
@@ -292,7 +287,7 @@ async def update_stage(
     scope.require_scope("opportunities:write")
     opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
     _may_edit(scope, opportunity)
-    _check_version(opportunity, change.expected_version)
+    check_version("opportunity", change.expected_version, opportunity.version)
     current = OpportunityStage(opportunity.stage)
     target = change.stage
     rule = STAGES[current]
@@ -379,8 +374,7 @@ async def _save(session: AsyncSession, opportunity: Opportunity, model: Model) -
     await rescore(session, opportunity, model)
     opportunity.version += 1
     opportunity.updated_at = utcnow()
-    session.add(opportunity)
-    await session.flush()
+    await save(session, opportunity)
 
 
 async def update_opportunity(
@@ -393,7 +387,7 @@ async def update_opportunity(
     scope.require_scope("opportunities:write")
     opportunity = await visible_opportunity(session, scope, opportunity_id, for_update=True)
     _may_edit(scope, opportunity)
-    _check_version(opportunity, changes.expected_version)
+    check_version("opportunity", changes.expected_version, opportunity.version)
     _check_open(opportunity)
     actor = scope.actor_id
     sent = changes.model_fields_set

@@ -17,13 +17,15 @@ from sales_graph.db.repositories import forecasts as quota_repo
 from sales_graph.db.repositories import opportunities as opportunity_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories import users as user_repo
+from sales_graph.db.repositories.rows import save
 from sales_graph.domain import Role
 from sales_graph.domain.periods import Period, parse_period
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden
 from sales_graph.events import payloads
+from sales_graph.events.models import EventPayload
 from sales_graph.events.outbox import record as record_event
-from sales_graph.services.validation import Input, found
+from sales_graph.services.validation import Input, check_version, found
 from sales_graph.timeutil import utcnow
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2)]
@@ -111,11 +113,7 @@ async def set_quota(
             details={"existing_quota_id": str(shown.id)} if shown else {},
         )
     quota = Quota(
-        period=period.name,
-        user_id=data.user_id,
-        territory_id=data.territory_id,
-        amount=data.amount,
-        set_by_id=scope.actor_id,
+        **data.model_dump(exclude={"period"}), period=period.name, set_by_id=scope.actor_id
     )
     try:
         async with session.begin_nested():
@@ -130,6 +128,18 @@ async def set_quota(
     return quota
 
 
+async def _save(
+    session: AsyncSession,
+    quota: Quota,
+    event: str,
+    payload: EventPayload,
+    actor_id: uuid.UUID | None,
+) -> None:
+    """Writes the changed quota and the event saying so, in the same unit of work."""
+    await save(session, quota)
+    await record_event(session, event, quota.id, payload, actor_id=actor_id)
+
+
 async def check_attained(
     session: AsyncSession, quotas: list[Quota], period: Period, *, actor_id: uuid.UUID | None
 ) -> None:
@@ -142,15 +152,8 @@ async def check_attained(
         result = await attainment(session, system, quota, period)
         if result.won_amount >= quota.amount:
             quota.attained_at = utcnow()
-            session.add(quota)
-            await session.flush()
-            await record_event(
-                session,
-                "quota.attained",
-                quota.id,
-                payloads.quota_attained(quota, attained_amount=result.won_amount),
-                actor_id=actor_id,
-            )
+            payload = payloads.quota_attained(quota, attained_amount=result.won_amount)
+            await _save(session, quota, "quota.attained", payload, actor_id)
 
 
 async def check_attained_on(
@@ -194,27 +197,13 @@ async def update_quota(
         amount=changes.amount,
     )
     await _may_set(session, scope, target)
-    if changes.expected_version is not None and changes.expected_version != quota.version:
-        raise Conflict(
-            "The quota changed since it was read",
-            details={
-                "expected_version": changes.expected_version,
-                "current_version": quota.version,
-            },
-        )
+    check_version("quota", changes.expected_version, quota.version)
     previous = quota.amount
     quota.amount = changes.amount
     quota.version += 1
     quota.updated_at = utcnow()
-    session.add(quota)
-    await session.flush()
-    await record_event(
-        session,
-        "quota.updated",
-        quota.id,
-        payloads.quota(quota, previous_amount=previous),
-        actor_id=scope.actor_id,
-    )
+    payload = payloads.quota(quota, previous_amount=previous)
+    await _save(session, quota, "quota.updated", payload, scope.actor_id)
     period = parse_period(quota.period, fiscal_year_start_month)
     await check_attained(session, [quota], period, actor_id=scope.actor_id)
     return quota

@@ -13,12 +13,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sales_graph.db.models import Territory, TerritoryRule
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.db.repositories import users as user_repo
+from sales_graph.db.repositories.rows import save
 from sales_graph.domain import Role
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import Conflict, Forbidden, NotFound
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record as record_event
-from sales_graph.services.validation import Input, found, invalid
+from sales_graph.services.validation import Input, check_version, found, invalid
 from sales_graph.timeutil import utcnow
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -129,13 +130,7 @@ async def create_territory(
     await _check_name_free(session, scope, data.name, None)
     await _check_owner(session, scope, data.owner_id)
     await _check_members(session, scope, data.member_ids)
-    territory = Territory(
-        name=data.name,
-        description=data.description,
-        owner_id=data.owner_id,
-        is_active=data.is_active,
-        priority=data.priority,
-    )
+    territory = Territory(**data.model_dump(exclude={"member_ids", "rules"}))
     await _save_name(session, territory)
     await territory_repo.replace_members(session, territory.id, data.member_ids)
     await territory_repo.replace_rules(session, territory.id, [r.to_row() for r in data.rules])
@@ -148,8 +143,7 @@ async def _save_name(session: AsyncSession, territory: Territory) -> None:
     check and this write is the same CONFLICT as one taken before."""
     try:
         async with session.begin_nested():
-            session.add(territory)
-            await session.flush()
+            await save(session, territory)
     except IntegrityError as exc:
         raise Conflict(
             "A territory with this name already exists", details={"field": "name"}
@@ -197,14 +191,7 @@ async def update_territory(
         scope.require_role(Role.ADMIN)
         await _check_owner(session, scope, changes.owner_id)
         territory.owner_id = changes.owner_id
-    if changes.expected_version is not None and changes.expected_version != territory.version:
-        raise Conflict(
-            "The territory changed since it was read",
-            details={
-                "expected_version": changes.expected_version,
-                "current_version": territory.version,
-            },
-        )
+    check_version("territory", changes.expected_version, territory.version)
     if changes.name is not None:
         await _check_name_free(session, scope, changes.name, territory.id)
         territory.name = changes.name
@@ -224,7 +211,6 @@ async def update_territory(
         )
     territory.updated_at = utcnow()
     territory.version += 1
-    session.add(territory)
-    await session.flush()
+    await save(session, territory)
     await _record(session, "territory.updated", territory, scope)
     return territory

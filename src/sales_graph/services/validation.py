@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from sales_graph.errors import NotFound, ValidationError
+from sales_graph.errors import Conflict, NotFound, ValidationError
 from sales_graph.jsonlimits import has_nul
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -56,3 +56,13 @@ def found(row: T | None, kind: str, field: str) -> T:
     if row is None:
         raise NotFound.of(kind, field)
     return row
+
+
+def check_version(kind: str, expected: int | None, current: int) -> None:
+    """Optimistic concurrency: a change based on another version than the stored one (when the
+    caller names the version it read) is a CONFLICT naming both."""
+    if expected is not None and expected != current:
+        raise Conflict(
+            f"The {kind} changed since it was read",
+            details={"expected_version": expected, "current_version": current},
+        )

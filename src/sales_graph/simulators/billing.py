@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sales_graph.simulators.core import error_response, not_found, read_body
+from sales_graph.simulators.core import SeededApi, error_response, not_found, read_body
 from sales_graph.simulators.seeded import add_months, iso
 
 SYSTEM = "billing"
@@ -75,8 +75,7 @@ def payment_schedule(terms: ContractTerms) -> list[dict[str, Any]]:
 
 
 @dataclass(eq=False)
-class BillingApi:
-    seed: int
+class BillingApi(SeededApi):
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
     idempotency: dict[str, tuple[str, str]] = field(default_factory=dict, init=False)
 
@@ -92,10 +91,6 @@ class BillingApi:
             "contracts": list(self.contracts.values()),
             "idempotency_keys": sorted(self.idempotency),
         }
-
-    def reset(self) -> None:
-        self.contracts.clear()
-        self.idempotency.clear()
 
     def _new_contract_id(self) -> str:
         text = f"{self.seed}:{SYSTEM}:contract:{len(self.contracts)}"

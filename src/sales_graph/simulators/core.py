@@ -12,7 +12,7 @@ import hmac
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -79,6 +79,19 @@ class SystemApi(Protocol):
     def state(self) -> dict[str, Any]: ...
 
     def reset(self) -> None: ...
+
+
+@dataclass(eq=False)
+class SeededApi:
+    """The base of a simulated system: its answers follow from the seed; every field it declares
+    with ``init=False`` is state kept between requests (a collection), emptied by ``reset``."""
+
+    seed: int
+
+    def reset(self) -> None:
+        for declared in fields(self):
+            if not declared.init:
+                getattr(self, declared.name).clear()
 
 
 class Simulator:
@@ -176,11 +189,9 @@ def account_resource(
 
 
 @dataclass(eq=False)
-class AccountReadApi:
+class AccountReadApi(SeededApi):
     """A read-only system keyed by account: one seeded GET payload per
     ``/api/v1/accounts/{account_id}/<name>``, named by ``payloads()``; it keeps no state."""
-
-    seed: int
 
     def payloads(self) -> Sequence[tuple[str, Callable[[str], dict[str, Any]]]]:
         raise NotImplementedError
@@ -195,9 +206,6 @@ class AccountReadApi:
 
     def state(self) -> dict[str, Any]:
         return {}
-
-    def reset(self) -> None:
-        return None
 
 
 class _FaultsAndRecords:

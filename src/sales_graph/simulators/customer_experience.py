@@ -12,6 +12,7 @@ from sales_graph.simulators.seeded import (
     PRODUCT_AREAS,
     days_ago,
     iso,
+    newest_first,
     rng_for,
     short_id,
 )
@@ -100,8 +101,7 @@ class CustomerExperienceApi(AccountReadApi):
                     else None,
                 }
             )
-        items.sort(key=lambda t: str(t["opened_at"]), reverse=True)
-        return {"account_id": account_id, "items": items}
+        return newest_first(account_id, items, "opened_at")
 
     def nps_payload(self, account_id: str) -> dict[str, Any]:
         rng = rng_for(self.seed, SYSTEM, "nps", account_id)

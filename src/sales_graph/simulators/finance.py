@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sales_graph.simulators.core import error_response, read_body
+from sales_graph.simulators.core import SeededApi, error_response, read_body
 from sales_graph.simulators.seeded import EPOCH, iso, money, rng_for
 
 SYSTEM = "finance"
@@ -69,8 +69,7 @@ def _bad_period(period: str) -> Response:
 
 
 @dataclass(eq=False)
-class FinanceApi:
-    seed: int
+class FinanceApi(SeededApi):
     calculations: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
     def routes(self) -> Sequence[BaseRoute]:
@@ -82,9 +81,6 @@ class FinanceApi:
 
     def state(self) -> dict[str, Any]:
         return {"calculations": list(self.calculations.values())}
-
-    def reset(self) -> None:
-        self.calculations.clear()
 
     def forecast_payload(self, period: str, territory_id: str | None) -> dict[str, Any]:
         rng = rng_for(self.seed, SYSTEM, "forecast", period, territory_id or "")

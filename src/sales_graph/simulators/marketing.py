@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sales_graph.simulators.core import not_found, read_body
+from sales_graph.simulators.core import SeededApi, not_found, read_body
 from sales_graph.simulators.seeded import (
     COMPANIES,
     EPOCH,
@@ -49,8 +49,7 @@ def grade_for(score: int) -> str:
 
 
 @dataclass(eq=False)
-class MarketingApi:
-    seed: int
+class MarketingApi(SeededApi):
     synced: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
     def routes(self) -> Sequence[BaseRoute]:
@@ -62,9 +61,6 @@ class MarketingApi:
 
     def state(self) -> dict[str, Any]:
         return {"synced_leads": dict(self.synced)}
-
-    def reset(self) -> None:
-        self.synced.clear()
 
     def campaign_payload(self, campaign_id: str) -> dict[str, Any]:
         rng = rng_for(self.seed, SYSTEM, "campaign", campaign_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 # The simulated "now" of all generated history: fixed so that payloads do not drift with the clock.
 EPOCH = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
@@ -54,6 +55,12 @@ def add_months(start: date, months: int) -> date:
         except ValueError:
             continue
     return date(year, month, min(start.day, 28))
+
+
+def newest_first(account_id: str, items: list[dict[str, Any]], at: str) -> dict[str, Any]:
+    """An account's list payload, its items newest first by their time ``at``."""
+    items.sort(key=lambda item: str(item[at]), reverse=True)
+    return {"account_id": account_id, "items": items}
 
 
 def is_unknown(resource_id: str) -> bool:

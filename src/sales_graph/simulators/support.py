@@ -12,6 +12,7 @@ from sales_graph.simulators.seeded import (
     PRODUCT_AREAS,
     days_ago,
     iso,
+    newest_first,
     rng_for,
     short_id,
 )
@@ -79,8 +80,7 @@ class SupportApi(AccountReadApi):
                     else None,
                 }
             )
-        items.sort(key=lambda e: str(e["escalated_at"]), reverse=True)
-        return {"account_id": account_id, "items": items}
+        return newest_first(account_id, items, "escalated_at")
 
     def feature_requests_payload(self, account_id: str) -> dict[str, Any]:
         rng = rng_for(self.seed, SYSTEM, "features", account_id)

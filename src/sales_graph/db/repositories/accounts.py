@@ -84,13 +84,8 @@ async def has_primary_contact(session: AsyncSession, account_id: uuid.UUID) -> b
     return (await session.exec(statement.limit(1))).first() is not None
 
 
-_reads: ScopedReads[Account, AccountFilter] = ScopedReads(
-    Account, col(Account.id), account_visible, ORDERS
-)
-get = _reads.get
-by_ids = _reads.by_ids
-page = _reads.page
-count = _reads.count
+_reads: ScopedReads[Account, AccountFilter] = ScopedReads(Account, account_visible, ORDERS)
+get, by_ids, page, count = _reads.get, _reads.by_ids, _reads.page, _reads.count
 
 
 async def contacts_of(

@@ -73,11 +73,8 @@ class LeadFilter:
         return clauses
 
 
-_reads: ScopedReads[Lead, LeadFilter] = ScopedReads(Lead, col(Lead.id), lead_visible, ORDERS)
-get = _reads.get
-by_ids = _reads.by_ids
-page = _reads.page
-count = _reads.count
+_reads: ScopedReads[Lead, LeadFilter] = ScopedReads(Lead, lead_visible, ORDERS)
+get, by_ids, page, count = _reads.get, _reads.by_ids, _reads.page, _reads.count
 
 
 async def get_for_update(

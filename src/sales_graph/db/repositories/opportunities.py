@@ -73,12 +73,9 @@ class OpportunityFilter:
 
 
 _reads: ScopedReads[Opportunity, OpportunityFilter] = ScopedReads(
-    Opportunity, col(Opportunity.id), opportunity_visible, ORDERS
+    Opportunity, opportunity_visible, ORDERS
 )
-get = _reads.get
-by_ids = _reads.by_ids
-page = _reads.page
-count = _reads.count
+get, by_ids, page, count = _reads.get, _reads.by_ids, _reads.page, _reads.count
 
 
 async def of_accounts(

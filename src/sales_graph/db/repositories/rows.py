@@ -34,3 +34,7 @@ async def replace_ordered(
         line.position = position
         session.add(line)
     await session.flush()
+
+
+# A changed row is written the same way: services save what they changed, and read it back set.
+save = add

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, func, inspect
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -35,11 +35,15 @@ F = TypeVar("F", bound=Filter, contravariant=True)
 @dataclass(frozen=True, slots=True)
 class ScopedReads(Generic[Row, F]):
     model: type[Row]
-    # The record's id column, the clause limiting the records to those a scope sees, and the
-    # orders a page may be sorted in, by name.
-    id_column: Any
+    # The clause limiting the records to those a scope sees, and the orders a page may be
+    # sorted in, by name.
     visible: Callable[[AccessScope], ColumnElement[bool]]
     orders: Mapping[str, Order]
+
+    @property
+    def id_column(self) -> Any:
+        """The record's id: its table's primary key."""
+        return inspect(self.model).primary_key[0]
 
     def select(self, scope: AccessScope) -> SelectOfScalar[Row]:
         return select(self.model).where(self.visible(scope))

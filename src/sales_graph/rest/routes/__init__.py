@@ -8,16 +8,22 @@ Adding an endpoint is one entry in the module of its resource. No business rules
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sales_graph.rest.routes import accounts, forecasts, leads, opportunities, territories
 from sales_graph.rest.table import RestRoute
 
+# Each module's endpoints, under the name of its resource (their tag in the OpenAPI document).
 # Order matters where paths overlap: /opportunities/pipeline before /opportunities/{id}.
-ROUTES: tuple[RestRoute, ...] = (
-    *leads.ROUTES,
-    *opportunities.ROUTES,
-    *territories.ROUTES,
-    *forecasts.ROUTES,
-    *accounts.ROUTES,
+_RESOURCES = {
+    "Leads": leads,
+    "Opportunities": opportunities,
+    "Territories": territories,
+    "Forecasts": forecasts,
+    "Accounts": accounts,
+}
+ROUTES: tuple[RestRoute, ...] = tuple(
+    replace(route, tags=(tag,)) for tag, module in _RESOURCES.items() for route in module.ROUTES
 )
 
 __all__ = ["ROUTES"]

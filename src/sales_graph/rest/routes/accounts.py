@@ -21,6 +21,5 @@ ROUTES = (
                 request_body={"account_id": "$response.body#/id"},
             ),
         ),
-        tags=("Accounts",),
     ),
 )

@@ -29,7 +29,6 @@ ROUTES = (
             "notes": "Conservative estimate based on pipeline coverage",
         },
         links=(Link("GetForecasts", "getForecasts", {"path.period": "$response.body#/period"}),),
-        tags=("Forecasts",),
     ),
     RestRoute(
         method="GET",
@@ -46,6 +45,5 @@ ROUTES = (
             QueryParam("territory_id", "Only forecasts of this territory"),
             QueryParam("forecast_type", "Only forecasts of this type", example="commit"),
         ),
-        tags=("Forecasts",),
     ),
 )

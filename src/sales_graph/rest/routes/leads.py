@@ -52,7 +52,6 @@ ROUTES = (
             Link("ConvertLead", "convertLead", {"path.id": _LEAD_ID}),
             Link("AssignLead", "assignLeadToTerritory", request_body={"lead_id": _LEAD_ID}),
         ),
-        tags=("Leads",),
     ),
     RestRoute(
         method="GET",
@@ -71,7 +70,6 @@ ROUTES = (
             *PAGE,
         ),
         links=(Link("GetFirstLead", "getLead", {"path.id": "$response.body#/data/0/id"}),),
-        tags=("Leads",),
     ),
     RestRoute(
         method="GET",
@@ -81,7 +79,6 @@ ROUTES = (
         document="query($id: ID!) { lead(id: $id) { ...Lead } }",
         shapes=(LEAD,),
         links=(Link("ConvertLead", "convertLead", {"path.id": _LEAD_ID}),),
-        tags=("Leads",),
     ),
     RestRoute(
         method="POST",
@@ -112,6 +109,5 @@ ROUTES = (
             ),
             Link("GetLead", "getLead", {"path.id": "$response.body#/lead_id"}),
         ),
-        tags=("Leads",),
     ),
 )

@@ -75,7 +75,6 @@ ROUTES = (
             Link("GetOpportunity", "getOpportunity", {"path.id": _ID}),
             Link("UpdateStage", "updateOpportunityStage", {"path.id": _ID}),
         ),
-        tags=("Opportunities",),
     ),
     RestRoute(
         method="GET",
@@ -92,7 +91,6 @@ ROUTES = (
             QueryParam("owner_id", "The owner whose pipeline this is", example=EXAMPLE_ID),
             QueryParam("period", "A period such as Q1_2026", PERIOD, example="Q1_2026"),
         ),
-        tags=("Opportunities",),
     ),
     RestRoute(
         method="GET",
@@ -117,7 +115,6 @@ ROUTES = (
         links=(
             Link("GetFirstOpportunity", "getOpportunity", {"path.id": "$response.body#/data/0/id"}),
         ),
-        tags=("Opportunities",),
     ),
     RestRoute(
         method="GET",
@@ -145,7 +142,6 @@ ROUTES = (
                 {"query.owner_id": "$response.body#/owner_id"},
             ),
         ),
-        tags=("Opportunities",),
     ),
     RestRoute(
         method="PUT",
@@ -176,6 +172,5 @@ ROUTES = (
         etag="_version",
         if_match="expectedVersion",
         links=(Link("GetOpportunity", "getOpportunity", {"path.id": _ID}),),
-        tags=("Opportunities",),
     ),
 )

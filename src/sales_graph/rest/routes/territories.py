@@ -29,7 +29,6 @@ ROUTES = (
             "territory_id": "3c9a1e2b-7d4f-4b6a-8e5c-9f0a1b2c3d4e",
             "reason": "Geographic match",
         },
-        tags=("Territories",),
     ),
     RestRoute(
         method="GET",
@@ -58,6 +57,5 @@ ROUTES = (
                 request_body={"territory_id": _FIRST_TERRITORY},
             ),
         ),
-        tags=("Territories",),
     ),
 )

@@ -1,13 +1,6 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-28 03:25:04.018072
-"""
+"""initial schema"""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -15,14 +8,11 @@ from sqlalchemy.dialects import postgresql
 
 import sales_graph.db.types
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0001"
+down_revision = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "idempotency_keys",
         sa.Column("principal", sa.String(length=200), nullable=False),

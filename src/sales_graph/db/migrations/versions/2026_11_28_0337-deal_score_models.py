@@ -1,13 +1,6 @@
-"""deal score models
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-28 03:37:40.012109
-"""
+"""deal score models"""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -15,14 +8,11 @@ from sqlalchemy.dialects import postgresql
 
 import sales_graph.db.types
 
-revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0002"
+down_revision = "0001"
 
 
 def upgrade() -> None:
-
     op.create_table(
         "deal_score_models",
         sa.Column("version", sa.String(length=64), nullable=False),

@@ -1,13 +1,6 @@
-"""events: outbox retry time and pending index, scheduled runs
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-28 16:00:00
-"""
+"""events: outbox retry time and pending index, scheduled runs"""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -15,10 +8,8 @@ from sqlalchemy.dialects import postgresql
 
 import sales_graph.db.types
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0003"
+down_revision = "0002"
 
 
 PENDING = sa.text("published_at IS NULL AND parked_at IS NULL")

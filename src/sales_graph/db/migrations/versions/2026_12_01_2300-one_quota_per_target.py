@@ -1,21 +1,12 @@
-"""one quota per period and target: partial unique indexes (NULLs never collide)
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01 23:00:00
-"""
+"""one quota per period and target: partial unique indexes (NULLs never collide)"""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0004"
+down_revision = "0003"
 
 USER_QUOTA = sa.text("territory_id IS NULL")
 TERRITORY_QUOTA = sa.text("user_id IS NULL")
