@@ -30,6 +30,7 @@ _SCALE = {
     "leads_cursor_deep": "lead list, GraphQL cursor at 90 %",
     "leads_rest_offset_0": "lead list, REST offset 0 (with total)",
     "leads_rest_offset_deep": "lead list, REST offset at 90 % (with total)",
+    "leads_rest_cursor_deep": "lead list, REST keyset (after=) at 90 % (with total)",
 }
 
 

@@ -447,6 +447,7 @@ def scale_calls(run: Run, rows: int) -> dict[str, Call]:
         "leads_cursor_deep": graphql(queries.LEAD_PAGE, admin, {"first": 50, "after": cursor}),
         "leads_rest_offset_0": Call("GET", "/api/v1/leads?limit=50", admin),
         "leads_rest_offset_deep": Call("GET", f"/api/v1/leads?limit=50&offset={deep}", admin),
+        "leads_rest_cursor_deep": Call("GET", f"/api/v1/leads?limit=50&after={cursor}", admin),
     }
 
 
@@ -495,7 +496,8 @@ def scale_goals(run: Run) -> None:
         for name in low
     }
     four["goal"] = 2.0
-    four["met"] = all(growth[n] <= 2.0 for n in ("pipeline_owner", "leads_cursor_deep"))
+    keyset = ("pipeline_owner", "leads_cursor_deep", "leads_rest_cursor_deep")
+    four["met"] = all(growth[n] <= 2.0 for n in keyset)
 
 
 # --------------------------------------------------------------------------- profiles

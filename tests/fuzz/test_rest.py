@@ -16,7 +16,7 @@ import pytest
 from tests.fuzz.gateway import Credentials, LiveGateway
 from tests.fuzz.harness import Acceptance, Target, assert_clean, run
 from tests.fuzz.profile import PROFILE
-from tests.rest.test_schemathesis import FREE_FORM_LIMITS
+from tests.rest.test_schemathesis import CURSOR_RULES, FREE_FORM_LIMITS
 
 # A broken harness (schema not loaded, every operation skipped, a phase switched off) runs
 # few or no cases; these floors are well under what the short profile runs.
@@ -62,6 +62,13 @@ EVERYONE = (
         "positive_data_acceptance",
         "free-form JSON over the limits named in the description",
         response=FREE_FORM_LIMITS,
+    ),
+    # A keyset cursor (``after``) is opaque: any string the schema allows need not be one the
+    # gateway minted, nor go with an offset; 400 naming ``after`` (docs/rest.md, "Paging deep").
+    Acceptance(
+        "positive_data_acceptance",
+        "a cursor the gateway did not mint, or with an offset",
+        response=CURSOR_RULES,
     ),
     # Besides the document's links, schemathesis' stateful phase infers its own from field
     # names (dependency analysis): an opportunity's ``lead_id`` to ``getLead``. ``lead_id`` is

@@ -413,6 +413,9 @@ class MarketingFirmographic(_Inbound):
     employee_count: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     # NUMERIC(18, 2) with 16 digits: below 10^14.
     annual_revenue: Annotated[float, Field(ge=0, lt=10**14)] | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")] | None = None
+    """ISO 3166-1 alpha-2 (not in the spec's example; territory rules route by it)."""
+    region: Text100 | None = None
 
 
 class MarketingAttribution(_Inbound):

@@ -208,6 +208,12 @@ class Answer:
         """The version an answer is at (its ``ETag``): ``key`` of the first root field."""
         return int(data[self._roots[0].key][key])
 
+    def next_cursor(self, data: Mapping[str, Any], key: str) -> str | None:
+        """The cursor to read on from when more follow: ``key`` of the first root field, a
+        ``pageInfo { hasNextPage endCursor }``."""
+        info = data[self._roots[0].key][key]
+        return info["endCursor"] if info["hasNextPage"] else None
+
     def _answer_schema(self, visible: list[_Field]) -> JSONObject:
         if self._kind == "merged":
             fields = [f for root in visible for f in _fields_of(root) if not f.hidden]

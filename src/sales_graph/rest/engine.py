@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import strawberry
 from starlette.requests import Request
@@ -134,14 +135,34 @@ def rest_endpoint(
             if route.follow_up is not None and operation.follow_up is not None:
                 more = operation.follow_up.of(inputs)
                 data |= await _run(schema, route.follow_up, more, context)
-            version = operation.answer.version(data, route.etag) if route.etag else None
-            headers = {"ETag": f'"{version}"'} if version is not None else None
-            response = JSONResponse(operation.answer.shape(data), route.status, headers=headers)
+            response = JSONResponse(
+                operation.answer.shape(data),
+                route.status,
+                headers=_headers(operation, data, request),
+            )
             if claim is not None:
                 await keys.store(session, claim, response)
         return response
 
     return endpoint
+
+
+def _headers(operation: Operation, data: dict[str, Any], request: Request) -> dict[str, str]:
+    """The answer's ``ETag`` (its version), and a page's ``Link`` to the next by keyset."""
+    route, answer = operation.route, operation.answer
+    headers: dict[str, str] = {}
+    if route.etag:
+        headers["ETag"] = f'"{answer.version(data, route.etag)}"'
+    if route.next_page and (cursor := answer.next_cursor(data, route.next_page)):
+        headers["Link"] = next_link(request, cursor)
+    return headers
+
+
+def next_link(request: Request, cursor: str) -> str:
+    """``Link: <path?...&after=cursor>; rel="next"``: the request's own path and query but its
+    offset and cursor, as a reference relative to the request (no host is echoed)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in {"offset", "after"}]
+    return f'<{request.url.path}?{urlencode([*query, ("after", cursor)])}>; rel="next"'
 
 
 def path_route(path: str, endpoints: Mapping[str, Endpoint]) -> Route:

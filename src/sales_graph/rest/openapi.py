@@ -79,6 +79,15 @@ _STATUS_HEADERS: dict[int, JSONObject] = {
 }
 
 
+_NEXT_LINK: JSONObject = {
+    "description": (
+        'When more follow: `<path?...&after=<cursor>>; rel="next"` (RFC 8288), the same request'
+        " read on by keyset paging, as fast at any depth as on the first page"
+    ),
+    "schema": {"type": "string"},
+}
+
+
 def _headers() -> JSONObject:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in _RATE_HEADERS}
 
@@ -133,7 +142,11 @@ def _success(operation: Operation) -> JSONObject:
     route = operation.route
     response: JSONObject = {
         "description": route.summary,
-        "headers": {**_headers(), **({"ETag": {"schema": ETAG}} if route.etag else {})},
+        "headers": {
+            **_headers(),
+            **({"ETag": {"schema": ETAG}} if route.etag else {}),
+            **({"Link": _NEXT_LINK} if route.next_page else {}),
+        },
         "content": {"application/json": {"schema": _response_schema(operation)}},
     }
     if route.links:

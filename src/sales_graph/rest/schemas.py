@@ -13,6 +13,7 @@ import re
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
 from sales_graph import bounds, jsonlimits
+from sales_graph.db.paging import MAX_CURSOR_LENGTH
 from sales_graph.domain import periods
 from sales_graph.rest.shapes import JSONObject
 
@@ -109,3 +110,4 @@ IDEMPOTENCY_KEY: JSONObject = {
 }
 LIMIT: JSONObject = {"type": "integer", "minimum": 1, "maximum": 200}
 OFFSET: JSONObject = {"type": "integer", "minimum": 0, "maximum": INT_MAX}
+CURSOR: JSONObject = {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH}

@@ -21,7 +21,7 @@ from graphql import (
     is_leaf_type,
     is_required_argument,
 )
-from sales_graph.rest.schemas import LIMIT, OFFSET
+from sales_graph.rest.schemas import CURSOR, LIMIT, OFFSET
 from sales_graph.rest.shapes import JSONObject
 
 
@@ -120,11 +120,24 @@ class RestRoute:
     filled: tuple[str, ...] = ()
     # The field of the answer's root object holding the version sent as ``ETag``.
     etag: str | None = None
+    # The hidden field of a page holding its ``pageInfo { hasNextPage endCursor }``: when more
+    # follow, a ``Link: <...?after=<cursor>>; rel="next"`` header reads on by keyset paging.
+    next_page: str | None = None
     # The variable an ``If-Match`` version goes to; a stale one is 412 PRECONDITION_FAILED.
     if_match: str | None = None
 
 
+# Offset paging, and keyset paging: ``after`` takes the cursor of a page's ``Link: rel="next"``
+# and reads on from there in the same time at any depth (give it instead of ``offset``).
 PAGE = (
     QueryParam("limit", "Page size (1 to 200)", LIMIT),
-    QueryParam("offset", "Rows to skip", OFFSET),
+    QueryParam(
+        "offset", "Rows to skip (the deeper, the slower: after reads deep pages fast)", OFFSET
+    ),
+    QueryParam(
+        "after",
+        "Keyset paging: the cursor of the Link rel=next header of the page before (not with"
+        " offset); as fast at any depth",
+        CURSOR,
+    ),
 )

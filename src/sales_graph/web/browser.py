@@ -39,6 +39,7 @@ _EXPOSE_HEADERS = (
     "X-RateLimit-Reset",
     "Retry-After",
     "ETag",
+    "Link",
 )
 
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-import sales_graph.db.types
 ${imports if imports else ""}
-
-revision = ${repr(up_revision)}
-down_revision = ${repr(down_revision)}
+revision = "${up_revision}"
+down_revision = "${down_revision}"
 
 
 def upgrade() -> None:

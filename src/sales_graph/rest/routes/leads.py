@@ -58,12 +58,16 @@ ROUTES = (
         path="/api/v1/leads",
         operation_id="getLeads",
         summary="Get Leads",
-        document=f"""query($status: LeadStatus, $assignedTo: ID, $limit: Int, $offset: Int) {{
-            leads(status: $status, assignedTo: $assignedTo, limit: $limit, offset: $offset) {{
+        document=f"""query($status: LeadStatus, $assignedTo: ID, $limit: Int, $offset: Int,
+                            $after: String) {{
+            leads(status: $status, assignedTo: $assignedTo, limit: $limit, offset: $offset,
+                  after: $after) {{
                 items {{ ...LeadSummary }} total: totalCount limit offset hasMore
+                _next: pageInfo {{ hasNextPage endCursor }}
             }}
         }}
         {LEAD_SUMMARY}""",
+        next_page="_next",
         query=(
             QueryParam("status", "Only leads in this status", example="qualified"),
             QueryParam("assigned_to", "Only leads assigned to this user id", example=EXAMPLE_ID),

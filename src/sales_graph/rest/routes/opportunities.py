@@ -98,13 +98,16 @@ ROUTES = (
         operation_id="getOpportunities",
         summary="Get Opportunities",
         document="""query($stage: OpportunityStage, $ownerId: ID, $accountId: ID,
-                           $territoryId: ID, $limit: Int, $offset: Int) {
+                           $territoryId: ID, $limit: Int, $offset: Int, $after: String) {
             opportunities(stage: $stage, ownerId: $ownerId, accountId: $accountId,
-                          territoryId: $territoryId, limit: $limit, offset: $offset) {
+                          territoryId: $territoryId, limit: $limit, offset: $offset,
+                          after: $after) {
                 items { ...Opportunity } total: totalCount limit offset hasMore
+                _next: pageInfo { hasNextPage endCursor }
             }
         }""",
         shapes=(OPPORTUNITY,),
+        next_page="_next",
         query=(
             QueryParam("stage", "Only opportunities in this stage", example="proposal"),
             QueryParam("owner_id", "Only opportunities of this owner"),
