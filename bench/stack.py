@@ -84,6 +84,15 @@ class Stack:
             stdout=subprocess.DEVNULL,
         )
 
+    def recount_leads(self) -> None:
+        """The seed loads with triggers off: the lead counts PostgreSQL keeps are rebuilt."""
+        subprocess.run(  # noqa: S603
+            [CLI, "migrate", "--recount-leads"],
+            check=True,
+            env=self.gateway_env(),
+            stdout=subprocess.DEVNULL,
+        )
+
     def flush_redis(self) -> None:
         """Empties the run's Redis db: rate-limit windows, upstream and forecast caches would
         otherwise outlive a reseed (the ids are the same at every scale)."""

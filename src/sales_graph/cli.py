@@ -26,13 +26,24 @@ def _settings(demo: bool = False) -> Settings:
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    recount_leads: Annotated[
+        bool,
+        typer.Option(
+            "--recount-leads",
+            help="also rebuild the lead counts (after loading leads with triggers off)",
+        ),
+    ] = False,
+) -> None:
     """Bring the database schema up to date (Alembic)."""
-    from sales_graph.ops import migrate_database
+    from sales_graph import ops
 
     settings = _settings()
-    revision = asyncio.run(migrate_database(settings))
+    revision = asyncio.run(ops.migrate_database(settings))
     typer.echo(f"database at revision {revision}")
+    if recount_leads:
+        counted = asyncio.run(ops.recount_leads(settings))
+        typer.echo("SQLite keeps no lead counts" if counted is None else f"counted {counted} leads")
 
 
 @app.command()

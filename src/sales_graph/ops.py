@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import current_revision, upgrade
-from sales_graph.db.repositories import users
+from sales_graph.db.repositories import leads, users
 from sales_graph.domain import Role
 from sales_graph.domain.scope import AccessScope
 from sales_graph.runtime import build_runtime
@@ -21,6 +21,18 @@ async def migrate_database(settings: Settings) -> str | None:
     try:
         await upgrade(db.engine)
         return await current_revision(db.engine)
+    finally:
+        await db.dispose()
+
+
+async def recount_leads(settings: Settings) -> int | None:
+    """Rebuilds the kept lead counts (PostgreSQL; None on SQLite, which keeps none)."""
+    db = Database(settings.effective_database_url)
+    try:
+        if db.dialect != "postgresql":
+            return None
+        async with db.session() as session:
+            return await leads.recount(session)
     finally:
         await db.dispose()
 

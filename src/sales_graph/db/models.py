@@ -11,10 +11,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from sales_graph.db.types import JSONDoc, Money, UTCDateTime
+from sales_graph.db.types import AutoId, JSONDoc, Money, UTCDateTime
 from sales_graph.timeutil import utcnow
 
 
@@ -166,6 +166,36 @@ class Lead(_Timestamps, table=True):
     opportunity_id: uuid.UUID | None = Field(default=None)
     account_id: uuid.UUID | None = Field(default=None, foreign_key="accounts.id")
     version: int = 1
+
+
+class LeadCount(SQLModel, table=True):
+    """How many leads there are of an (assignee, territory, status), in up to 16 shards: kept
+    by PostgreSQL in the transaction that changes the leads (statement triggers of migration
+    0005), so a total under the access filter sums a few rows per key instead of counting
+    every lead. A connection adds to the shard of its backend (``pg_backend_pid() % 16``):
+    concurrent writers do not wait on one counter. Not kept on SQLite (counted there).
+    """
+
+    __tablename__ = "lead_counts"
+    __table_args__ = (
+        UniqueConstraint(
+            "assigned_to_id",
+            "territory_id",
+            "status",
+            "shard",
+            name="uq_lead_counts_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=AutoId, sa_column_kwargs={"autoincrement": True}
+    )
+    assigned_to_id: uuid.UUID | None = None
+    territory_id: uuid.UUID | None = None
+    status: str = Field(max_length=32)
+    shard: int
+    n: int = Field(default=0, sa_type=BigInteger)
 
 
 class LeadAssignment(SQLModel, table=True):
@@ -326,12 +356,8 @@ class OutboxEvent(SQLModel, table=True):
         ),
     )
 
-    # BIGINT on PostgreSQL; INTEGER on SQLite, where only that is the auto-numbered rowid.
     id: int | None = Field(
-        default=None,
-        primary_key=True,
-        sa_type=BigInteger().with_variant(Integer(), "sqlite"),
-        sa_column_kwargs={"autoincrement": True},
+        default=None, primary_key=True, sa_type=AutoId, sa_column_kwargs={"autoincrement": True}
     )
     event_id: uuid.UUID = Field(unique=True)
     event_type: str = Field(max_length=64)

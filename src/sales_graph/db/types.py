@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Numeric
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -34,3 +34,5 @@ class UTCDateTime(TypeDecorator[datetime]):
 # Exact decimals for money (NUMERIC); rendered as JSON numbers at the edge.
 Money = Numeric(18, 2, asdecimal=True)
 JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+# An auto-numbered id: BIGINT on PostgreSQL; INTEGER on SQLite, where only that is the rowid.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")

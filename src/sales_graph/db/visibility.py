@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlmodel import col
 
-from sales_graph.db.models import Account, Forecast, Lead, Opportunity, Quota
+from sales_graph.db.models import Account, Forecast, Lead, LeadCount, Opportunity, Quota
 from sales_graph.domain.scope import AccessScope
 
 
@@ -29,16 +29,20 @@ def _owned(scope: AccessScope, owner: Any, territory: Any) -> list[ColumnElement
     return clauses
 
 
-def lead_visible(scope: AccessScope) -> ColumnElement[bool]:
+def lead_visible(
+    scope: AccessScope, on: type[Lead] | type[LeadCount] = Lead
+) -> ColumnElement[bool]:
+    """Which leads the scope sees: by their assignee and territory, the columns the lead counts
+    are kept by too (``on=LeadCount`` for a total summed from them)."""
     scope.require_scope("leads:read")
     if scope.unrestricted:
         return true()
-    clauses = _owned(scope, Lead.assigned_to_id, Lead.territory_id)
+    clauses = _owned(scope, on.assigned_to_id, on.territory_id)
     if scope.unassigned_lead_territory_ids:
         clauses.append(
             and_(
-                col(Lead.assigned_to_id).is_(None),
-                col(Lead.territory_id).in_(scope.unassigned_lead_territory_ids),
+                col(on.assigned_to_id).is_(None),
+                col(on.territory_id).in_(scope.unassigned_lead_territory_ids),
             )
         )
     return _any(clauses)

@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_
-from sqlmodel import col
+from sqlalchemy import ColumnElement, delete, func, insert, literal, or_
+from sqlalchemy import select as sql_select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sales_graph.db.models import Lead, LeadAssignment
+from sales_graph.db.models import Lead, LeadAssignment, LeadCount
 from sales_graph.db.paging import Kind, Order
 from sales_graph.db.repositories.rows import add as add
 from sales_graph.db.repositories.scoped import ScopedReads, equal_where_given
@@ -54,11 +55,7 @@ class LeadFilter:
     search: str | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
-        clauses = equal_where_given(
-            (Lead.status, self.status),
-            (Lead.assigned_to_id, self.assigned_to_id),
-            (Lead.territory_id, self.territory_id),
-        )
+        clauses = self.key_clauses(Lead)
         if self.search:
             pattern = f"%{self.search.lower()}%"
             clauses.append(
@@ -72,9 +69,48 @@ class LeadFilter:
             )
         return clauses
 
+    def key_clauses(self, on: type[Lead] | type[LeadCount]) -> list[ColumnElement[bool]]:
+        """The conditions on the columns the lead counts are kept by (all but the search)."""
+        return equal_where_given(
+            (on.status, self.status),
+            (on.assigned_to_id, self.assigned_to_id),
+            (on.territory_id, self.territory_id),
+        )
+
 
 _reads: ScopedReads[Lead, LeadFilter] = ScopedReads(Lead, lead_visible, ORDERS)
-get, by_ids, page, count = _reads.get, _reads.by_ids, _reads.page, _reads.count
+get, by_ids, page = _reads.get, _reads.by_ids, _reads.page
+# Counted lead by lead: what the kept counts must always sum to (and the count of a search).
+count_each = _reads.count
+
+
+async def recount(session: AsyncSession) -> int:
+    """Rebuilds the lead counts from the leads (PostgreSQL): for leads loaded while triggers
+    were off (``session_replication_role = replica``, ``pg_restore --disable-triggers``), whose
+    counts the triggers never saw. Returns how many leads it counted."""
+    key = (col(Lead.assigned_to_id), col(Lead.territory_id), col(Lead.status))
+    await session.exec(delete(LeadCount))
+    await session.exec(
+        insert(LeadCount).from_select(
+            ["assigned_to_id", "territory_id", "status", "shard", "n"],
+            sql_select(*key, literal(0), func.count()).group_by(*key),
+        )
+    )
+    total = await session.exec(select(func.coalesce(func.sum(LeadCount.n), 0)))
+    return int(total.one())
+
+
+async def count(session: AsyncSession, scope: AccessScope, where: LeadFilter) -> int:
+    """The leads the scope sees under ``where``: on PostgreSQL summed from the lead counts its
+    triggers keep (``LeadCount``: the same visibility and conditions on the same columns) when
+    ``where`` has no condition on other columns (a search); else counted lead by lead."""
+    on_keys_only = len(where.clauses()) == len(where.key_clauses(Lead))
+    if not on_keys_only or session.get_bind().dialect.name != "postgresql":
+        return await count_each(session, scope, where)
+    statement = select(func.coalesce(func.sum(LeadCount.n), 0)).where(
+        lead_visible(scope, LeadCount), *where.key_clauses(LeadCount)
+    )
+    return int((await session.exec(statement)).one())
 
 
 async def get_for_update(
