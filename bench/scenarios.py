@@ -419,7 +419,7 @@ def _period() -> str:
 
 
 async def _cursor_at(position: int) -> str:
-    from sales_graph.db.paging import Cursor
+    from sales_graph.db.repositories.leads import ORDERS
 
     connection = await asyncpg.connect(DSN)
     try:
@@ -430,7 +430,7 @@ async def _cursor_at(position: int) -> str:
     finally:
         await connection.close()
     assert row is not None
-    return Cursor("CREATED_AT_DESC", row["created_at"].isoformat(), str(row["id"])).encode()
+    return ORDERS["CREATED_AT_DESC"].cursor_for(row["created_at"], row["id"])
 
 
 def scale_calls(run: Run, rows: int) -> dict[str, Call]:

@@ -190,6 +190,27 @@ async def test_filters_and_search(gateway: Gateway) -> None:
     assert assigned["leads"]["totalCount"] == 1
 
 
+async def test_search_matches_its_text_literally(gateway: Gateway) -> None:
+    """``%``, ``_`` and ``\\`` in a search are characters to find, not LIKE wildcards."""
+    org = gateway.org
+    await gateway.data(org.admin, CREATE, input=lead_input(1, company="Ratio 50% Co"))
+    await gateway.data(org.admin, CREATE, input=lead_input(2, company="Snake_Case Ltd"))
+    await gateway.data(org.admin, CREATE, input=lead_input(3, company="SnakeXCase Ltd"))
+    query = "query($s: String!) { leads(search: $s) { totalCount items { company } } }"
+    expected = {
+        "%": ["Ratio 50% Co"],
+        "50%": ["Ratio 50% Co"],
+        "_": ["Snake_Case Ltd"],
+        "snake_case": ["Snake_Case Ltd"],
+        "a%e": [],
+        "\\": [],
+    }
+    for text, companies in expected.items():
+        found = (await gateway.data(org.admin, query, s=text))["leads"]
+        assert [item["company"] for item in found["items"]] == companies, text
+        assert found["totalCount"] == len(companies), text
+
+
 @pytest.mark.parametrize(
     ("overrides", "fields"),
     [

@@ -99,3 +99,11 @@ async def test_bad_cursors_are_validation_errors(rest: Rest) -> None:
     )
     assert error["code"] == "VALIDATION_ERROR"
     assert "after" in str(error["details"])
+
+
+async def test_a_query_parameter_sent_twice_is_refused(rest: Rest) -> None:
+    admin = rest.gateway.org.admin
+    for query in ("limit=2&limit=3", "offset=3&offset=0", "status=new&status=working"):
+        error = await rest.error(admin, "GET", f"/api/v1/leads?{query}", status=400)
+        name = query.split("=")[0]
+        assert error["details"]["fields"] == {name: "sent more than once"}

@@ -31,6 +31,12 @@ class Order:
     descending: bool
     kind: Kind
     value_of: Callable[[Any], Any]
+    # The list it sorts: a cursor names the list and the order, and is read by no other.
+    list_name: str = ""
+
+    @property
+    def tag(self) -> str:
+        return f"{self.list_name}.{self.name}" if self.list_name else self.name
 
     def apply(self, statement: SelectOfScalar[Any]) -> SelectOfScalar[Any]:
         if self.descending:
@@ -44,10 +50,10 @@ class Order:
         return statement.where(left < right if self.descending else left > right)
 
     def _decode_values(self, cursor: Cursor) -> tuple[Any, uuid.UUID]:
-        if cursor.order != self.name:
+        if cursor.order != self.tag:
             raise ValidationError(
-                "The cursor belongs to another sort order",
-                details={"fields": {"after": f"cursor is for {cursor.order}, not {self.name}"}},
+                "The cursor belongs to another list or sort order",
+                details={"fields": {"after": f"cursor is for {cursor.order}, not {self.tag}"}},
             )
         try:
             return _KEY_READERS[self.kind](cursor.value), uuid.UUID(cursor.row_id)
@@ -57,7 +63,7 @@ class Order:
     def cursor_for(self, value: Any, row_id: uuid.UUID) -> str:
         if isinstance(value, datetime):
             value = value.isoformat()
-        return Cursor(self.name, value, str(row_id)).encode()
+        return Cursor(self.tag, value, str(row_id)).encode()
 
 
 def _malformed() -> ValidationError:
@@ -75,6 +81,8 @@ def _datetime_key(value: Any) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError("no time zone")
+    if parsed.isoformat() != value:
+        raise ValueError("not a timestamp as minted")
     return parsed.astimezone(UTC)
 
 
@@ -93,7 +101,10 @@ def _str_key(value: Any) -> str:
 def _date_key(value: Any) -> date:
     if not isinstance(value, str):
         raise TypeError("not a date")
-    return date.fromisoformat(value)
+    parsed = date.fromisoformat(value)
+    if parsed.isoformat() != value:
+        raise ValueError("not a date as minted")
+    return parsed
 
 
 _KEY_READERS: dict[Kind, Callable[[Any], Any]] = {
@@ -129,7 +140,11 @@ class Cursor:
         order, value, row_id = decoded
         if not isinstance(order, str) or not isinstance(row_id, str):
             raise _malformed()
-        return cls(order, value, row_id)
+        cursor = cls(order, value, row_id)
+        # Only a cursor as this gateway writes it: no other alphabet, padding, spacing or JSON.
+        if cursor.encode() != text:
+            raise _malformed()
+        return cursor
 
 
 @dataclass(frozen=True, slots=True)

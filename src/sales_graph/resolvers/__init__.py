@@ -19,6 +19,7 @@ from sales_graph.schema.authentication import AuthenticationRequired
 from sales_graph.schema.errors import ErrorCodes
 from sales_graph.schema.limits import SuggestionFreeExecutor, query_limit_extensions
 from sales_graph.schema.scalars import SCALAR_OVERRIDES
+from sales_graph.schema.snapshot import ReadSnapshot
 from sales_graph.settings import GraphQLSettings
 
 
@@ -43,6 +44,7 @@ def build_schema(
             ErrorCodes,
             *query_limit_extensions(limits, introspection=introspection),
             AuthenticationRequired,
+            ReadSnapshot,
         ],
         scalar_overrides=SCALAR_OVERRIDES,
         **options,

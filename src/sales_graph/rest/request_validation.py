@@ -243,12 +243,14 @@ class RequestValidation:
         for name, validator in self._path.items():
             self._check(validator, request.path_params.get(name, ""), name, fields)
         for name, (param, validator) in self._query.items():
-            raw = request.query_params.get(name)
-            if raw is None:
-                if param.required:
-                    fields[name] = "is required"
-                continue
-            self._check(validator, _typed(raw, param.schema), name, fields)
+            given = request.query_params.getlist(name)
+            if len(given) > 1:
+                # Which one counts would be a guess (frameworks differ): the caller says once.
+                fields[name] = "sent more than once"
+            elif given:
+                self._check(validator, _typed(given[0], param.schema), name, fields)
+            elif param.required:
+                fields[name] = "is required"
         for name, validator in self._headers.items():
             values = request.headers.getlist(name)
             if len(values) > 1:

@@ -59,6 +59,11 @@ class Context:
 
         return await shielded(self.session, in_session())
 
+    async def read_one_snapshot(self) -> None:
+        """The request's transaction, not begun yet, reads one snapshot (schema/snapshot.py)."""
+        if self.runtime.db.dialect == "postgresql" and not self.session.in_transaction():
+            await self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
     async def scope(self) -> AccessScope:
         async def load(session: AsyncSession) -> AccessScope:
             if self._scope is None:

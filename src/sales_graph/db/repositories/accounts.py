@@ -12,7 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Account, Contact
 from sales_graph.db.paging import Order
-from sales_graph.db.repositories.scoped import ScopedReads, equal_where_given
+from sales_graph.db.repositories.scoped import (
+    LIKE_ESCAPE,
+    ScopedReads,
+    equal_where_given,
+    substring,
+)
 from sales_graph.db.visibility import account_visible
 from sales_graph.domain.scope import AccessScope
 
@@ -24,6 +29,7 @@ ORDERS: dict[str, Order] = {
         False,
         "str",
         lambda r: r.name_normalized,
+        list_name="accounts",
     ),
     "CREATED_AT_DESC": Order(
         "CREATED_AT_DESC",
@@ -32,6 +38,7 @@ ORDERS: dict[str, Order] = {
         True,
         "datetime",
         lambda r: r.created_at,
+        list_name="accounts",
     ),
 }
 
@@ -47,11 +54,11 @@ class AccountFilter:
             (Account.owner_id, self.owner_id), (Account.territory_id, self.territory_id)
         )
         if self.search:
-            pattern = f"%{self.search.lower()}%"
+            pattern = substring(self.search)
             clauses.append(
                 or_(
-                    col(Account.name_normalized).like(pattern),
-                    func.lower(func.coalesce(Account.domain, "")).like(pattern),
+                    col(Account.name_normalized).like(pattern, escape=LIKE_ESCAPE),
+                    func.lower(func.coalesce(Account.domain, "")).like(pattern, escape=LIKE_ESCAPE),
                 )
             )
         return clauses

@@ -15,7 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sales_graph.db.models import Lead, LeadAssignment, LeadCount
 from sales_graph.db.paging import Kind, Order
 from sales_graph.db.repositories.rows import add as add
-from sales_graph.db.repositories.scoped import ScopedReads, equal_where_given
+from sales_graph.db.repositories.scoped import (
+    LIKE_ESCAPE,
+    ScopedReads,
+    equal_where_given,
+    substring,
+)
 from sales_graph.db.visibility import lead_visible
 from sales_graph.domain.scope import AccessScope
 
@@ -27,7 +32,7 @@ def _order(
     kind: Kind,
     value_of: Callable[[Lead], Any],
 ) -> Order:
-    return Order(name, key, col(Lead.id), descending, kind, value_of)
+    return Order(name, key, col(Lead.id), descending, kind, value_of, list_name="leads")
 
 
 ORDERS: dict[str, Order] = {
@@ -57,14 +62,14 @@ class LeadFilter:
     def clauses(self) -> list[ColumnElement[bool]]:
         clauses = self.key_clauses(Lead)
         if self.search:
-            pattern = f"%{self.search.lower()}%"
+            pattern = substring(self.search)
             clauses.append(
                 or_(
                     func.lower(
                         func.coalesce(Lead.first_name, "") + " " + func.coalesce(Lead.last_name, "")
-                    ).like(pattern),
-                    col(Lead.email_normalized).like(pattern),
-                    func.lower(func.coalesce(Lead.company, "")).like(pattern),
+                    ).like(pattern, escape=LIKE_ESCAPE),
+                    col(Lead.email_normalized).like(pattern, escape=LIKE_ESCAPE),
+                    func.lower(func.coalesce(Lead.company, "")).like(pattern, escape=LIKE_ESCAPE),
                 )
             )
         return clauses

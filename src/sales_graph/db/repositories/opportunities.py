@@ -29,6 +29,7 @@ ORDERS: dict[str, Order] = {
         True,
         "datetime",
         lambda r: r.created_at,
+        list_name="opportunities",
     ),
     "CREATED_AT_ASC": Order(
         "CREATED_AT_ASC",
@@ -37,6 +38,7 @@ ORDERS: dict[str, Order] = {
         False,
         "datetime",
         lambda r: r.created_at,
+        list_name="opportunities",
     ),
     "UPDATED_AT_DESC": Order(
         "UPDATED_AT_DESC",
@@ -45,6 +47,7 @@ ORDERS: dict[str, Order] = {
         True,
         "datetime",
         lambda r: r.updated_at,
+        list_name="opportunities",
     ),
 }
 

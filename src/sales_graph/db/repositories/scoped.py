@@ -27,6 +27,17 @@ def equal_where_given(*conditions: tuple[Any, object]) -> list[ColumnElement[boo
     return [col(column) == value for column, value in conditions if value is not None]
 
 
+# The escape character of ``substring`` patterns: ``column.like(pattern, escape=LIKE_ESCAPE)``.
+LIKE_ESCAPE = "\\"
+
+
+def substring(text: str) -> str:
+    """A LIKE pattern matching ``text`` (lower-cased) anywhere; its own ``%``, ``_`` and ``\\``
+    match themselves, not any text."""
+    escaped = "".join(LIKE_ESCAPE + c if c in "%_\\" else c for c in text.lower())
+    return f"%{escaped}%"
+
+
 Row = TypeVar("Row", bound=SQLModel)
 Child = TypeVar("Child", bound=SQLModel)
 F = TypeVar("F", bound=Filter, contravariant=True)
