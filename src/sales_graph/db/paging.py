@@ -66,6 +66,28 @@ class Order:
         return Cursor(self.tag, value, str(row_id)).encode()
 
 
+# One order of a list, as its repository declares it: name, key, descending, kind, value_of.
+OrderSpec = tuple[str, Any, bool, Kind, Callable[[Any], Any]]
+
+
+def orders_of(list_name: str, id_column: Any, *specs: OrderSpec) -> dict[str, Order]:
+    """The sort orders of one list by name, each tied on ``id_column`` and named by the list
+    in its cursors."""
+    return {
+        name: Order(name, key, id_column, descending, kind, value_of, list_name)
+        for name, key, descending, kind, value_of in specs
+    }
+
+
+def time_orders(model: Any) -> tuple[OrderSpec, ...]:
+    """Newest first, oldest first, last changed first: the orders of a list by its timestamps."""
+    return (
+        ("CREATED_AT_DESC", model.created_at, True, "datetime", lambda r: r.created_at),
+        ("CREATED_AT_ASC", model.created_at, False, "datetime", lambda r: r.created_at),
+        ("UPDATED_AT_DESC", model.updated_at, True, "datetime", lambda r: r.updated_at),
+    )
+
+
 def _malformed() -> ValidationError:
     return ValidationError("Malformed cursor", details={"fields": {"after": "malformed cursor"}})
 

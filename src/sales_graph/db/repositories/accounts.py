@@ -6,41 +6,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Account, Contact
-from sales_graph.db.paging import Order
-from sales_graph.db.repositories.scoped import (
-    LIKE_ESCAPE,
-    ScopedReads,
-    equal_where_given,
-    substring,
-)
+from sales_graph.db.paging import orders_of
+from sales_graph.db.repositories.scoped import ScopedReads, contains, equal_where_given
 from sales_graph.db.visibility import account_visible
 from sales_graph.domain.scope import AccessScope
 
-ORDERS: dict[str, Order] = {
-    "NAME_ASC": Order(
-        "NAME_ASC",
-        col(Account.name_normalized),
-        col(Account.id),
-        False,
-        "str",
-        lambda r: r.name_normalized,
-        list_name="accounts",
-    ),
-    "CREATED_AT_DESC": Order(
-        "CREATED_AT_DESC",
-        col(Account.created_at),
-        col(Account.id),
-        True,
-        "datetime",
-        lambda r: r.created_at,
-        list_name="accounts",
-    ),
-}
+ORDERS = orders_of(
+    "accounts",
+    col(Account.id),
+    ("NAME_ASC", col(Account.name_normalized), False, "str", lambda r: r.name_normalized),
+    ("CREATED_AT_DESC", col(Account.created_at), True, "datetime", lambda r: r.created_at),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +35,7 @@ class AccountFilter:
             (Account.owner_id, self.owner_id), (Account.territory_id, self.territory_id)
         )
         if self.search:
-            pattern = substring(self.search)
-            clauses.append(
-                or_(
-                    col(Account.name_normalized).like(pattern, escape=LIKE_ESCAPE),
-                    func.lower(func.coalesce(Account.domain, "")).like(pattern, escape=LIKE_ESCAPE),
-                )
-            )
+            clauses.append(contains(self.search, Account.name_normalized, Account.domain))
         return clauses
 
 

@@ -3,53 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, literal, or_
+from sqlalchemy import ColumnElement, delete, func, insert, literal
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Lead, LeadAssignment, LeadCount
-from sales_graph.db.paging import Kind, Order
+from sales_graph.db.paging import orders_of, time_orders
 from sales_graph.db.repositories.rows import add as add
-from sales_graph.db.repositories.scoped import (
-    LIKE_ESCAPE,
-    ScopedReads,
-    equal_where_given,
-    substring,
-)
+from sales_graph.db.repositories.scoped import ScopedReads, contains, equal_where_given
 from sales_graph.db.visibility import lead_visible
 from sales_graph.domain.scope import AccessScope
 
-
-def _order(
-    name: str,
-    key: Any,
-    descending: bool,
-    kind: Kind,
-    value_of: Callable[[Lead], Any],
-) -> Order:
-    return Order(name, key, col(Lead.id), descending, kind, value_of, list_name="leads")
-
-
-ORDERS: dict[str, Order] = {
-    o.name: o
-    for o in (
-        _order("CREATED_AT_DESC", col(Lead.created_at), True, "datetime", lambda r: r.created_at),
-        _order("CREATED_AT_ASC", col(Lead.created_at), False, "datetime", lambda r: r.created_at),
-        _order("UPDATED_AT_DESC", col(Lead.updated_at), True, "datetime", lambda r: r.updated_at),
-        _order(
-            "SCORE_DESC",
-            func.coalesce(col(Lead.score), -1),
-            True,
-            "int",
-            lambda r: -1 if r.score is None else r.score,
-        ),
-    )
-}
+ORDERS = orders_of(
+    "leads",
+    col(Lead.id),
+    *time_orders(Lead),
+    (
+        "SCORE_DESC",
+        func.coalesce(col(Lead.score), -1),
+        True,
+        "int",
+        lambda r: -1 if r.score is None else r.score,
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +42,8 @@ class LeadFilter:
     def clauses(self) -> list[ColumnElement[bool]]:
         clauses = self.key_clauses(Lead)
         if self.search:
-            pattern = substring(self.search)
-            clauses.append(
-                or_(
-                    func.lower(
-                        func.coalesce(Lead.first_name, "") + " " + func.coalesce(Lead.last_name, "")
-                    ).like(pattern, escape=LIKE_ESCAPE),
-                    col(Lead.email_normalized).like(pattern, escape=LIKE_ESCAPE),
-                    func.lower(func.coalesce(Lead.company, "")).like(pattern, escape=LIKE_ESCAPE),
-                )
-            )
+            name = func.coalesce(Lead.first_name, "") + " " + func.coalesce(Lead.last_name, "")
+            clauses.append(contains(self.search, name, Lead.email_normalized, Lead.company))
         return clauses
 
     def key_clauses(self, on: type[Lead] | type[LeadCount]) -> list[ColumnElement[bool]]:

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import Opportunity, OpportunityHistory, OpportunityProduct
-from sales_graph.db.paging import Order
+from sales_graph.db.paging import orders_of, time_orders
 from sales_graph.db.repositories.rows import replace_ordered
 from sales_graph.db.repositories.scoped import ScopedReads, equal_where_given
 from sales_graph.db.visibility import opportunity_clause, opportunity_visible
@@ -21,35 +21,7 @@ from sales_graph.domain import OpportunityStage
 from sales_graph.domain.scope import AccessScope
 from sales_graph.domain.signals import Signals, signals_of
 
-ORDERS: dict[str, Order] = {
-    "CREATED_AT_DESC": Order(
-        "CREATED_AT_DESC",
-        col(Opportunity.created_at),
-        col(Opportunity.id),
-        True,
-        "datetime",
-        lambda r: r.created_at,
-        list_name="opportunities",
-    ),
-    "CREATED_AT_ASC": Order(
-        "CREATED_AT_ASC",
-        col(Opportunity.created_at),
-        col(Opportunity.id),
-        False,
-        "datetime",
-        lambda r: r.created_at,
-        list_name="opportunities",
-    ),
-    "UPDATED_AT_DESC": Order(
-        "UPDATED_AT_DESC",
-        col(Opportunity.updated_at),
-        col(Opportunity.id),
-        True,
-        "datetime",
-        lambda r: r.updated_at,
-        list_name="opportunities",
-    ),
-}
+ORDERS = orders_of("opportunities", col(Opportunity.id), *time_orders(Opportunity))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, func, inspect
+from sqlalchemy import ColumnElement, func, inspect, or_
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -27,15 +27,15 @@ def equal_where_given(*conditions: tuple[Any, object]) -> list[ColumnElement[boo
     return [col(column) == value for column, value in conditions if value is not None]
 
 
-# The escape character of ``substring`` patterns: ``column.like(pattern, escape=LIKE_ESCAPE)``.
-LIKE_ESCAPE = "\\"
+_ESCAPE = "\\"
 
 
-def substring(text: str) -> str:
-    """A LIKE pattern matching ``text`` (lower-cased) anywhere; its own ``%``, ``_`` and ``\\``
-    match themselves, not any text."""
-    escaped = "".join(LIKE_ESCAPE + c if c in "%_\\" else c for c in text.lower())
-    return f"%{escaped}%"
+def contains(text: str, *values: Any) -> ColumnElement[bool]:
+    """One of ``values`` (text, NULL read as empty) holds ``text`` anywhere, case-insensitively;
+    ``%``, ``_`` and ``\\`` in ``text`` are characters to find, not LIKE wildcards."""
+    escaped = "".join(_ESCAPE + c if c in "%_\\" else c for c in text.lower())
+    pattern = f"%{escaped}%"
+    return or_(*(func.lower(func.coalesce(v, "")).like(pattern, escape=_ESCAPE) for v in values))
 
 
 Row = TypeVar("Row", bound=SQLModel)
