@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, func, inspect, or_
@@ -50,11 +50,11 @@ class ScopedReads(Generic[Row, F]):
     # sorted in, by name.
     visible: Callable[[AccessScope], ColumnElement[bool]]
     orders: Mapping[str, Order]
+    # The record's id: its table's primary key, read once from the mapping.
+    id_column: Any = field(init=False)
 
-    @property
-    def id_column(self) -> Any:
-        """The record's id: its table's primary key."""
-        return inspect(self.model).primary_key[0]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id_column", inspect(self.model).primary_key[0])
 
     def select(self, scope: AccessScope) -> SelectOfScalar[Row]:
         return select(self.model).where(self.visible(scope))
