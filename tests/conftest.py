@@ -24,6 +24,9 @@ SERVICES = read_service_urls()
 # Apps built by tests do not run the embedded relay and bus in the background (they would add
 # statements to the counted ones); the event tests start the machinery themselves.
 os.environ.setdefault("SALES_GRAPH_EVENTS__IN_PROCESS", "false")
+# Every document the suite sends runs planned, each inline value checked against graphql-core's
+# generic execution of the field (schema/execution.py, docs/testing.md): a difference fails it.
+os.environ.setdefault("SALES_GRAPH_GRAPHQL__EXECUTION", "verified")
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -93,6 +94,10 @@ class GraphQLSettings(BaseModel):
     max_aliases: int = Field(default=30, ge=0)
     max_tokens: int = Field(default=2000, gt=0)
     max_cost: int = Field(default=50_000, gt=0)
+    # How fields execute (schema/execution.py): "planned" completes the fields that only read
+    # an attribute inline; "generic" is graphql-core's way for every field; "verified" (the
+    # test suite) is planned with each inline value checked against the generic one.
+    execution: Literal["planned", "generic", "verified"] = "planned"
 
 
 class HTTPSettings(BaseModel):

@@ -17,7 +17,8 @@ from sales_graph.resolvers.mutation import Mutation
 from sales_graph.resolvers.query import Query
 from sales_graph.schema.authentication import AuthenticationRequired
 from sales_graph.schema.errors import ErrorCodes
-from sales_graph.schema.limits import SuggestionFreeExecutor, query_limit_extensions
+from sales_graph.schema.execution import EXECUTORS
+from sales_graph.schema.limits import query_limit_extensions
 from sales_graph.schema.scalars import SCALAR_OVERRIDES
 from sales_graph.schema.snapshot import ReadSnapshot
 from sales_graph.settings import GraphQLSettings
@@ -36,7 +37,7 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema with the query limits of ``limits`` (the defaults when not given)."""
     limits = limits or GraphQLSettings()
-    options.setdefault("execution_context_class", SuggestionFreeExecutor)
+    options.setdefault("execution_context_class", EXECUTORS[limits.execution])
     return _Schema(
         query=Query,
         mutation=Mutation,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 
@@ -16,7 +16,8 @@ from sales_graph.schema.common import Connection, load_one, total_count_of
 from sales_graph.schema.context import Info
 from sales_graph.schema.dataloader import Loader
 from sales_graph.schema.derive import from_attributes
-from sales_graph.schema.territories import Territory, load_territory
+from sales_graph.schema.relations import ToOne
+from sales_graph.schema.territories import Territory, territory_by
 from sales_graph.schema.upstream import (
     AccountHealth,
     AccountNps,
@@ -27,7 +28,7 @@ from sales_graph.schema.upstream import (
     FeatureRequests,
 )
 from sales_graph.schema.upstream_loaders import UpstreamLoaders
-from sales_graph.schema.users import User, load_user
+from sales_graph.schema.users import User, user_by
 
 if TYPE_CHECKING:
     from sales_graph.schema.opportunities import Opportunity
@@ -57,6 +58,10 @@ class Contact:
     from_row = from_attributes(ContactRow)
 
 
+_ACCOUNT_OWNER = user_by(lambda source: source.row.owner_id)
+_ACCOUNT_TERRITORY = territory_by(lambda source: source.row.territory_id)
+
+
 @strawberry.type(description="A customer or prospect company.")
 class Account:
     id: strawberry.ID
@@ -73,13 +78,13 @@ class Account:
 
     from_row = from_attributes(AccountRow)
 
-    @strawberry.field(description="The rep who owns the account.")
-    async def owner(self, info: Info) -> User | None:
-        return await load_user(info, self.row.owner_id)
+    @strawberry.field(description="The rep who owns the account.", metadata=_ACCOUNT_OWNER.metadata)
+    def owner(self, info: Info) -> User | None:
+        return _ACCOUNT_OWNER.resolve(self, info)
 
-    @strawberry.field
-    async def territory(self, info: Info) -> Territory | None:
-        return await load_territory(info, self.row.territory_id)
+    @strawberry.field(metadata=_ACCOUNT_TERRITORY.metadata)
+    def territory(self, info: Info) -> Territory | None:
+        return _ACCOUNT_TERRITORY.resolve(self, info)
 
     @strawberry.field(description="Contacts, the primary one first.")
     async def contacts(self, info: Info) -> list[Contact] | None:
@@ -136,8 +141,9 @@ class Account:
         return await self._upstream(info, lambda u: u.feature_requests, FeatureRequests.from_model)
 
 
-async def load_account(info: Info, account_id: uuid.UUID | None) -> Account | None:
-    return await load_one(info.context.loaders.account, account_id, Account.from_row)
+def account_by(key: Callable[[Any], uuid.UUID | None]) -> ToOne[Any, AccountRow, Account]:
+    """The account a record names by ``key`` (schema/relations.py)."""
+    return ToOne(key, lambda loaders: loaders.account, lambda row: Account.from_row(row))
 
 
 @strawberry.type(description="A page of accounts: offset paging or cursors.")

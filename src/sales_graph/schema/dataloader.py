@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 
@@ -22,6 +22,9 @@ MAX_BATCH_SIZE = 500
 
 BatchFunction = Callable[[Sequence[K]], Awaitable[Sequence[V | Exception]]]
 
+# What ``Loader.loaded`` gives for a key whose value is not known (yet).
+NOT_LOADED: Any = object()
+
 
 class Loader(Generic[K, V]):
     """Loads of one tick batched into one ``batch`` call, each key loaded once per loader."""
@@ -29,6 +32,7 @@ class Loader(Generic[K, V]):
     def __init__(self, batch: BatchFunction[K, V], *, max_batch_size: int = MAX_BATCH_SIZE) -> None:
         self._batch = batch
         self._loader = DataLoader[K, V](batch_load_fn=self._dispatch, max_batch_size=max_batch_size)
+        self._values: dict[K, V] = {}
 
     def load(self, key: K) -> asyncio.Future[V]:
         return self._loader.load(key)
@@ -36,9 +40,18 @@ class Loader(Generic[K, V]):
     def load_many(self, keys: Iterable[K]) -> asyncio.Future[list[V]]:
         return self._loader.load_many(keys)
 
+    def loaded(self, key: K) -> V:
+        """The key's value when a batch has loaded it already, else ``NOT_LOADED`` (a key whose
+        load failed is not loaded: ``load`` gives its error)."""
+        return cast("V", self._values.get(key, NOT_LOADED))
+
     async def _dispatch(self, keys: list[K]) -> list[V]:
         # An Exception among the values rejects that key's load alone (aiodataloader).
-        return cast("list[V]", list(await self._batch(keys)))
+        values = list(await self._batch(keys))
+        for key, value in zip(keys, values, strict=True):
+            if not isinstance(value, Exception):
+                self._values[key] = value
+        return cast("list[V]", values)
 
 
-__all__ = ["BatchFunction", "Loader"]
+__all__ = ["NOT_LOADED", "BatchFunction", "Loader"]

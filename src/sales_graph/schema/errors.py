@@ -80,9 +80,36 @@ def _with_extensions(
     )
 
 
+def _in_response_order(data: Any) -> Any:
+    """The sort key of an error: where its path is in the response (fields in the order the
+    document asks for them, list items by index), then the path itself. Errors come in the
+    order of the response, not in the order the fields happened to fail."""
+
+    def key(error: GraphQLError) -> tuple[list[int], list[str], str]:
+        positions: list[int] = []
+        node = data
+        for part in error.path or ():
+            if isinstance(node, dict) and part in node:
+                positions.append(list(node).index(part))
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                positions.append(part)
+            else:
+                break  # under a field that is null
+            node = node[part]
+        return positions, [str(part) for part in error.path or ()], error.message
+
+    return key
+
+
 class ErrorCodes(MaskErrors):
     def __init__(self) -> None:
         super().__init__(error_message="Internal server error")
+
+    def _process_result(self, result: object) -> None:
+        super()._process_result(result)
+        errors = getattr(result, "errors", None)
+        if errors and len(errors) > 1:
+            result.errors = sorted(errors, key=_in_response_order(getattr(result, "data", None)))  # type: ignore[attr-defined]
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [self._coded(error) for error in errors]

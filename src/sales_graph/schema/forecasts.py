@@ -16,9 +16,9 @@ from sales_graph.domain.forecasts import Pipeline as PipelineResult
 from sales_graph.schema.common import load_one
 from sales_graph.schema.context import Info
 from sales_graph.schema.derive import from_attributes
-from sales_graph.schema.territories import Territory, load_territory
+from sales_graph.schema.territories import Territory, territory_by
 from sales_graph.schema.upstream import Revenue
-from sales_graph.schema.users import User, load_user
+from sales_graph.schema.users import User, user_by
 from sales_graph.services.quotas import Attainment
 
 ForecastType = strawberry.enum(ForecastTypeValue, name="ForecastType")
@@ -71,6 +71,10 @@ def _none(result: ComputedForecast) -> None:
     return None
 
 
+_FORECAST_TERRITORY = territory_by(lambda source: source.territory_id)
+_FORECAST_SUBMITTED_BY = user_by(lambda source: source.submitted_by_id)
+
+
 @strawberry.type(
     description="A forecast: GENERATED live from the pipeline (the forecast.updated payload), "
     "or SUBMITTED by a manager (with coverage of the current pipeline)."
@@ -103,13 +107,13 @@ class Forecast:
         submitted_by_id=_none,
     )
 
-    @strawberry.field
-    async def territory(self, info: Info) -> Territory | None:
-        return await load_territory(info, self.territory_id)
+    @strawberry.field(metadata=_FORECAST_TERRITORY.metadata)
+    def territory(self, info: Info) -> Territory | None:
+        return _FORECAST_TERRITORY.resolve(self, info)
 
-    @strawberry.field
-    async def submitted_by(self, info: Info) -> User | None:
-        return await load_user(info, self.submitted_by_id)
+    @strawberry.field(metadata=_FORECAST_SUBMITTED_BY.metadata)
+    def submitted_by(self, info: Info) -> User | None:
+        return _FORECAST_SUBMITTED_BY.resolve(self, info)
 
     @strawberry.field(
         description="Finance: actual revenue of the period (none for FY periods); the "
@@ -121,6 +125,10 @@ class Forecast:
             return None
         upstream = info.context.loaders.upstream
         return await load_one(upstream.revenue, self.period, Revenue.from_model)
+
+
+_QUOTA_USER = user_by(lambda source: source.user_id)
+_QUOTA_TERRITORY = territory_by(lambda source: source.territory_id)
 
 
 @strawberry.type(description="A quota for a user or a territory and its attainment.")
@@ -135,13 +143,13 @@ class Quota:
     user_id: strawberry.Private[uuid.UUID | None]
     territory_id: strawberry.Private[uuid.UUID | None]
 
-    @strawberry.field
-    async def user(self, info: Info) -> User | None:
-        return await load_user(info, self.user_id)
+    @strawberry.field(metadata=_QUOTA_USER.metadata)
+    def user(self, info: Info) -> User | None:
+        return _QUOTA_USER.resolve(self, info)
 
-    @strawberry.field
-    async def territory(self, info: Info) -> Territory | None:
-        return await load_territory(info, self.territory_id)
+    @strawberry.field(metadata=_QUOTA_TERRITORY.metadata)
+    def territory(self, info: Info) -> Territory | None:
+        return _QUOTA_TERRITORY.resolve(self, info)
 
     @classmethod
     def from_attainment(cls, result: Attainment) -> Quota:

@@ -15,9 +15,9 @@ from sales_graph.domain import LeadStatus as LeadStatusValue
 from sales_graph.schema.common import Connection, load_one, total_count_of
 from sales_graph.schema.context import Info, visible_id
 from sales_graph.schema.derive import from_attributes
-from sales_graph.schema.territories import Territory, TerritoryAssignment, load_territory
+from sales_graph.schema.territories import Territory, TerritoryAssignment, territory_by
 from sales_graph.schema.upstream import Campaign, MarketingScore
-from sales_graph.schema.users import User, load_user
+from sales_graph.schema.users import User, user_by
 
 # Registers the domain enum as the GraphQL enum LeadStatus; annotations use the domain class.
 LeadStatus = strawberry.enum(LeadStatusValue, name="LeadStatus")
@@ -46,6 +46,10 @@ def _attribution(stored: dict[str, Any] | None) -> Attribution | None:
         last_touch=stored.get("last_touch"),
         touches=list(stored.get("touches") or []),
     )
+
+
+_LEAD_ASSIGNED_TO = user_by(lambda source: source.row.assigned_to_id)
+_LEAD_TERRITORY = territory_by(lambda source: source.row.territory_id)
 
 
 @strawberry.type(description="A prospective customer, before conversion.")
@@ -82,13 +86,17 @@ class Lead:
         metadata=lambda row: row.lead_metadata,
     )
 
-    @strawberry.field(description="The rep the lead is assigned to.")
-    async def assigned_to(self, info: Info) -> User | None:
-        return await load_user(info, self.row.assigned_to_id)
+    @strawberry.field(
+        description="The rep the lead is assigned to.", metadata=_LEAD_ASSIGNED_TO.metadata
+    )
+    def assigned_to(self, info: Info) -> User | None:
+        return _LEAD_ASSIGNED_TO.resolve(self, info)
 
-    @strawberry.field(description="The territory the lead belongs to.")
-    async def territory(self, info: Info) -> Territory | None:
-        return await load_territory(info, self.row.territory_id)
+    @strawberry.field(
+        description="The territory the lead belongs to.", metadata=_LEAD_TERRITORY.metadata
+    )
+    def territory(self, info: Info) -> Territory | None:
+        return _LEAD_TERRITORY.resolve(self, info)
 
     @strawberry.field(description="Every assignment of this lead, oldest first.")
     async def assignments(self, info: Info) -> list[TerritoryAssignment] | None:

@@ -14,13 +14,13 @@ from sales_graph.db.models import OpportunityHistory as HistoryRow
 from sales_graph.db.models import OpportunityProduct as ProductRow
 from sales_graph.domain import ForecastCategory as ForecastCategoryValue
 from sales_graph.domain import OpportunityStage as OpportunityStageValue
-from sales_graph.schema.accounts import Account, load_account
+from sales_graph.schema.accounts import Account, account_by
 from sales_graph.schema.common import Connection, load_one, total_count_of
 from sales_graph.schema.context import Info, visible_id
 from sales_graph.schema.derive import from_attributes
-from sales_graph.schema.territories import Territory, load_territory
+from sales_graph.schema.territories import Territory, territory_by
 from sales_graph.schema.upstream import Contract
-from sales_graph.schema.users import User, load_user
+from sales_graph.schema.users import User, user_by
 
 # Register the domain enums as GraphQL enums; annotations use the domain classes.
 OpportunityStage = strawberry.enum(OpportunityStageValue, name="OpportunityStage")
@@ -46,6 +46,9 @@ class OpportunityProduct:
     from_row = from_attributes(ProductRow)
 
 
+_OPPORTUNITY_CHANGE_CHANGED_BY = user_by(lambda source: source.actor_id)
+
+
 @strawberry.type(description="One tracked change: stage, amount, probability, close date, owner.")
 class OpportunityChange:
     field: str
@@ -57,9 +60,9 @@ class OpportunityChange:
 
     from_row = from_attributes(HistoryRow)
 
-    @strawberry.field
-    async def changed_by(self, info: Info) -> User | None:
-        return await load_user(info, self.actor_id)
+    @strawberry.field(metadata=_OPPORTUNITY_CHANGE_CHANGED_BY.metadata)
+    def changed_by(self, info: Info) -> User | None:
+        return _OPPORTUNITY_CHANGE_CHANGED_BY.resolve(self, info)
 
 
 @strawberry.type(description="Why the deal score is what it is (top positive and negative).")
@@ -78,6 +81,11 @@ class ContractTerms:
     billing_frequency: str | None
 
     from_row = from_attributes(OpportunityRow)
+
+
+_OPPORTUNITY_ACCOUNT = account_by(lambda source: source.row.account_id)
+_OPPORTUNITY_OWNER = user_by(lambda source: source.row.owner_id)
+_OPPORTUNITY_TERRITORY = territory_by(lambda source: source.row.territory_id)
 
 
 @strawberry.type(description="A deal in progress or closed.")
@@ -111,20 +119,22 @@ class Opportunity:
     )
 
     @strawberry.field(
-        description="The account; null with an error when the caller may not read accounts."
+        description="The account; null with an error when the caller may not read accounts.",
+        metadata=_OPPORTUNITY_ACCOUNT.metadata,
     )
-    async def account(self, info: Info) -> Account | None:
-        return await load_account(info, self.row.account_id)
+    def account(self, info: Info) -> Account | None:
+        return _OPPORTUNITY_ACCOUNT.resolve(self, info)
 
     @strawberry.field(
-        description="The owner; null with an error when the caller may not read users."
+        description="The owner; null with an error when the caller may not read users.",
+        metadata=_OPPORTUNITY_OWNER.metadata,
     )
-    async def owner(self, info: Info) -> User | None:
-        return await load_user(info, self.row.owner_id)
+    def owner(self, info: Info) -> User | None:
+        return _OPPORTUNITY_OWNER.resolve(self, info)
 
-    @strawberry.field
-    async def territory(self, info: Info) -> Territory | None:
-        return await load_territory(info, self.row.territory_id)
+    @strawberry.field(metadata=_OPPORTUNITY_TERRITORY.metadata)
+    def territory(self, info: Info) -> Territory | None:
+        return _OPPORTUNITY_TERRITORY.resolve(self, info)
 
     @strawberry.field
     async def products(self, info: Info) -> list[OpportunityProduct] | None:

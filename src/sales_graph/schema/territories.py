@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from sales_graph.db.models import LeadAssignment as AssignmentRow
 from sales_graph.db.models import Territory as TerritoryRow
 from sales_graph.db.models import TerritoryRule as RuleRow
-from sales_graph.schema.common import load_one
 from sales_graph.schema.context import Info
 from sales_graph.schema.derive import from_attributes
-from sales_graph.schema.users import User, load_user
+from sales_graph.schema.relations import ToOne
+from sales_graph.schema.users import User, user_by
 
 if TYPE_CHECKING:
     from sales_graph.schema.leads import Lead
@@ -34,6 +35,9 @@ class TerritoryRule:
     from_row = from_attributes(RuleRow)
 
 
+_TERRITORY_OWNER = user_by(lambda source: source.owner_id)
+
+
 @strawberry.type(description="A sales territory: an owner, members, and ordered rules.")
 class Territory:
     id: strawberry.ID
@@ -48,9 +52,11 @@ class Territory:
 
     from_row = from_attributes(TerritoryRow)
 
-    @strawberry.field(description="The manager who owns the territory.")
-    async def owner(self, info: Info) -> User | None:
-        return await load_user(info, self.owner_id)
+    @strawberry.field(
+        description="The manager who owns the territory.", metadata=_TERRITORY_OWNER.metadata
+    )
+    def owner(self, info: Info) -> User | None:
+        return _TERRITORY_OWNER.resolve(self, info)
 
     @strawberry.field(
         description="The reps leads are assigned to, in round-robin order; null with an error "
@@ -66,8 +72,14 @@ class Territory:
         return [TerritoryRule.from_row(row) for row in rows]
 
 
-async def load_territory(info: Info, territory_id: uuid.UUID | None) -> Territory | None:
-    return await load_one(info.context.loaders.territory, territory_id, Territory.from_row)
+def territory_by(key: Callable[[Any], uuid.UUID | None]) -> ToOne[Any, TerritoryRow, Territory]:
+    """The territory a record names by ``key`` (schema/relations.py)."""
+    return ToOne(key, lambda loaders: loaders.territory, lambda row: Territory.from_row(row))
+
+
+_TERRITORY_ASSIGNMENT_TERRITORY = territory_by(lambda source: source.row.territory_id)
+_TERRITORY_ASSIGNMENT_ASSIGNED_TO = user_by(lambda source: source.row.assigned_to_id)
+_TERRITORY_ASSIGNMENT_ASSIGNED_BY = user_by(lambda source: source.row.actor_id)
 
 
 @strawberry.type(description="One assignment of a lead: to which territory and rep, by whom, why.")
@@ -87,17 +99,23 @@ class TerritoryAssignment:
 
         return await load_lead(info, self.row.lead_id)
 
-    @strawberry.field
-    async def territory(self, info: Info) -> Territory | None:
-        return await load_territory(info, self.row.territory_id)
+    @strawberry.field(metadata=_TERRITORY_ASSIGNMENT_TERRITORY.metadata)
+    def territory(self, info: Info) -> Territory | None:
+        return _TERRITORY_ASSIGNMENT_TERRITORY.resolve(self, info)
 
-    @strawberry.field(description="The rep the lead went to; null when no member had capacity.")
-    async def assigned_to(self, info: Info) -> User | None:
-        return await load_user(info, self.row.assigned_to_id)
+    @strawberry.field(
+        description="The rep the lead went to; null when no member had capacity.",
+        metadata=_TERRITORY_ASSIGNMENT_ASSIGNED_TO.metadata,
+    )
+    def assigned_to(self, info: Info) -> User | None:
+        return _TERRITORY_ASSIGNMENT_ASSIGNED_TO.resolve(self, info)
 
-    @strawberry.field(description="Who made the assignment; null for automatic ones by a system.")
-    async def assigned_by(self, info: Info) -> User | None:
-        return await load_user(info, self.row.actor_id)
+    @strawberry.field(
+        description="Who made the assignment; null for automatic ones by a system.",
+        metadata=_TERRITORY_ASSIGNMENT_ASSIGNED_BY.metadata,
+    )
+    def assigned_by(self, info: Info) -> User | None:
+        return _TERRITORY_ASSIGNMENT_ASSIGNED_BY.resolve(self, info)
 
 
 @strawberry.input(description="One assignment rule; leave a condition out to not test it.")
