@@ -85,7 +85,7 @@ def measure(
         connections=conns,
         threads=2 if conns > 1 else 1,
         rss=server == "gateway",
-        database_pids=asyncio.run(_backends()),
+        database_pids=lambda: asyncio.run(_backends()),
     )
     if server == "gateway":
         peaks = run.results.setdefault("rss_peak_mb", {})
