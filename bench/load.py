@@ -48,7 +48,7 @@ class Call:
         )
 
 
-def graphql(query: str, token: str, variables: dict[str, Any] | None = None) -> Call:
+def graphql(query: str, token: str | None, variables: dict[str, Any] | None = None) -> Call:
     return Call("POST", "/graphql", token, orjson.dumps({"query": query, "variables": variables}))
 
 
