@@ -8,7 +8,7 @@ import shutil
 import statistics
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.procs import Process, cpu_seconds, rss_mb
+from bench.procs import Process, cpu_seconds, cpu_spent, rss_mb
 
 LUA = Path(__file__).parent / "wrk" / "request.lua"
 
@@ -48,7 +48,7 @@ class Call:
         )
 
 
-def graphql(query: str, token: str, variables: dict[str, Any] | None = None) -> Call:
+def graphql(query: str, token: str | None, variables: dict[str, Any] | None = None) -> Call:
     return Call("POST", "/graphql", token, orjson.dumps({"query": query, "variables": variables}))
 
 
@@ -129,7 +129,7 @@ class Wrk:
         connections: int,
         threads: int = 2,
         rss: bool = False,
-        database_pids: list[int] | None = None,
+        database_pids: Callable[[], list[int]] | None = None,
     ) -> Load:
         env = {**os.environ, "BENCH_METHOD": call.method, "BENCH_TOKEN": call.token or ""}
         if call.body is not None:
@@ -145,7 +145,9 @@ class Wrk:
         sampler = _RssSampler(target) if rss else None
         if sampler:
             sampler.start()
-        pids, backends = target.family(), database_pids or []
+        # The database's backends are listed before and after the run: a pool may open
+        # connections during it (node-postgres closes idle ones after 10 s).
+        pids, backends = target.family(), database_pids() if database_pids else []
         cpu_before, db_before = cpu_seconds(pids), cpu_seconds(backends)
         try:
             out = subprocess.run(  # noqa: S603
@@ -153,8 +155,9 @@ class Wrk:
             ).stdout
         finally:
             peaks = sampler.stop() if sampler else {}
-        cpu = cpu_seconds(pids) - cpu_before
-        db_cpu = cpu_seconds(backends) - db_before
+        cpu = cpu_spent(cpu_before, cpu_seconds(pids))
+        after = sorted({*backends, *(database_pids() if database_pids else [])})
+        db_cpu = cpu_spent(db_before, cpu_seconds(after))
         line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
         raw = orjson.loads(line.removeprefix("BENCH_JSON "))
         per_request = 1000 / raw["requests"] if raw["requests"] else 0.0

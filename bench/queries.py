@@ -9,6 +9,19 @@ OPPORTUNITY_PAGE = """query Page($limit: Int) {
   }
 }"""
 
+# Scenario 2's page in PostGraphile 4's schema (bench/peer.py), aliased to the gateway's shape: the
+# same order (created_at, then id, newest first), fields and nesting.
+POSTGRAPHILE_PAGE = """query Page($limit: Int) {
+  opportunities: allOpportunities(first: $limit, orderBy: [CREATED_AT_DESC, ID_DESC]) {
+    items: nodes {
+      id name stage amount
+      account: accountByAccountId { name }
+      owner: userByOwnerId { name }
+      territory: territoryByTerritoryId { name }
+    }
+  }
+}"""
+
 # Scenario 3: the same page plus two Customer Experience reads per account.
 FEDERATED_PAGE = """query Federated($limit: Int) {
   opportunities(limit: $limit) {

@@ -90,27 +90,73 @@ def _scenario_1(s: dict[str, Any]) -> list[str]:
     ]
 
 
+def _peer_cells(row: dict[str, Any]) -> tuple[str, str, str]:
+    """PostGraphile's req/s, the gateway / PostGraphile ratio and its CPU, or why there are none."""
+    if "postgraphile" in row:
+        found = row["postgraphile"]
+        return (
+            f"{found['rps']:.0f} ({_lat(found)})",
+            f"**{row['ratio_postgraphile']:.2f}**",
+            f" / {_cpu(found)}",
+        )
+    if "postgraphile_mismatch" in row:
+        return "**different records**", "-", ""
+    return "-", "-", ""
+
+
+def _peer_note(s: dict[str, Any]) -> list[str]:
+    about = s.get("postgraphile")
+    if not about:
+        return []
+    if "error" in about:
+        return ["", f"(c) PostGraphile did not run: {about['error']}."]
+    lines = [
+        "",
+        f"(c) PostGraphile {about.get('version')} (node {about.get('node')}, "
+        f"`NODE_ENV=production`, `{about.get('options')}`) on the same database and role, its "
+        "runs alternating with the gateway's, "
+        f"median of the rounds. Goal gateway / (c) >= {s.get('goal_postgraphile', 0.5)} at every "
+        f"size: {_mark(s.get('met_postgraphile'))}; parity is the stretch. Before timing, its "
+        "answers are checked to hold the gateway's and (b)'s records (ids, names, stage, amount, "
+        "relations, in order). It verifies no token and filters nothing (the head of sales sees "
+        "every opportunity either way).",
+    ]
+    for size, problem in sorted(about.get("mismatch", {}).items(), key=lambda kv: int(kv[0])):
+        lines += ["", f"**Not timed at {size} items: different records**, {problem[:300]}."]
+    return lines
+
+
 def _scenario_2(s: dict[str, Any]) -> list[str]:
     rows = []
+    with_peer = bool(s.get("postgraphile")) and "error" not in s.get("postgraphile", {})
     for row in s.get("rows", []):
         st = row["statements"]
-        rows.append(
-            [
-                str(row["items"]),
-                f"{row['gateway']['rps']:.0f} ({_lat(row['gateway'])})",
-                f"{row['naive']['rps']:.0f} ({_lat(row['naive'])})",
-                f"{row['join']['rps']:.0f} ({_lat(row['join'])})",
-                f"**{row['ratio_join']:.3f}**",
-                f"{row['ratio_naive']:.2f}",
-                f"{st['gateway']['statements']} / {st['naive']['statements']} / "
-                f"{st['join']['statements']}",
-                f"{_cpu(row['gateway'])} / {_cpu(row['naive'])} / {_cpu(row['join'])}",
-                f"{st['gateway'].get('gc_us', 0) / 1000:.1f}",
-            ]
-        )
+        peer_rps, peer_ratio, peer_cpu = _peer_cells(row)
+        cells = [
+            str(row["items"]),
+            f"{row['gateway']['rps']:.0f} ({_lat(row['gateway'])})",
+            f"{row['naive']['rps']:.0f} ({_lat(row['naive'])})",
+            f"{row['join']['rps']:.0f} ({_lat(row['join'])})",
+        ]
+        if with_peer:
+            cells.append(peer_rps)
+        cells += [f"**{row['ratio_join']:.3f}**", f"{row['ratio_naive']:.2f}"]
+        if with_peer:
+            cells.append(peer_ratio)
+        cells += [
+            f"{st['gateway']['statements']} / {st['naive']['statements']} / "
+            f"{st['join']['statements']}",
+            f"{_cpu(row['gateway'])} / {_cpu(row['naive'])} / {_cpu(row['join'])}"
+            + (peer_cpu or (" / -" if with_peer else "")),
+            f"{st['gateway'].get('gc_us', 0) / 1000:.1f}",
+        ]
+        rows.append(cells)
     header = ["items", "gateway req/s (p50 / p99 ms)", "(a) naive resolvers", "(b) SQL join"]
-    header += ["gateway / (b)", "gateway / (a)", "SQL statements gw / (a) / (b)"]
-    header += ["CPU ms/req gw / (a) / (b) (app + PG)", "gw GC ms"]
+    header += ["(c) PostGraphile"] if with_peer else []
+    header += ["gateway / (b)", "gateway / (a)"]
+    header += ["gateway / (c)"] if with_peer else []
+    header += ["SQL statements gw / (a) / (b)"]
+    header += [f"CPU ms/req gw / (a) / (b){' / (c)' if with_peer else ''} (app + PG)", "gw GC ms"]
     flat = "flat" if s.get("statements_flat") else "**not flat**"
     alone = s.get("single_connection_50", {})
     return [
@@ -121,6 +167,7 @@ def _scenario_2(s: dict[str, Any]) -> list[str]:
         "",
         f"Gateway statements per request from 10 to 200 items: {flat}. One connection, 50 items: "
         f"p50 {alone.get('p50_ms', 0):.1f} ms (the local time of scenario 3).",
+        *_peer_note(s),
     ]
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import os
 import platform
 import socket
+import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench import events, report, scenarios
+from bench import events, peer, report, scenarios
 from bench.load import Wrk, ensure_wrk
 from bench.org import ADMIN_EMAIL, REP_EMAIL, VP_EMAIL, Org
 from bench.procs import Process, ServerConfig, spawn, uvicorn, wait_ready
@@ -93,6 +94,29 @@ class Run:
         )
         self.servers["floor"] = server
         return server
+
+    def start_postgraphile(self) -> None:
+        """PostGraphile 4 for scenario 2 (``bench/peer.py``), installed on first use. A run
+        without node or npm, or whose PostGraphile does not start, goes on without it and says
+        why in the results."""
+        found = self.results.setdefault("scenarios", {}).setdefault("2", {})
+        about = found.setdefault("postgraphile", {})
+        try:
+            server = peer.start(self.config, self.logs)
+            self.servers["postgraphile"] = server
+            wait_ready(server, "/graphql")
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+            self.stop("postgraphile")
+            about["error"] = str(error)
+            self.log(f"  ! PostGraphile not running: {error}")
+            return
+        about.update(
+            {
+                "version": peer.installed_version(),
+                "node": peer.node_version(),
+                "options": " ".join(peer.options(self.config)),
+            }
+        )
 
     def stop(self, *names: str) -> None:
         for name in names or tuple(self.servers):
@@ -239,12 +263,14 @@ def main() -> None:
             run.config = scenarios.sweep(run)
         run.results["server"] = {"config": run.config.label, **dataclasses.asdict(run.config)}
         run.results["json_encoding"] = scenarios.json_encoders()
-        run.log(f"gateway variants and floor ({run.config.label})")
+        run.log(f"gateway variants, floor and PostGraphile ({run.config.label})")
         for name, (factory, settings) in VARIANTS.items():
             run.start_gateway(name, factory, settings)
         run.start_floor()
+        run.start_postgraphile()
         for name, server in run.servers.items():
-            wait_ready(server, "/healthz" if name != "floor" else "/floor/opportunities")
+            if name != "postgraphile":
+                wait_ready(server, "/healthz" if name != "floor" else "/floor/opportunities")
         scenarios.checks(run)
         scenarios.rest_floor_and_overheads(run)
         scenarios.nested_page(run)

@@ -2,7 +2,7 @@
 
 Ratios compare runs taken side by side in this run: the systems of a comparison are all
 running, and their wrk runs alternate (``--rounds`` times for the close ratios of scenarios 1
-and 6; the median run counts).
+and 6 and of the gateway against PostGraphile in scenario 2; the median run counts).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import orjson
 
-from bench import queries
+from bench import peer, queries
 from bench.load import Call, Load, graphql, median_load
 from bench.org import REP, Org, ident
 from bench.procs import ServerConfig, uvicorn, wait_ready
@@ -57,6 +57,8 @@ def calls(run: Run) -> dict[str, Call]:
     for size in PAGE_SIZES:
         found[f"page_{size}"] = graphql(queries.OPPORTUNITY_PAGE, vp, {"limit": size})
         found[f"join_{size}"] = Call("GET", f"/floor/opportunities?limit={size}", vp)
+        # PostGraphile verifies no token: none is sent.
+        found[f"postgraphile_{size}"] = graphql(queries.POSTGRAPHILE_PAGE, None, {"limit": size})
     return found
 
 
@@ -85,7 +87,7 @@ def measure(
         connections=conns,
         threads=2 if conns > 1 else 1,
         rss=server == "gateway",
-        database_pids=asyncio.run(_backends()),
+        database_pids=lambda: asyncio.run(_backends()),
     )
     if server == "gateway":
         peaks = run.results.setdefault("rss_peak_mb", {})
@@ -229,8 +231,33 @@ def checks(run: Run) -> None:
         compare(
             f"page {size}: gateway = SQL join", "gateway", "floor", f"page_{size}", f"join_{size}"
         )
+    if "postgraphile" in run.servers:
+        _check_postgraphile(run, all_calls, same)
     run.results["checks"] = same
     run.log(f"checks: {sum(same.values())}/{len(same)} identical answers")
+
+
+def _check_postgraphile(run: Run, all_calls: dict[str, Call], same: dict[str, bool]) -> None:
+    """PostGraphile's page holds the gateway's and the SQL join's records, in their order (its
+    bytes differ: amounts as strings, stages in lower case). A size that differs is not timed."""
+    mismatches = _scenario(run, "2").setdefault("postgraphile", {}).setdefault("mismatch", {})
+    for size in PAGE_SIZES:
+        answer = all_calls[f"postgraphile_{size}"].send(run.servers["postgraphile"].url)
+        problems = []
+        for reference, request in (("gateway", f"page_{size}"), ("floor", f"join_{size}")):
+            expected = all_calls[request].send(run.servers[reference].url)
+            problem = (
+                f"HTTP {answer.status_code}: {answer.content[:200]!r}"
+                if answer.status_code != 200
+                else peer.difference(expected.content, answer.content)
+            )
+            if problem is not None:
+                problems.append(f"against {reference}: {problem}")
+        name = f"page {size}: PostGraphile = gateway, SQL join (same records)"
+        same[name] = not problems
+        if problems:
+            mismatches[str(size)] = "; ".join(problems)
+            run.log(f"  ! {name}: {mismatches[str(size)][:300]}")
 
 
 # --------------------------------------------------------------------------- scenarios 1, 6
@@ -290,29 +317,47 @@ def rss_summary(run: Run) -> None:
 
 
 def nested_page(run: Run) -> None:
-    run.log("scenario 2: nested page, gateway / naive resolvers / SQL join")
-    all_calls = calls(run)
+    """Each size: the gateway and PostGraphile alternate ``--rounds`` runs (median), then the
+    naive resolvers and the SQL join run once (their ratios are far apart)."""
     two = _scenario(run, "2")
+    with_peer = "postgraphile" in run.servers
+    mismatches = two.get("postgraphile", {}).get("mismatch", {})
+    run.log(
+        "scenario 2: nested page, gateway"
+        + (" / PostGraphile" if with_peer else "")
+        + " / naive resolvers / SQL join"
+    )
+    all_calls = calls(run)
     two["rows"] = []
     for size in PAGE_SIZES:
-        gateway = measure(run, "gateway", all_calls[f"page_{size}"])
+        pairs = [("gateway", f"page_{size}")]
+        timed_peer = with_peer and str(size) not in mismatches
+        if timed_peer:
+            pairs.append(("postgraphile", f"postgraphile_{size}"))
+        loads = interleaved(run, pairs, run.options.rounds if timed_peer else 1)
+        gateway = loads[("gateway", f"page_{size}")]
         naive = measure(run, "naive", all_calls[f"page_{size}"])
         join = measure(run, "floor", all_calls[f"join_{size}"])
-        two["rows"].append(
-            {
-                "items": size,
-                "gateway": _row(gateway),
-                "naive": _row(naive),
-                "join": _row(join),
-                "ratio_join": _ratio(gateway.rps, join.rps),
-                "ratio_naive": _ratio(gateway.rps, naive.rps),
-                "statements": {
-                    "gateway": counted(run, "gateway", all_calls[f"page_{size}"]),
-                    "naive": counted(run, "naive", all_calls[f"page_{size}"]),
-                    "join": counted(run, "floor", all_calls[f"join_{size}"]),
-                },
-            }
-        )
+        row: dict[str, Any] = {
+            "items": size,
+            "gateway": _row(gateway),
+            "naive": _row(naive),
+            "join": _row(join),
+            "ratio_join": _ratio(gateway.rps, join.rps),
+            "ratio_naive": _ratio(gateway.rps, naive.rps),
+            "statements": {
+                "gateway": counted(run, "gateway", all_calls[f"page_{size}"]),
+                "naive": counted(run, "naive", all_calls[f"page_{size}"]),
+                "join": counted(run, "floor", all_calls[f"join_{size}"]),
+            },
+        }
+        if timed_peer:
+            postgraphile = loads[("postgraphile", f"postgraphile_{size}")]
+            row["postgraphile"] = _row(postgraphile)
+            row["ratio_postgraphile"] = _ratio(gateway.rps, postgraphile.rps)
+        elif with_peer:
+            row["postgraphile_mismatch"] = mismatches[str(size)]
+        two["rows"].append(row)
     alone = measure(run, "gateway", all_calls["page_50"], connections=1)
     two["single_connection_50"] = _row(alone)
     statements = [row["statements"]["gateway"]["statements"] for row in two["rows"]]
@@ -320,6 +365,12 @@ def nested_page(run: Run) -> None:
     two["goal"] = 0.35
     ratio_50 = next(row["ratio_join"] for row in two["rows"] if row["items"] == 50)
     two["met"] = ratio_50 >= 0.35 and two["statements_flat"]
+    if with_peer:
+        # The gateway against PostGraphile at every size; parity is the stretch.
+        two["goal_postgraphile"] = 0.5
+        two["met_postgraphile"] = all(
+            row.get("ratio_postgraphile", 0.0) >= 0.5 for row in two["rows"]
+        )
 
 
 # --------------------------------------------------------------------------- scenario 3
