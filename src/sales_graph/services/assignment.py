@@ -255,6 +255,10 @@ class BatchAssigner:
     async def _next_rep(self, session: AsyncSession, territory_id: uuid.UUID) -> uuid.UUID | None:
         pool = self._pools.get(territory_id)
         if pool is None:
+            if not self._pools:  # every territory the batch may use, in one order
+                await territory_repo.lock_in_order(
+                    session, [t.id for t in self._routing.territories]
+                )
             await territory_repo.lock_for_assignment(session, territory_id)
             pool = _Pool(await territory_repo.candidates(session, territory_id))
             self._pools[territory_id] = pool

@@ -121,6 +121,19 @@ async def lock_for_assignment(
     )
 
 
+async def lock_in_order(session: AsyncSession, territory_ids: Sequence[uuid.UUID]) -> None:
+    """Takes the row locks of several territories in id order (a batch that may assign to
+    several: two batches never wait for each other in a cycle)."""
+    if territory_ids:
+        statement = (
+            select(Territory.id)
+            .where(col(Territory.id).in_(territory_ids))
+            .order_by(col(Territory.id))
+            .with_for_update()
+        )
+        await session.exec(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     user_id: uuid.UUID
