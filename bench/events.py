@@ -267,9 +267,12 @@ def _lead_qualified(n: int) -> dict[str, Any]:
     }
 
 
-async def ingestion(url: str, topics: TopicSettings, count: int) -> dict[str, float]:
+async def ingestion(
+    url: str, topics: TopicSettings, count: int, *, batched: bool = True
+) -> dict[str, float]:
     """``lead.qualified`` through the consumer (validate, upsert, assign, inbox, outbox) against
-    a raw consume loop over the same messages."""
+    a raw consume loop over the same messages: a partition's messages of a poll in one
+    transaction as the worker runs it, or with ``batched=False`` one by one (its fallback)."""
     db = Database(url)
     async with db.session() as session:
         await seed_demo(session)  # users, territories with rules: the leads get assigned
@@ -297,6 +300,7 @@ async def ingestion(url: str, topics: TopicSettings, count: int) -> dict[str, fl
             bootstrap_servers=KAFKA,
             group_id=f"bench-{uuid.uuid4().hex[:8]}",
             producer=producer,
+            batch_handler=marketing.lead_qualified_batch_handler(runtime) if batched else None,
         )
         stop = asyncio.Event()
         began = time.perf_counter()
@@ -312,7 +316,9 @@ async def ingestion(url: str, topics: TopicSettings, count: int) -> dict[str, fl
     raw = await raw_consume(topics.marketing_leads, count)
     return {
         "messages": count,
+        "batched": batched,
         "dead_lettered": consumer.stats.dead_lettered,
+        "batch_fallbacks": consumer.stats.batch_fallbacks,
         "ingested_leads_per_s": round(count / handled_s),
         "raw_consume_per_s": round(raw),
         "ratio": round(count / handled_s / raw, 4),

@@ -284,9 +284,18 @@ async def test_invalid_messages_go_to_the_dead_letters_and_the_next_one_is_handl
 async def test_a_lead_whose_handling_fails_transiently_is_retried_then_stored_once(
     flow: Flow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The batch fails (the database went away in it), so the consumer handles its message
+    alone, which fails twice more before it is stored."""
     gateway = flow.gateway
     real = lead_intake.ingest_qualified_lead
-    calls = 0
+    real_batch = lead_intake.IntakeBatch.ingest
+    calls = batch_calls = 0
+
+    async def flaky_batch(batch: lead_intake.IntakeBatch, data: Any) -> lead_intake.Intake:
+        nonlocal batch_calls
+        batch_calls += 1
+        await real_batch(batch, data)
+        raise ConnectionResetError("the database went away")
 
     async def flaky(*args: Any, **kwargs: Any) -> lead_intake.Intake:
         nonlocal calls
@@ -297,6 +306,7 @@ async def test_a_lead_whose_handling_fails_transiently_is_retried_then_stored_on
         return intake
 
     monkeypatch.setattr(lead_intake, "ingest_qualified_lead", flaky)
+    monkeypatch.setattr(lead_intake.IntakeBatch, "ingest", flaky_batch)
     events = await flow.start()
     message = lead_qualified("flaky@example.com")
     lead_id = message["payload"]["lead_id"]
@@ -304,6 +314,7 @@ async def test_a_lead_whose_handling_fails_transiently_is_retried_then_stored_on
 
     await until(_handled(events, "marketing-leads", 1))
     stats = consumer_of(events, "marketing-leads").stats
+    assert (batch_calls, stats.batch_fallbacks) == (1, 1)
     assert (calls, stats.failures, stats.dead_lettered) == (3, 2, 0)
     assert [str(lead.id) for lead in await flow.leads_with_email("flaky@example.com")] == [lead_id]
     assert await flow.outbox_count("lead.created", lead_id) == 1

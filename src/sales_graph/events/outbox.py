@@ -9,6 +9,7 @@ or, in the worker, the consumed event's; the user id is the actor's.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,17 +35,26 @@ async def record(
     *,
     actor_id: uuid.UUID | None,
 ) -> OutboxEvent:
+    row = OutboxEvent(**outbox_values(name, key, payload, actor_id=actor_id))
+    await outbox_repo.add(session, row)
+    return row
+
+
+def outbox_values(
+    name: str, key: uuid.UUID | str, payload: EventPayload, *, actor_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """The columns of the event's outbox row (a batch inserts its rows at once)."""
     kind = event_type(name)
     if type(payload) is not kind.payload:
         raise TypeError(f"{name} takes a {kind.payload.__name__}, not a {type(payload).__name__}")
     now = utcnow()
     event_id = uuid.uuid4()
-    row = OutboxEvent(
-        event_id=event_id,
-        event_type=name,
-        topic=kind.topic,
-        key=str(key),
-        envelope=envelope(
+    return {
+        "event_id": event_id,
+        "event_type": name,
+        "topic": kind.topic,
+        "key": str(key),
+        "envelope": envelope(
             name,
             payload,
             correlation_id=correlation_id(),
@@ -52,7 +62,5 @@ async def record(
             event_id=event_id,
             timestamp=now,
         ),
-        created_at=now,
-    )
-    await outbox_repo.add(session, row)
-    return row
+        "created_at": now,
+    }

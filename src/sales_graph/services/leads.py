@@ -129,17 +129,12 @@ async def _ensure_email_free(
     raise Conflict("A lead with this email already exists", details=details)
 
 
-async def create_lead(
-    session: AsyncSession, scope: AccessScope, data: NewLead, *, lead_id: uuid.UUID | None = None
-) -> Lead:
-    """CreateLead: stores the lead and assigns it a territory and a rep. ``lead_id`` keeps the
-    id another system gave the lead (Marketing's), else the lead gets a new one."""
-    scope.require_scope("leads:write")
-    await _ensure_email_free(session, scope, data.email, None)
+def new_lead_row(data: NewLead, lead_id: uuid.UUID | None) -> Lead:
+    """The row a new lead is stored as (status new, not assigned yet)."""
     metadata = dict(data.metadata)
     campaign_id = data.campaign_id or metadata.get("campaign_id")
     now = utcnow()
-    lead = Lead(
+    return Lead(
         id=lead_id or uuid.uuid4(),
         **data.model_dump(exclude={"campaign_id", "attribution", "metadata"}),
         email_normalized=data.email.lower(),
@@ -150,6 +145,16 @@ async def create_lead(
         created_at=now,
         updated_at=now,
     )
+
+
+async def create_lead(
+    session: AsyncSession, scope: AccessScope, data: NewLead, *, lead_id: uuid.UUID | None = None
+) -> Lead:
+    """CreateLead: stores the lead and assigns it a territory and a rep. ``lead_id`` keeps the
+    id another system gave the lead (Marketing's), else the lead gets a new one."""
+    scope.require_scope("leads:write")
+    await _ensure_email_free(session, scope, data.email, None)
+    lead = new_lead_row(data, lead_id)
     try:
         async with session.begin_nested():
             await lead_repo.add(session, lead)
@@ -206,6 +211,16 @@ async def update_lead(
 ) -> Lead:
     lead = await _editable(session, scope, lead_id)
     check_version("lead", changes.expected_version, lead.version)
+    values = update_values(lead, changes)
+    if values.get("email"):
+        await _ensure_email_free(session, scope, values["email"], lead.id)
+    apply_update(lead, values)
+    await save(session, lead)
+    return lead
+
+
+def update_values(lead: Lead, changes: LeadChanges) -> dict[str, Any]:
+    """The columns an update sets, once checked (all but the email's uniqueness)."""
     values = changes.model_dump(exclude_unset=True, exclude={"expected_version"})
     if "status" in values:
         target = LeadStatus(values["status"])
@@ -216,15 +231,16 @@ async def update_lead(
         _check_transition(lead, target)
         values["status"] = target.value
     if values.get("email"):
-        await _ensure_email_free(session, scope, values["email"], lead.id)
         values["email_normalized"] = values["email"].lower()
     if "email" in values and values["email"] is None:
         raise invalid("email", "a lead needs an email")
+    return values
+
+
+def apply_update(lead: Lead, values: dict[str, Any]) -> None:
     for name, value in values.items():
         setattr(lead, name, value)
     _touch(lead)
-    await save(session, lead)
-    return lead
 
 
 async def qualify_lead(session: AsyncSession, scope: AccessScope, lead_id: uuid.UUID) -> Lead:
@@ -254,12 +270,17 @@ async def _move(
 ) -> Lead:
     """Moves an editable lead to ``target`` when the transition is allowed."""
     lead = await _editable(session, scope, lead_id)
+    move(lead, target, disqualified_reason=disqualified_reason)
+    await save(session, lead)
+    return lead
+
+
+def move(lead: Lead, target: LeadStatus, *, disqualified_reason: str | None) -> None:
+    """The lead moved to ``target`` in memory, when the transition is allowed."""
     _check_transition(lead, target)
     lead.status = target.value
     lead.disqualified_reason = disqualified_reason
     _touch(lead)
-    await save(session, lead)
-    return lead
 
 
 async def assign_territory(

@@ -4,13 +4,20 @@ committed after the database commit, a message that keeps failing sent to ``<top
 A handler raises :class:`Rejected` for a message that can never succeed (it goes to the dead
 letters at once) and any other exception for a failure worth retrying (tenacity: up to
 ``max_attempts``, waiting ``backoff_s * 2**(n-1)`` after attempt n).
+
+A consumer may also have a batch handler: it takes a partition's records of one poll (JSON
+objects already) and handles them in one transaction, each message's work isolated so that an
+invalid one is left out alone; it returns the invalid ones (index -> reason), which go to the
+dead letters after its commit. When the batch handler raises, the batch is handled again
+message by message by the handler above, with its retries: nothing of the failed batch
+committed, and nothing of it was dead-lettered yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -31,6 +38,8 @@ from sales_graph.timeutil import format_datetime, utcnow
 _log = get_logger("sales_graph.worker.consumer")
 
 MessageHandler = Callable[[dict[str, Any]], Awaitable[None]]
+# The messages of one partition, in order -> the rejected ones by index, with the reason.
+BatchHandler = Callable[[Sequence[dict[str, Any]]], Awaitable[Mapping[int, str]]]
 
 
 class Rejected(Exception):
@@ -46,6 +55,9 @@ class ConsumerStats:
     handled: int = 0
     dead_lettered: int = 0
     failures: int = 0
+    batches: int = 0
+    # Batches handled again message by message after the batch handler failed.
+    batch_fallbacks: int = 0
 
 
 @dataclass(eq=False)
@@ -61,6 +73,7 @@ class Consumer:
     backoff_s: float = 0.2
     # Small batches: a batch is handled between two polls (max.poll.interval, 5 min).
     batch_size: int = 100
+    batch_handler: BatchHandler | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats, init=False)
 
     def _kafka_consumer(self) -> AIOKafkaConsumer:
@@ -94,18 +107,48 @@ class Consumer:
         partition: TopicPartition,
         records: list[ConsumerRecord[bytes, bytes]],
     ) -> None:
-        for record in records:
-            await self._handle(record)
+        if self.batch_handler is None:
+            for record in records:
+                await self._handle(record)
+        else:
+            await self._batch(self.batch_handler, records)
         # After every record's transaction committed: a crash before this line redelivers
         # them, and the inbox makes the second delivery a no-op.
         await consumer.commit({partition: records[-1].offset + 1})
 
+    async def _batch(
+        self, handler: BatchHandler, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        parsed: list[tuple[ConsumerRecord[bytes, bytes], dict[str, Any]]] = []
+        dead: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+        for record in records:
+            try:
+                parsed.append((record, _parsed(record)))
+            except Rejected as exc:
+                dead.append((record, f"Rejected: {exc}"))
+        try:
+            rejected = await handler([message for _, message in parsed]) if parsed else {}
+        except Exception as exc:
+            self.stats.batch_fallbacks += 1
+            _log.warning(
+                "consumer.batch_failed",
+                consumer=self.name,
+                offsets=f"{records[0].offset}-{records[-1].offset}",
+                error=_described(exc),
+            )
+            for record in records:
+                await self._handle(record)
+            return
+        self.stats.batches += 1
+        dead += [(parsed[index][0], f"Rejected: {reason}") for index, reason in rejected.items()]
+        for record, error in sorted(dead, key=lambda item: item[0].offset):
+            await self._dead_letter(record, error)
+        self.stats.handled += len(parsed) - len(rejected)
+
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
-            message = orjson.loads(record.value or b"")
-            if not isinstance(message, dict):
-                raise Rejected("the message is not a JSON object")
-        except (orjson.JSONDecodeError, Rejected) as exc:
+            message = _parsed(record)
+        except Rejected as exc:
             await self._dead_letter(record, f"Rejected: {exc}")
             return
         retrying = AsyncRetrying(
@@ -148,6 +191,16 @@ class Consumer:
         )
         self.stats.dead_lettered += 1
         _log.error("consumer.dead_letter", consumer=self.name, offset=record.offset, error=error)
+
+
+def _parsed(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    try:
+        message = orjson.loads(record.value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise Rejected(str(exc)) from exc
+    if not isinstance(message, dict):
+        raise Rejected("the message is not a JSON object")
+    return message
 
 
 def _described(exc: BaseException | None) -> str:

@@ -25,7 +25,7 @@ from sales_graph.events.subscriptions import (
 )
 from sales_graph.logs import get_logger
 from sales_graph.worker.bus import Bus
-from sales_graph.worker.consumer import Consumer, MessageHandler, dlq_topic
+from sales_graph.worker.consumer import BatchHandler, Consumer, MessageHandler, dlq_topic
 from sales_graph.worker.relay import Relay
 from sales_graph.worker.service import Service
 from sales_graph.worker.sinks import KafkaSink, LocalSink
@@ -42,6 +42,9 @@ class Subscriber:
 
     subscription: Subscription
     handler: Callable[[Runtime], MessageHandler]
+    # Handles a partition's messages of one poll in one transaction (the consumer falls back
+    # to ``handler`` when it fails); the in-process bus calls ``handler`` only.
+    batch_handler: Callable[[Runtime], BatchHandler] | None = None
 
     @property
     def name(self) -> str:
@@ -60,7 +63,10 @@ def subscriptions() -> list[Subscriber]:
         BILLING_CONTRACTS: billing.closed_won_handler,
         FORECAST_REFRESH: forecasts.refresh_handler,
     }
-    return [Subscriber(s, handlers[s]) for s in SUBSCRIPTIONS]
+    batch_handlers: dict[Subscription, Callable[[Runtime], BatchHandler]] = {
+        MARKETING_LEADS: marketing.lead_qualified_batch_handler,
+    }
+    return [Subscriber(s, handlers[s], batch_handlers.get(s)) for s in SUBSCRIPTIONS]
 
 
 def background_services(runtime: Runtime) -> list[Service]:
@@ -177,6 +183,9 @@ async def start_kafka(runtime: Runtime, *, relays: int = 1, consumers: bool = Tr
                     producer=producer,
                     max_attempts=settings.events.consumer_max_attempts,
                     backoff_s=settings.events.consumer_retry_backoff_s,
+                    batch_handler=(
+                        subscription.batch_handler(runtime) if subscription.batch_handler else None
+                    ),
                 )
             )
         events.services = background_services(runtime)

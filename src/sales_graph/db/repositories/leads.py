@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, literal
 from sqlalchemy import select as sql_select
@@ -96,6 +97,21 @@ async def get_for_update(
     return await get(session, scope, lead_id, for_update=True)
 
 
+async def by_ids_or_emails_for_update(
+    session: AsyncSession, scope: AccessScope, ids: Sequence[uuid.UUID], emails: Sequence[str]
+) -> list[Lead]:
+    """The leads with one of these ids or (lower-cased) addresses, locked: a batch's look-up."""
+    if not ids and not emails:
+        return []
+    lowered = sorted({email.lower() for email in emails})
+    statement = (
+        _reads.select(scope)
+        .where(col(Lead.id).in_(ids) | col(Lead.email_normalized).in_(lowered))
+        .with_for_update()
+    )
+    return list((await session.exec(statement)).all())
+
+
 async def by_email(session: AsyncSession, scope: AccessScope, email: str) -> Lead | None:
     """The lead with this address, if the scope sees it (addresses are unique)."""
     statement = _reads.select(scope).where(col(Lead.email_normalized) == email.lower())
@@ -103,6 +119,13 @@ async def by_email(session: AsyncSession, scope: AccessScope, email: str) -> Lea
 
 
 record_assignment = add
+
+
+async def record_assignments(session: AsyncSession, records: Sequence[dict[str, Any]]) -> None:
+    """A batch's assignment records (their columns), in one statement."""
+    if records:
+        connection = await session.connection()
+        await connection.execute(insert(LeadAssignment), list(records))
 
 
 async def assignments_of(

@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Text, cast, func, text, update
+from sqlalchemy import ColumnElement, Text, cast, delete, func, insert, text, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import InboxEvent, OutboxEvent
+from sales_graph.timeutil import utcnow
 
 NOTIFY_CHANNEL = "sales_graph_outbox"
 
@@ -32,6 +35,16 @@ async def add(session: AsyncSession, row: OutboxEvent) -> None:
     session.add(row)
     if _dialect(session) == "postgresql":
         # Delivered at commit (and dropped on rollback): wakes the relays at once.
+        await session.exec(text(f"NOTIFY {NOTIFY_CHANNEL}"))  # type: ignore[call-overload]
+
+
+async def add_all(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """A batch's rows (their columns), in their order, in one statement with one notification."""
+    if not rows:
+        return
+    connection = await session.connection()
+    await connection.execute(insert(OutboxEvent), list(rows))
+    if _dialect(session) == "postgresql":
         await session.exec(text(f"NOTIFY {NOTIFY_CHANNEL}"))  # type: ignore[call-overload]
 
 
@@ -174,3 +187,31 @@ async def remember_processed(session: AsyncSession, consumer: str, event_id: str
     session.add(InboxEvent(consumer=consumer, event_id=event_id))
     await session.flush()
     return True
+
+
+async def remember_processed_all(
+    session: AsyncSession, consumer: str, event_ids: Sequence[str]
+) -> set[str]:
+    """:func:`remember_processed` for a batch's distinct event ids in one statement: the ones
+    not processed before (whose rows it inserted)."""
+    if not event_ids:
+        return set()
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    now = utcnow()
+    statement = (
+        insert(InboxEvent)
+        .values([{"consumer": consumer, "event_id": e, "processed_at": now} for e in event_ids])
+        .on_conflict_do_nothing()
+        .returning(col(InboxEvent.event_id))
+    )
+    return set((await session.exec(statement)).scalars())
+
+
+async def forget_processed(session: AsyncSession, consumer: str, event_ids: Sequence[str]) -> None:
+    """Takes back inbox rows of the caller's transaction (events of a batch left out)."""
+    if event_ids:
+        await session.exec(
+            delete(InboxEvent)
+            .where(col(InboxEvent.consumer) == consumer)
+            .where(col(InboxEvent.event_id).in_(event_ids))
+        )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -109,13 +109,29 @@ async def is_member(session: AsyncSession, territory_id: uuid.UUID, user_id: uui
     return await session.get(TerritoryMember, (territory_id, user_id)) is not None
 
 
-async def lock_for_assignment(session: AsyncSession, territory_id: uuid.UUID) -> None:
-    """Takes the territory's row lock until commit: concurrent assignments queue here."""
+async def lock_for_assignment(
+    session: AsyncSession, territory_id: uuid.UUID, assignments: int = 1
+) -> None:
+    """Takes the territory's row lock until commit: concurrent assignments queue here. The
+    sequence advances by one per assignment (a batch counts the rest of its own later)."""
     await session.exec(
         update(Territory)
         .where(col(Territory.id) == territory_id)
-        .values(assignment_seq=Territory.assignment_seq + 1)
+        .values(assignment_seq=Territory.assignment_seq + assignments)
     )
+
+
+async def lock_in_order(session: AsyncSession, territory_ids: Sequence[uuid.UUID]) -> None:
+    """Takes the row locks of several territories in id order (a batch that may assign to
+    several: two batches never wait for each other in a cycle)."""
+    if territory_ids:
+        statement = (
+            select(Territory.id)
+            .where(col(Territory.id).in_(territory_ids))
+            .order_by(col(Territory.id))
+            .with_for_update()
+        )
+        await session.exec(statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +180,26 @@ async def take_turn(session: AsyncSession, territory_id: uuid.UUID, user_id: uui
             col(TerritoryMember.user_id) == user_id,
         )
         .values(turns=TerritoryMember.turns + 1)
+    )
+
+
+async def take_turns(
+    session: AsyncSession, turns: Mapping[tuple[uuid.UUID, uuid.UUID], int]
+) -> None:
+    """Turns of a batch: (territory id, user id) -> how many."""
+    if not turns:
+        return
+    statement = (
+        update(TerritoryMember)
+        .where(
+            col(TerritoryMember.territory_id) == bindparam("t_id"),
+            col(TerritoryMember.user_id) == bindparam("u_id"),
+        )
+        .values(turns=TerritoryMember.turns + bindparam("n"))
+    )
+    connection = await session.connection()
+    await connection.execute(
+        statement, [{"t_id": t, "u_id": u, "n": n} for (t, u), n in turns.items()]
     )
 
 
