@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path, gather_with_cancel
 
 from graphql import (
+    GraphQLField,
     GraphQLLeafType,
     GraphQLList,
     GraphQLObjectType,
@@ -55,8 +57,27 @@ class PlainField:
     non_null: bool
 
 
-# A selection's plan: for each response name, its plain field (None: executed generically).
-Plan = dict[str, PlainField | None]
+@dataclass(frozen=True, slots=True)
+class RelationField:
+    """A to-one relation (``schema/relations.py``) resolved without Strawberry's resolver
+    wrapper: it needs the request's loaders only, not a resolve info."""
+
+    relation: ToOne[Any, Any, Any]
+    field_def: GraphQLField
+
+
+# A selection's plan: for each response name, how it runs (None: generically).
+Plan = dict[str, PlainField | RelationField | None]
+
+
+def _planned(
+    parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+) -> PlainField | RelationField | None:
+    relation = _relation(parent_type, field_details_list)
+    if relation is None or len(field_details_list) != 1 or field_details_list[0].node.arguments:
+        return _plain(parent_type, field_details_list)
+    field_def = parent_type.fields[field_details_list[0].node.name.value]
+    return None if field_def.args else RelationField(relation, field_def)
 
 
 def _plain(
@@ -126,7 +147,11 @@ class PlannedExecutor(SuggestionFreeExecutor):
         cached = self._plans.get(id(grouped_field_set))
         if cached is not None:
             return cached[1]
-        plan = {name: _plain(parent_type, details) for name, details in grouped_field_set.items()}
+        plan = {name: _planned(parent_type, details) for name, details in grouped_field_set.items()}
+        if not isinstance(self.context_value, Context):  # relations read the request's loaders
+            plan = {
+                name: None if isinstance(how, RelationField) else how for name, how in plan.items()
+            }
         self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
 
@@ -149,6 +174,19 @@ class PlannedExecutor(SuggestionFreeExecutor):
         try:
             for response_name, field_details_list in grouped_field_set.items():
                 plain = plan[response_name]
+                if isinstance(plain, RelationField):
+                    result = self._execute_relation(
+                        plain,
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, parent_type.name),
+                        position_context,
+                    )
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+                    continue
                 if plain is not None:
                     value = _complete(plain, source_value)
                     if value is not _GENERIC:
@@ -181,6 +219,50 @@ class PlannedExecutor(SuggestionFreeExecutor):
         if not awaitable_fields:
             return results
         return _gathered(results, awaitable_fields)
+
+    def _execute_relation(
+        self,
+        field: RelationField,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's ``execute_field`` with the relation's own resolution in place of the
+        resolver call: the same completion and the same error handling."""
+        return_type = field.field_def.type
+        info = self.build_resolve_info(
+            field.field_def, to_nodes(field_details_list), parent_type, path
+        )
+        try:
+            result = field.relation.resolve_in(self.context_value, source)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            if self.is_awaitable(completed):
+                return self._awaited_field(completed, return_type, field_details_list, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    async def _awaited_field(
+        self,
+        completed: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
 
     def complete_list_value(
         self,

@@ -7,10 +7,23 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.db.models import (
+    Account,
+    Contact,
+    Lead,
+    LeadAssignment,
+    Opportunity,
+    OpportunityHistory,
+    OpportunityProduct,
+    Territory,
+    TerritoryRule,
+    User,
+)
 from sales_graph.db.repositories import accounts, leads, opportunities, territories, users
 from sales_graph.domain.scope import AccessScope
 from sales_graph.schema.dataloader import Loader
@@ -27,30 +40,65 @@ Read = Callable[[AsyncSession, AccessScope, Sequence[uuid.UUID]], Awaitable[list
 
 
 class Loaders:
+    """The request's loaders, each built on its first use: most requests use a few of them."""
+
     def __init__(self, context: Context) -> None:
         self._context = context
-        self.user = self._record(users.by_ids, lambda u: u.id)
-        self.territory = self._record(territories.by_ids, lambda t: t.id)
-        self.territory_members = self._related(territories.members_of, lambda pair: pair)
-        self.territory_rules = self._related(territories.rules_of, lambda r: (r.territory_id, r))
-        self.account = self._record(accounts.by_ids, lambda a: a.id)
-        self.contacts_by_account = self._related(accounts.contacts_of, lambda c: (c.account_id, c))
-        self.lead = self._record(leads.by_ids, lambda lead: lead.id)
-        self.assignments_by_lead = self._related(leads.assignments_of, lambda a: (a.lead_id, a))
-        self.opportunity = self._record(opportunities.by_ids, lambda o: o.id)
-        self.opportunities_by_account = self._related(
-            opportunities.of_accounts, lambda o: (o.account_id, o)
-        )
-        self.products_by_opportunity = self._related(
-            opportunities.products_of, lambda p: (p.opportunity_id, p)
-        )
-        self.history_by_opportunity = self._related(
-            opportunities.history_of, lambda h: (h.opportunity_id, h)
-        )
-        # Reads of the external systems, deduplicated and fanned out with bounded concurrency.
-        settings = context.runtime.settings
-        self.upstream = UpstreamLoaders(
-            context.runtime.connectors,
+
+    @cached_property
+    def user(self) -> Loader[uuid.UUID, User | None]:
+        return self._record(users.by_ids, lambda u: u.id)
+
+    @cached_property
+    def territory(self) -> Loader[uuid.UUID, Territory | None]:
+        return self._record(territories.by_ids, lambda t: t.id)
+
+    @cached_property
+    def territory_members(self) -> Loader[uuid.UUID, list[User]]:
+        return self._related(territories.members_of, lambda pair: pair)
+
+    @cached_property
+    def territory_rules(self) -> Loader[uuid.UUID, list[TerritoryRule]]:
+        return self._related(territories.rules_of, lambda r: (r.territory_id, r))
+
+    @cached_property
+    def account(self) -> Loader[uuid.UUID, Account | None]:
+        return self._record(accounts.by_ids, lambda a: a.id)
+
+    @cached_property
+    def contacts_by_account(self) -> Loader[uuid.UUID, list[Contact]]:
+        return self._related(accounts.contacts_of, lambda c: (c.account_id, c))
+
+    @cached_property
+    def lead(self) -> Loader[uuid.UUID, Lead | None]:
+        return self._record(leads.by_ids, lambda lead: lead.id)
+
+    @cached_property
+    def assignments_by_lead(self) -> Loader[uuid.UUID, list[LeadAssignment]]:
+        return self._related(leads.assignments_of, lambda a: (a.lead_id, a))
+
+    @cached_property
+    def opportunity(self) -> Loader[uuid.UUID, Opportunity | None]:
+        return self._record(opportunities.by_ids, lambda o: o.id)
+
+    @cached_property
+    def opportunities_by_account(self) -> Loader[uuid.UUID, list[Opportunity]]:
+        return self._related(opportunities.of_accounts, lambda o: (o.account_id, o))
+
+    @cached_property
+    def products_by_opportunity(self) -> Loader[uuid.UUID, list[OpportunityProduct]]:
+        return self._related(opportunities.products_of, lambda p: (p.opportunity_id, p))
+
+    @cached_property
+    def history_by_opportunity(self) -> Loader[uuid.UUID, list[OpportunityHistory]]:
+        return self._related(opportunities.history_of, lambda h: (h.opportunity_id, h))
+
+    @cached_property
+    def upstream(self) -> UpstreamLoaders:
+        """Reads of the external systems, deduplicated and fanned out with bounded concurrency."""
+        settings = self._context.runtime.settings
+        return UpstreamLoaders(
+            self._context.runtime.connectors,
             concurrency={
                 system: settings.upstream(system).max_connections for system in UPSTREAM_SYSTEMS
             },

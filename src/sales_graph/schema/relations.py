@@ -49,10 +49,14 @@ class ToOne(Generic[S, R, Item]):
     def resolve(self, source: S, info: Info) -> Item | None:
         """The related record, now when it is loaded; else the awaitable load (the executor
         awaits what a resolver returns), typed as its result for the field's annotation."""
+        return self.resolve_in(info.context, source)
+
+    def resolve_in(self, context: Context, source: S) -> Item | None:
+        """:meth:`resolve` given the request's context."""
         key = self.key(source)
         if not key:
             return None
-        loader = self.loader(info.context.loaders)
+        loader = self.loader(context.loaders)
         found = loader.loaded(key)
         if found is NOT_LOADED:
             return cast("Item | None", self._load(loader, key))
