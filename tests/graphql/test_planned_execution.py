@@ -5,7 +5,9 @@ every inline value fails a request whose planned value differs."""
 
 from __future__ import annotations
 
+import gc
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -216,3 +218,24 @@ async def test_the_suite_checks_every_inline_value(
     messages = [error["message"] for error in body["errors"]]
     assert messages, body
     assert all("Internal" in m or "unexpected" in m.lower() for m in messages), messages
+
+
+async def test_a_cancelled_list_leaves_no_unread_failure(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A list whose loads ahead fail (a key without accounts:read) is cancelled when a non-null
+    sibling fails (a lead that is not there): the failed loads are not logged as never
+    retrieved."""
+    await _records(gateway)
+    key = await create_api_key(
+        gateway.runtime.settings, name="partner", scopes="opportunities:read leads:read"
+    )
+    query = f"""{{ opportunities(limit: 50) {{ items {{ account {{ id }} }} }}
+        a: lead(id: "{uuid.uuid4()}") {{ id }} }}"""
+    for _ in range(5):
+        response = await gateway.client.post(
+            "/graphql", json={"query": query}, headers={"X-API-Key": key.api_key}
+        )
+        assert response.json()["data"] is None
+    gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -172,4 +172,14 @@ def path_route(path: str, endpoints: Mapping[str, Endpoint]) -> Route:
         method = "GET" if request.method == "HEAD" else request.method
         return await endpoints[method](request)
 
-    return Route(path, dispatch, methods=list(endpoints))
+    route = Route(path, dispatch, methods=list(endpoints))
+    route.methods = _Methods(route.methods or ())
+    return route
+
+
+class _Methods(set[str]):
+    """A route's methods, listed in ``Allow`` in one order (a set's order moves with the hash
+    seed, so two workers would answer the same 405 differently)."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(set.__iter__(self)))

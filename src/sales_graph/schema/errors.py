@@ -82,10 +82,13 @@ def _with_extensions(
 
 def _in_response_order(data: Any) -> Any:
     """The sort key of an error: where its path is in the response (fields in the order the
-    document asks for them, list items by index), then the path itself. Errors come in the
-    order of the response, not in the order the fields happened to fail."""
+    document asks for them, list items by index), then where its field is in the document (when
+    ``data`` is null, say), then the path itself. Errors come in the order of the response, not
+    in the order the fields happened to fail."""
 
-    def key(error: GraphQLError) -> tuple[list[int], list[str], str]:
+    def key(
+        error: GraphQLError,
+    ) -> tuple[list[int], list[tuple[int, int]], list[str], str]:
         positions: list[int] = []
         node = data
         for part in error.path or ():
@@ -96,7 +99,8 @@ def _in_response_order(data: Any) -> Any:
             else:
                 break  # under a field that is null
             node = node[part]
-        return positions, [str(part) for part in error.path or ()], error.message
+        locations = [(at.line, at.column) for at in error.locations or ()]
+        return positions, locations, [str(part) for part in error.path or ()], error.message
 
     return key
 

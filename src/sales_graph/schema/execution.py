@@ -310,9 +310,11 @@ class PlannedExecutor(SuggestionFreeExecutor):
         # Waited for, not awaited: cancelling this list must not cancel loads the items share.
         # A failed load is the items' to report: each field awaits the loader's failure.
         waited = [asyncio.ensure_future(load) for load in loads]
-        await asyncio.wait(waited)
         for load in waited:
-            load.exception()  # retrieved: the items' fields report it
+            # Its failure is the items' fields' to report (or nobody's, when the list is
+            # cancelled before its items run): never "exception was never retrieved".
+            load.add_done_callback(_retrieved)
+        await asyncio.wait(waited)
         completed = complete(*args)
         return await completed if self.is_awaitable(completed) else completed
 
@@ -333,6 +335,11 @@ class PlannedExecutor(SuggestionFreeExecutor):
                 f"planned execution of {parent_type.name}.{path.key} gave {value!r}, "
                 f"generic execution {generic!r}"
             )
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _gathered(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
