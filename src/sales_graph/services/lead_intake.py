@@ -129,14 +129,21 @@ async def _update(session: AsyncSession, lead: Lead, data: QualifiedLead) -> Lea
             # Another lead has the address: this one keeps its own rather than fail the event.
             del values["email"]
     lead = await leads.update_lead(session, SYSTEM_SCOPE, lead.id, LeadChanges(**values))
-    if data.campaign_id is not None or data.attribution is not None:
-        if data.campaign_id is not None:
-            lead.campaign_id = data.campaign_id
-        if data.attribution is not None:
-            lead.attribution = data.attribution.model_dump()
-        lead.updated_at = utcnow()
+    if _campaign_given(lead, data):
         await save(session, lead)
     return lead
+
+
+def _campaign_given(lead: Lead, data: QualifiedLead) -> bool:
+    """The campaign and attribution Marketing sent, set on the lead; False when it sent none."""
+    if data.campaign_id is None and data.attribution is None:
+        return False
+    if data.campaign_id is not None:
+        lead.campaign_id = data.campaign_id
+    if data.attribution is not None:
+        lead.attribution = data.attribution.model_dump()
+    lead.updated_at = utcnow()
+    return True
 
 
 class IntakeBatch:
@@ -222,12 +229,7 @@ class IntakeBatch:
             if self._by_email.get(email_before) is lead:
                 del self._by_email[email_before]
             self._by_email[lead.email_normalized] = lead
-        if data.campaign_id is not None or data.attribution is not None:
-            if data.campaign_id is not None:
-                lead.campaign_id = data.campaign_id
-            if data.attribution is not None:
-                lead.attribution = data.attribution.model_dump()
-            lead.updated_at = utcnow()
+        _campaign_given(lead, data)
         self._qualify(lead)
         if lead.territory_id is None and lead.status not in _KEPT_STATUSES:
             await self._assign(lead, None)
