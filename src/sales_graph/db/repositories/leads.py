@@ -107,6 +107,8 @@ async def by_ids_or_emails_for_update(
     statement = (
         _reads.select(scope)
         .where(col(Lead.id).in_(ids) | col(Lead.email_normalized).in_(lowered))
+        # Locked in one order, so that two batches wait for each other instead of deadlocking.
+        .order_by(col(Lead.id))
         .with_for_update()
     )
     return list((await session.exec(statement)).all())
