@@ -4,6 +4,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -61,9 +62,9 @@ def kafka_bootstrap(services: ServiceUrls) -> str:
     return services.kafka
 
 
-@pytest.fixture
-async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+@asynccontextmanager
+async def new_postgres_database(postgres_url: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database on ``postgres_url``'s server, dropped at the end."""
     url = make_url(postgres_url)
     name = f"sg_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(
@@ -79,6 +80,13 @@ async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    async with new_postgres_database(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
@@ -21,6 +20,7 @@ from sales_graph.db.models import Lead, Territory, TerritoryMember, TerritoryRul
 from sales_graph.runtime import Runtime
 from sales_graph.worker import marketing
 from sales_graph.worker.consumer import Rejected
+from tests.conftest import new_postgres_database
 from tests.factories import make_org
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -107,29 +107,14 @@ def scenario(org: SimpleNamespace) -> tuple[list[Lead], list[dict[str, Any]]]:
 
 @pytest.fixture
 async def two_databases(postgres_url: str) -> AsyncIterator[tuple[Database, Database]]:
-    url = make_url(postgres_url)
-    admin = await asyncpg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-    names = [f"sg_test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    dbs: list[Database] = []
-    try:
-        for name in names:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            db = Database(url.set(database=name).render_as_string(hide_password=False))
+    async with AsyncExitStack() as stack:
+        dbs: list[Database] = []
+        for _ in range(2):
+            db = Database(await stack.enter_async_context(new_postgres_database(postgres_url)))
+            stack.push_async_callback(db.dispose)
             await upgrade(db.engine)
             dbs.append(db)
         yield dbs[0], dbs[1]
-    finally:
-        for db in dbs:
-            await db.dispose()
-        for name in names:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def _same_org(one: Database, other: Database) -> SimpleNamespace:

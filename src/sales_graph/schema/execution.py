@@ -173,41 +173,36 @@ class PlannedExecutor(SuggestionFreeExecutor):
         awaitable_fields: list[str] = []
         try:
             for response_name, field_details_list in grouped_field_set.items():
-                plain = plan[response_name]
-                if isinstance(plain, RelationField):
-                    result = self._execute_relation(
-                        plain,
-                        parent_type,
-                        source_value,
-                        field_details_list,
-                        Path(path, response_name, parent_type.name),
-                        position_context,
-                    )
-                    results[response_name] = result
-                    if is_awaitable(result):
-                        awaitable_fields.append(response_name)
-                    continue
-                if plain is not None:
-                    value = _complete(plain, source_value)
+                how = plan[response_name]
+                if isinstance(how, PlainField):
+                    value = _complete(how, source_value)
                     if value is not _GENERIC:
                         if self.verify:
+                            field_path = Path(path, response_name, parent_type.name)
                             self._check(
                                 value,
                                 parent_type,
                                 source_value,
                                 field_details_list,
-                                Path(path, response_name, parent_type.name),
+                                field_path,
                                 position_context,
                             )
                         results[response_name] = value
                         continue
-                result = self.execute_field(
-                    parent_type,
-                    source_value,
-                    field_details_list,
-                    Path(path, response_name, parent_type.name),
-                    position_context,
-                )
+                field_path = Path(path, response_name, parent_type.name)
+                if isinstance(how, RelationField):
+                    result = self._execute_relation(
+                        how,
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        field_path,
+                        position_context,
+                    )
+                else:
+                    result = self.execute_field(
+                        parent_type, source_value, field_details_list, field_path, position_context
+                    )
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):
