@@ -17,8 +17,8 @@ from tests.kafka_topics import CREATED, delete_created
 from tests.services import ServiceUrls, read_service_urls, require_reachable
 
 # The fixtures of the lead-to-contract flow (``billing_sim``, ``flow``), for tests/events and
-# tests/limits.
-pytest_plugins = ["tests.events.flow_conftest"]
+# tests/limits; ``prometheus`` and ``jaeger``, the real backends, started on first use.
+pytest_plugins = ["tests.events.flow_conftest", "tests.observability.backends"]
 
 SERVICES = read_service_urls()
 

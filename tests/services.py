@@ -19,6 +19,17 @@ class ServiceUrls:
     # Kafka's FAULTS listener, and the address it advertises (a toxiproxy proxy's listen).
     kafka_faults: str
     kafka_proxied: str
+    # Started only by the tests that need them (tests/observability/backends.py).
+    prometheus: str
+    jaeger_query: str
+    jaeger_otlp: str  # OTLP over HTTP (the traces endpoint is <this>/v1/traces)
+    jaeger_otlp_grpc: str
+    # The variables that configure scripts/services itself (its folder, ports, versions),
+    # passed to it when a fixture starts a service.
+    script_env: tuple[tuple[str, str], ...] = ()
+
+
+_SCRIPT_VARIABLES = {"SALES_GRAPH_SERVICES_DIR", "SALES_GRAPH_SERVICES_TIMEOUT"}
 
 
 def _pop(name: str, default: str) -> str:
@@ -37,6 +48,18 @@ def read_service_urls() -> ServiceUrls:
         toxiproxy=_pop("SALES_GRAPH_TOXIPROXY_URL", "http://127.0.0.1:8474"),
         kafka_faults=_pop("SALES_GRAPH_KAFKA_FAULTS", "127.0.0.1:9094"),
         kafka_proxied=_pop("SALES_GRAPH_KAFKA_PROXIED", "127.0.0.1:19094"),
+        prometheus=_pop("SALES_GRAPH_PROMETHEUS_URL", "http://127.0.0.1:9090"),
+        jaeger_query=_pop("SALES_GRAPH_JAEGER_QUERY_URL", "http://127.0.0.1:16686"),
+        jaeger_otlp=_pop("SALES_GRAPH_JAEGER_OTLP_URL", "http://127.0.0.1:4318"),
+        jaeger_otlp_grpc=_pop("SALES_GRAPH_JAEGER_OTLP_GRPC", "127.0.0.1:4317"),
+        script_env=tuple(
+            sorted(
+                (name, value)
+                for name, value in os.environ.items()
+                if name in _SCRIPT_VARIABLES or name.endswith(("_PORT", "_VERSION"))
+                if name.startswith("SALES_GRAPH_")
+            )
+        ),
     )
     for name in [n for n in os.environ if n.startswith("SALES_GRAPH_")]:
         del os.environ[name]
