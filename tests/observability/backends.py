@@ -39,8 +39,8 @@ from tests.services import ServiceUrls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "services"
-# The first run installs Prometheus and builds Jaeger (minutes on two cores).
-START_TIMEOUT = 1200.0
+# The first run installs Prometheus and builds Jaeger (20 minutes on two busy cores).
+START_TIMEOUT = 2400.0
 
 T = TypeVar("T")
 Series = dict[str, Any]  # one element of an instant query's "result": {"metric": ..., "value": ...}
@@ -84,7 +84,9 @@ def start_service(name: str, services: ServiceUrls, ports: dict[str, str], probe
         print(run.stderr)  # the whole output, shown with the failure
         lines = [line for line in run.stderr.splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("services: ")]
-        reason = (errors or lines or [f"exit {run.returncode}"])[-1]
+        reason = (errors or lines or [f"exit {run.returncode}"])[-1].removeprefix(
+            "services: error: "
+        )
         pytest.fail(f"{name} could not be started by scripts/services: {reason}", pytrace=False)
     print(f"{name}: started by scripts/services in {time.monotonic() - started:.1f}s")
 
