@@ -46,8 +46,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 DEFAULT_QUERY = """\
-# GraphiQL, served by sales-graph (no network beyond the gateway).
-# Paste a token into the Authorization header below (Headers), then run with Ctrl-Enter.
+# sales-graph's GraphiQL: all from the gateway, no CDN.
+# Put a token in Headers (below), then run: Ctrl-Enter.
+# Then re-fetch the schema (the circle arrow, left) for
+# the docs and completion.
 {
   me {
     name
