@@ -152,6 +152,7 @@ async def test_the_page_runs_no_inline_code_under_its_csp(site: Site) -> None:
     assert settings_tag["type"] == "application/json"
     assert not any("style" in attrs or tag == "style" for tag, attrs in page.tags)
     assert response.headers["x-frame-options"] == "DENY"
+    assert "Accept" in response.headers["vary"].split(", ")
     # Other routes carry no page policy: theirs stays as it was.
     assert "content-security-policy" not in (await site.client.get("/healthz")).headers
 

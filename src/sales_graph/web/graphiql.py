@@ -122,10 +122,15 @@ def page_html() -> str:
 
 
 def page() -> Response:
-    """The IDE page. Revalidated on each load (the asset URLs in it change with the files)."""
+    """The IDE page. Revalidated on each load (the asset URLs in it change with the files);
+    ``GET /graphql`` answers by ``Accept``, which a cache must key on."""
     return HTMLResponse(
         page_html(),
-        headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"},
+        headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Cache-Control": "no-cache",
+            "Vary": "Accept",
+        },
     )
 
 

@@ -4,6 +4,8 @@ Media types per GraphQL over HTTP: a client that prefers ``application/graphql-r
 gets it, and a request that fails before execution (parse, validation, variable coercion,
 limits) is then a 400; with ``application/json`` (the default) such a failure stays a 200. In
 both, a result that failed before execution has no ``data`` entry (GraphQL spec, "Response").
+A GET without a query from a browser (``Accept`` names ``text/html``) gets the GraphiQL page of
+``web/graphiql.py`` outside production; any other GET without a query is a 400.
 """
 
 from __future__ import annotations
