@@ -22,6 +22,7 @@ from sales_graph.web.authentication import AuthenticationMiddleware
 from sales_graph.web.body import RequestBodyLimits
 from sales_graph.web.browser import SecurityHeadersMiddleware, cors_middleware
 from sales_graph.web.envelope import handle_http_exception, handle_sales_graph_error
+from sales_graph.web.graphiql import graphiql_routes
 from sales_graph.web.graphql import GraphQLApp
 from sales_graph.web.health import healthz, readyz
 from sales_graph.web.middleware import RequestContextMiddleware
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     schema = build_schema(settings.graphql, introspection=not settings.is_production)
     graphql = GraphQLApp(
         schema,
-        graphql_ide=None if settings.is_production else "graphiql",
+        graphiql=not settings.is_production,
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         *auth_routes(),
         *webhook_routes(),
         *rest_routes(schema),
+        *([] if settings.is_production else graphiql_routes()),
     ]
     app = Starlette(
         routes=routes,
