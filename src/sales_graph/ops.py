@@ -117,7 +117,7 @@ async def prepare_demo(
 
 async def _request_missing_contracts(settings: Settings) -> int:
     """What the gateway's contract sweep would do over its first minutes, now: a contract from
-    Billing for every won deal without one. The number stored."""
+    Billing for every won deal without one (the seeded ones). The number stored."""
     from sales_graph.worker.billing import ContractSweep
 
     runtime = build_runtime(settings)
@@ -125,7 +125,9 @@ async def _request_missing_contracts(settings: Settings) -> int:
         connectors = runtime.connectors
         if connectors is None or not connectors.billing.upstream.configured:
             return 0
-        sweep = ContractSweep(runtime)
+        # No grace: seeding records no closed_won events, so no consumer will take the deals
+        # won "now" (Billing dedupes by the opportunity id anyway).
+        sweep = ContractSweep(runtime, grace_s=0)
         stored = 0
         while found := await sweep.run_once():
             stored += found

@@ -147,6 +147,29 @@ def test_the_banner_comes_last_with_every_url_and_the_tokens_at_its_end(demo: De
             assert response.status_code == 200, (path, response.text[:500])
 
 
+def test_every_seeded_won_deal_has_its_contract_before_the_banner(demo: Demo) -> None:
+    """Seeding asked the simulated Billing for them (quietly), even for deals won "now"."""
+    admin = demo.output.rstrip("\n").splitlines()[-1].split()[1]
+    query = "query($o: Int) { opportunities(stage: CLOSED_WON, limit: 200, offset: $o) {"
+    query += " totalCount hasMore items { contractId } } }"
+    missing, seen, offset = 0, 0, 0
+    with httpx.Client(base_url=demo.base_url, timeout=30) as client:
+        while True:
+            response = client.post(
+                "/graphql",
+                json={"query": query, "variables": {"o": offset}},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            page = response.json()["data"]["opportunities"]
+            seen += len(page["items"])
+            missing += sum(item["contractId"] is None for item in page["items"])
+            if not page["hasMore"]:
+                break
+            offset += len(page["items"])
+    assert seen == page["totalCount"] > 100
+    assert missing == 0
+
+
 def test_every_readme_command_block_works_as_pasted(demo: Demo) -> None:
     readme = (demo.clone / "README.md").read_text()
     blocks = list(command_blocks(readme))
