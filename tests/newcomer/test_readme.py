@@ -40,6 +40,12 @@ class Demo:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def token(self, role: str) -> str:
+        """The bearer token the banner printed for ``role``."""
+        found = re.search(rf"^  {role} +(\S+)$", self.output, re.M)
+        assert found, self.output
+        return found.group(1)
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -136,7 +142,7 @@ def test_the_banner_comes_last_with_every_url_and_the_tokens_at_its_end(demo: De
     assert [line.split()[0] for line in banner[-3:]] == list(ROLES), demo.output
     urls = set(re.findall(rf"{re.escape(demo.base_url)}(/[\w./-]*)", "\n".join(banner)))
     assert {"/graphql", "/docs", "/openapi.json", "/api/v1/", "/metrics", "/readyz"} <= urls
-    token = banner[-1].split()[1]
+    token = demo.token("admin")
     with httpx.Client(base_url=demo.base_url, timeout=10) as client:
         # /metrics comes from other work on the branch that adds it; listed already.
         for path in sorted(urls - {"/metrics", "/api/v1/"}):
@@ -149,7 +155,7 @@ def test_the_banner_comes_last_with_every_url_and_the_tokens_at_its_end(demo: De
 
 def test_every_seeded_won_deal_has_its_contract_before_the_banner(demo: Demo) -> None:
     """Seeding asked the simulated Billing for them (quietly), even for deals won "now"."""
-    admin = demo.output.rstrip("\n").splitlines()[-1].split()[1]
+    admin = demo.token("admin")
     query = "query($o: Int) { opportunities(stage: CLOSED_WON, limit: 200, offset: $o) {"
     query += " totalCount hasMore items { contractId } } }"
     missing, seen, offset = 0, 0, 0
@@ -160,6 +166,7 @@ def test_every_seeded_won_deal_has_its_contract_before_the_banner(demo: Demo) ->
                 json={"query": query, "variables": {"o": offset}},
                 headers={"Authorization": f"Bearer {admin}"},
             )
+            assert "errors" not in response.json(), response.text
             page = response.json()["data"]["opportunities"]
             seen += len(page["items"])
             missing += sum(item["contractId"] is None for item in page["items"])
