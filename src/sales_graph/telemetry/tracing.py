@@ -126,11 +126,8 @@ def configure(
         processors = [BatchSpanProcessor(e) for e in exporters_from_env()]
         if not processors:
             return False
-    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
-    resource = Resource.create({SERVICE_NAME: default_service_name}).merge(
-        OTELResourceDetector().detect()
-    )
-    provider = TracerProvider(resource=resource)  # the sampler of OTEL_TRACES_SAMPLER(_ARG)
+    # The sampler of OTEL_TRACES_SAMPLER(_ARG): parent-based, always on by default.
+    provider = TracerProvider(resource=service_resource(default_service_name))
     for processor in processors:
         provider.add_span_processor(processor)
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -139,6 +136,14 @@ def configure(
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
     _state = _Tracing(provider, provider.get_tracer("sales_graph"))
     return True
+
+
+def service_resource(default_service_name: str) -> Resource:
+    """The process's resource: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the
+    default name (``sales-graph``, ``sales-graph-worker``)."""
+    return Resource.create({SERVICE_NAME: default_service_name}).merge(
+        OTELResourceDetector().detect()
+    )
 
 
 def shutdown() -> None:
