@@ -168,9 +168,11 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
     import signal
 
     from sales_graph.logs import configure_logging
+    from sales_graph.telemetry import tracing
     from sales_graph.worker.launch import start_in_process, start_kafka
 
     configure_logging(settings.log_level, json=settings.log_json)
+    owns_tracing = tracing.configure("sales-graph-worker")
     runtime = build_runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -186,6 +188,8 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
         await events.stop()
     finally:
         await runtime.close()
+        if owns_tracing:
+            tracing.shutdown()  # flushes the spans still buffered
 
 
 async def generate_forecasts(settings: Settings, *, period: str | None = None) -> GenerationSummary:
