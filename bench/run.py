@@ -15,6 +15,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ import httpx
 from bench import events, peer, report, scenarios
 from bench.load import Wrk, ensure_wrk
 from bench.org import ADMIN_EMAIL, REP_EMAIL, VP_EMAIL, Org
-from bench.procs import Process, ServerConfig, spawn, uvicorn, wait_ready
+from bench.procs import Process, ServerConfig, free_port, spawn, uvicorn, wait_ready
 from bench.profile import Profiler
 from bench.seed import seed
 from bench.stack import CLI, DSN, ROOT, Stack
@@ -39,6 +40,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "naive": ("bench.apps:gateway_naive", {}),
     "no_access_filter": ("bench.apps:gateway_no_access_filter", {}),
     "no_rate_limit": ("bench.apps:gateway", {"SALES_GRAPH_RATE_LIMIT__ENABLED": "false"}),
+    "no_metrics": ("bench.apps:gateway", {"SALES_GRAPH_METRICS__ENABLED": "false"}),
     # Every Customer Experience read goes upstream (fresh for 0 s; the stale copy is kept).
     "cold_cache": (
         "bench.apps:gateway",
@@ -69,6 +71,7 @@ class Run:
     config: ServerConfig = field(default_factory=ServerConfig)
     servers: dict[str, Process] = field(default_factory=dict)
     simulators: Process | None = None
+    otlp_sink: Process | None = None
     upstream_env: dict[str, str] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
 
@@ -124,6 +127,28 @@ class Run:
             if server is not None:
                 server.stop()
 
+    def start_tracing_gateway(self) -> None:
+        """The gateway with OpenTelemetry on at full sampling, exporting over OTLP/HTTP to a
+        receiver that keeps nothing (``bench/otlp_sink.py``)."""
+        port = free_port()
+        command = [sys.executable, "-m", "bench.otlp_sink", str(port)]
+        self.otlp_sink = spawn("otlp_sink", command, self.stack.gateway_env(), self.logs)
+        self.otlp_sink.port = port
+        self.start_gateway(
+            "tracing",
+            "bench.apps:gateway",
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_sink.url,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_TRACES_SAMPLER": "always_on",
+                "OTEL_SERVICE_NAME": "sales-graph-bench",
+                # A queue that holds what a full-speed run makes, so no span is dropped (a
+                # dropped span is one not paid for).
+                "OTEL_BSP_MAX_QUEUE_SIZE": "200000",
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
+            },
+        )
+
     def start_simulators(self) -> None:
         """``sales-graph simulate``, Customer Experience answering after 50 ms."""
         command = [CLI, "simulate", "--base-port", str(_free_ports(5))]
@@ -145,8 +170,9 @@ class Run:
 
     def shutdown(self) -> None:
         self.stop()
-        if self.simulators is not None:
-            self.simulators.stop()
+        for process in (self.simulators, self.otlp_sink):
+            if process is not None:
+                process.stop()
 
 
 def _free_ports(count: int, first: int = 9310) -> int:
@@ -266,6 +292,7 @@ def main() -> None:
         run.log(f"gateway variants, floor and PostGraphile ({run.config.label})")
         for name, (factory, settings) in VARIANTS.items():
             run.start_gateway(name, factory, settings)
+        run.start_tracing_gateway()
         run.start_floor()
         run.start_postgraphile()
         for name, server in run.servers.items():

@@ -226,6 +226,8 @@ def checks(run: Run) -> None:
         compare(f"{request}: gateway = floor", "gateway", "floor", request)
         compare(f"{request}: gateway = no access filter", "gateway", "no_access_filter", request)
         compare(f"{request}: gateway = no rate limit", "gateway", "no_rate_limit", request)
+        compare(f"{request}: gateway = no metrics", "gateway", "no_metrics", request)
+        compare(f"{request}: gateway = tracing", "gateway", "tracing", request)
     for size in PAGE_SIZES:
         compare(f"page {size}: gateway = naive", "gateway", "naive", f"page_{size}")
         compare(
@@ -233,6 +235,15 @@ def checks(run: Run) -> None:
         )
     if "postgraphile" in run.servers:
         _check_postgraphile(run, all_calls, same)
+    sink = run.otlp_sink
+    if sink is not None:
+        # The tracing gateway did export: its spans reached the receiver (batched, so poll).
+        deadline = time.monotonic() + 15
+        received = httpx.get(f"{sink.url}/count").json()
+        while received["exports"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            received = httpx.get(f"{sink.url}/count").json()
+        same["tracing: spans exported over OTLP"] = received["exports"] > 0
     run.results["checks"] = same
     run.log(f"checks: {sum(same.values())}/{len(same)} identical answers")
 
@@ -263,11 +274,28 @@ def _check_postgraphile(run: Run, all_calls: dict[str, Call], same: dict[str, bo
 # --------------------------------------------------------------------------- scenarios 1, 6
 
 
+# Scenario 6: (feature, the server with it, the server without it, goal for with / without).
+# Metrics are on in every gateway but ``no_metrics``; tracing is on only in ``tracing``.
+OVERHEADS = (
+    ("access filter", "gateway", "no_access_filter", 0.9),
+    ("rate limiter", "gateway", "no_rate_limit", 0.9),
+    ("metrics", "gateway", "no_metrics", 0.95),
+    ("tracing, every request sampled", "tracing", "gateway", 0.85),
+)
+
+
 def rest_floor_and_overheads(run: Run) -> None:
     pairs = [
         (server, request)
         for request in ("vp_all", "rep_mine")
-        for server in ("gateway", "floor", "no_access_filter", "no_rate_limit")
+        for server in (
+            "gateway",
+            "floor",
+            "no_access_filter",
+            "no_rate_limit",
+            "no_metrics",
+            "tracing",
+        )
     ]
     run.log(f"scenarios 1 and 6: {len(pairs)} runs x {run.options.rounds} rounds")
     loads = interleaved(run, pairs, run.options.rounds)
@@ -288,21 +316,23 @@ def rest_floor_and_overheads(run: Run) -> None:
                 },
             }
         )
-        for off, what in (("no_access_filter", "access filter"), ("no_rate_limit", "rate limiter")):
-            without = loads[(off, request)]
+        for what, on, off, goal in OVERHEADS:
+            with_it, without = loads[(on, request)], loads[(off, request)]
+            ratio = _ratio(with_it.rps, without.rps)
             six["rows"].append(
                 {
                     "overhead": what,
                     "request": request,
-                    "on": _row(gateway),
+                    "on": _row(with_it),
                     "off": _row(without),
-                    "ratio": _ratio(gateway.rps, without.rps),
+                    "ratio": ratio,
+                    "goal": goal,
+                    "met": ratio >= goal,
                 }
             )
     one["goal"] = 0.5
     one["met"] = all(row["ratio"] >= 0.5 for row in one["rows"])
-    six["goal"] = 0.9
-    six["met"] = all(row["ratio"] >= 0.9 for row in six["rows"])
+    six["met"] = all(row["met"] for row in six["rows"])
 
 
 def rss_summary(run: Run) -> None:

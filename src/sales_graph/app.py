@@ -17,11 +17,13 @@ from sales_graph.resolvers import build_schema
 from sales_graph.rest import rest_routes
 from sales_graph.runtime import Runtime, build_runtime, load_deal_model
 from sales_graph.settings import Settings
+from sales_graph.telemetry import tracing
 from sales_graph.web.auth_routes import auth_routes
 from sales_graph.web.authentication import AuthenticationMiddleware
 from sales_graph.web.body import RequestBodyLimits
 from sales_graph.web.browser import SecurityHeadersMiddleware, cors_middleware
 from sales_graph.web.envelope import handle_http_exception, handle_sales_graph_error
+from sales_graph.web.graphiql import graphiql_routes
 from sales_graph.web.graphql import GraphQLApp
 from sales_graph.web.health import healthz, readyz
 from sales_graph.web.middleware import RequestContextMiddleware
@@ -36,10 +38,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """The gateway. Pass ``runtime`` to share clients the caller already built (the demo, tests)."""
     settings = settings or (runtime.settings if runtime else Settings())
     configure_logging(settings.log_level, json=settings.log_json)
-    schema = build_schema(settings.graphql, introspection=not settings.is_production)
+    # On when OTEL_* asks for an exporter; this app then flushes and ends it at shutdown.
+    owns_tracing = tracing.configure("sales-graph")
+    schema = build_schema(
+        settings.graphql,
+        introspection=not settings.is_production,
+        resolver_spans=settings.tracing.resolvers,
+    )
     graphql = GraphQLApp(
         schema,
-        graphql_ide=None if settings.is_production else "graphiql",
+        graphiql=not settings.is_production,
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
@@ -65,6 +73,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if owned:
                 await app.state.runtime.close()
             _log.info("app.stopped")
+            if owns_tracing:
+                tracing.shutdown()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -73,12 +83,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         *auth_routes(),
         *webhook_routes(),
         *rest_routes(schema),
+        *([] if settings.is_production else graphiql_routes()),
     ]
     app = Starlette(
         routes=routes,
         # Outermost first. Security headers wrap even the 500 envelope; CORS headers reach
         # 401/413/429 too; rate limits need the principal; body limits count as requests.
         middleware=[
+            *tracing.server_middleware(),
             Middleware(SecurityHeadersMiddleware),
             Middleware(RequestContextMiddleware),
             cors_middleware(settings.http),

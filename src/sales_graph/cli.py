@@ -4,25 +4,63 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from sales_graph.settings import Settings
+
+if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="sales-graph gateway")
 T = TypeVar("T")
 
 
 def _settings(demo: bool = False) -> Settings:
+    """The settings of a command that creates what it needs (``migrate``, the demo)."""
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if demo and settings.database_url and not settings.database_url.startswith("sqlite"):
         typer.echo("note: --demo with SALES_GRAPH_DATABASE_URL set uses that database", err=True)
     return settings
+
+
+def _existing() -> Settings:
+    """The settings of a command that uses the database, once it is there and migrated; else
+    one line on stderr and exit 1, having created nothing (no file, no directory, no key)."""
+    from sales_graph.db.presence import DatabaseMissing, require_database, sqlite_file
+
+    settings = Settings()
+    url = settings.effective_database_url
+    try:
+        asyncio.run(require_database(url))
+    except DatabaseMissing as exc:
+        if sqlite_file(url) is None:
+            hint = (
+                "start it, or point SALES_GRAPH_DATABASE_URL at it, and run `sales-graph migrate`"
+            )
+        else:
+            hint = (
+                "run `make demo` or `sales-graph migrate` "
+                "(set SALES_GRAPH_DATA_DIR to the directory that holds sales_graph.db"
+                + (", e.g. SALES_GRAPH_DATA_DIR=.demo)" if _demo_nearby(settings) else ")")
+            )
+        typer.echo(f"error: {exc}: {hint}", err=True)
+        raise typer.Exit(1) from None
+    return settings
+
+
+def _demo_nearby(settings: Settings) -> bool:
+    """``make demo``'s database is in ./.demo and the command looked elsewhere."""
+    demo = Path(".demo") / "sales_graph.db"
+    return demo.is_file() and settings.data_dir.resolve() != demo.parent.resolve()
 
 
 @app.command()
@@ -79,7 +117,7 @@ def token(
 
     if (email is None) == (role is None):
         raise typer.BadParameter("give exactly one of --email or --role")
-    typer.echo(asyncio.run(issue_user_token(_settings(), email=email, role=role, ttl_s=ttl)))
+    typer.echo(asyncio.run(issue_user_token(_existing(), email=email, role=role, ttl_s=ttl)))
 
 
 @app.command("export-schema")
@@ -103,33 +141,62 @@ def serve(
     """Run the gateway (uvicorn)."""
     import uvicorn
 
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    if not demo:
+        settings = _existing()
+        os.environ.setdefault("SALES_GRAPH_DATA_DIR", str(settings.data_dir))
+        uvicorn.run("sales_graph.app:create_app", workers=workers, **options)
+        return
+    if workers != 1:
+        raise typer.BadParameter("the demo runs one worker", param_hint="--workers")
+    banner = _prepare_demo(f"http://{host}:{port}")
+    server = _demo_server(uvicorn.Config("sales_graph.app:create_app", **options), banner)
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+def _prepare_demo(base_url: str) -> list[str]:
+    """Starts the simulators, points the settings at them, migrates and seeds: the banner."""
+    from sales_graph.logs import configure_logging
     from sales_graph.ops import prepare_demo
+    from sales_graph.simulators.background import serve_in_thread
 
-    upstreams: dict[str, str] = {}
-    if demo:
-        from sales_graph.simulators.background import serve_in_thread
-
-        # The simulators serve the app's connectors (docs/upstreams.md); what is set wins.
-        simulators = serve_in_thread()
-        for name, value in simulators.running.env().items():
-            os.environ.setdefault(name, value)
-        upstreams = simulators.running.urls
-    settings = _settings(demo=demo)
-    if demo:
-        for line in asyncio.run(prepare_demo(settings, f"http://{host}:{port}", upstreams)):
-            typer.echo(line)
+    # The simulators serve the app's connectors (docs/upstreams.md); what is set wins.
+    simulators = serve_in_thread()
+    for name, value in simulators.running.env().items():
+        os.environ.setdefault(name, value)
+    settings = _settings(demo=True)
     os.environ.setdefault("SALES_GRAPH_DATA_DIR", str(settings.data_dir))
-    uvicorn.run(
-        "sales_graph.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    # Seeding's own lines (Billing's contracts for the won deals) only at DEBUG.
+    quiet = "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING"
+    configure_logging(quiet, json=settings.log_json)
+    # How this command was run (.venv/bin/sales-graph by make demo), for the banner's hint.
+    command = sys.argv[0] if Path(sys.argv[0]).name == "sales-graph" else "sales-graph"
+    return asyncio.run(prepare_demo(settings, base_url, simulators.running.urls, command))
+
+
+def _demo_server(config: uvicorn.Config, banner: list[str]) -> uvicorn.Server:
+    import uvicorn
+
+    class DemoServer(uvicorn.Server):
+        """Prints the demo's banner once it listens: after the startup lines, so that the
+        tokens stay in sight."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                typer.echo("\n".join(banner))
+
+    return DemoServer(config)
 
 
 @app.command()
@@ -142,7 +209,7 @@ def worker(
     """Run the outbox relay, the event consumers and the forecast scheduler until stopped."""
     from sales_graph.ops import run_worker
 
-    asyncio.run(run_worker(_settings(), relays=relays, consumers=consumers))
+    asyncio.run(run_worker(_existing(), relays=relays, consumers=consumers))
 
 
 @app.command()
@@ -189,7 +256,7 @@ def client_create(
     """Register an OAuth client; prints client_id and the secret (shown only now)."""
     from sales_graph.auth.admin import create_client
 
-    created = _admin(create_client(_settings(), name=name, user_email=user_email, scopes=scopes))
+    created = _admin(create_client(_existing(), name=name, user_email=user_email, scopes=scopes))
     _echo_once(
         "secret",
         {
@@ -206,7 +273,7 @@ def client_revoke(client_id: Annotated[str, typer.Argument(help="sgc_ and 16 hex
     """Revoke an OAuth client: no new tokens, its API keys refused at once."""
     from sales_graph.auth.admin import revoke_client
 
-    _admin(revoke_client(_settings(), client_id))
+    _admin(revoke_client(_existing(), client_id))
     typer.echo(f"revoked {client_id.strip()}; its tokens and API keys are refused from now on")
 
 
@@ -231,7 +298,7 @@ def client_list() -> None:
     """The OAuth clients, one per line (no secrets)."""
     from sales_graph.auth.admin import list_clients
 
-    for c in _admin(list_clients(_settings())):
+    for c in _admin(list_clients(_existing())):
         state = _state(c.revoked_at)
         kind = "user" if c.acts_as_user else "partner"
         typer.echo(
@@ -245,7 +312,7 @@ def apikey_list() -> None:
     """The API keys by prefix, one per line (no secrets)."""
     from sales_graph.auth.admin import list_api_keys
 
-    for k in _admin(list_api_keys(_settings())):
+    for k in _admin(list_api_keys(_existing())):
         state = _state(k.revoked_at)
         typer.echo(
             f"{k.prefix}  {state:<28}  client {k.client_id}  expires {_when(k.expires_at, 'never')}"
@@ -265,7 +332,7 @@ def apikey_create(
 
     created = _admin(
         create_api_key(
-            _settings(),
+            _existing(),
             name=name,
             scopes=scopes,
             expires_in_days=expires_in_days,
@@ -289,7 +356,7 @@ def apikey_revoke(prefix: Annotated[str, typer.Argument(help="sgk_ and 12 hex di
     """Revoke an API key at once."""
     from sales_graph.auth.admin import revoke
 
-    _admin(revoke(_settings(), prefix))
+    _admin(revoke(_existing(), prefix))
     typer.echo(f"revoked {prefix.strip()[:16]}")
 
 
@@ -298,7 +365,7 @@ def keys_rotate() -> None:
     """Add a new signing key; the previous one keeps verifying until the next rotation."""
     from sales_graph.auth.admin import rotate_signing_keys
 
-    kids = rotate_signing_keys(_settings())
+    kids = rotate_signing_keys(_existing())
     typer.echo(f"signing with {kids[-1]}; verifying {', '.join(kids)}")
 
 
@@ -319,7 +386,7 @@ def model_train(
     AUC is not below the model in use (or with --force)."""
     from sales_graph.ops import train_deal_model
 
-    report = asyncio.run(train_deal_model(_settings(), holdout=holdout, force=force))
+    report = asyncio.run(train_deal_model(_existing(), holdout=holdout, force=force))
     typer.echo(
         f"model {report.version}: trained on {report.trained_on} closed deals, "
         f"AUC {report.auc:.3f} on {report.held_out} held out (prior model: {report.prior_auc:.3f})"
@@ -349,7 +416,7 @@ def forecast_generate(
     from sales_graph.ops import generate_forecasts
 
     try:
-        summary = asyncio.run(generate_forecasts(_settings(), period=period))
+        summary = asyncio.run(generate_forecasts(_existing(), period=period))
     except ValidationError as exc:
         raise typer.BadParameter("a period is Q1_2026, M03_2026 or FY2026") from exc
     typer.echo(

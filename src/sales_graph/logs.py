@@ -6,6 +6,7 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
 
 
 class _Stderr:
@@ -18,9 +19,22 @@ class _Stderr:
         sys.stderr.flush()
 
 
+def add_trace_ids(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """``trace_id`` and ``span_id`` (hex) of the span the line is written in, when there is one
+    (tracing on: ``telemetry/tracing.py``); a log line leads to its trace and back."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = format(context.trace_id, "032x")
+        event_dict["span_id"] = format(context.span_id, "016x")
+    return event_dict
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

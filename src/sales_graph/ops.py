@@ -68,37 +68,72 @@ async def issue_user_token(
 
 
 async def prepare_demo(
-    settings: Settings, base_url: str, upstreams: dict[str, str] | None = None
+    settings: Settings,
+    base_url: str,
+    upstreams: dict[str, str] | None = None,
+    command: str = "sales-graph",
 ) -> list[str]:
-    """Migrate, seed when empty, and the lines the demo prints: URLs (the gateway's and the
-    simulated ``upstreams``') and ready tokens."""
+    """Migrate, seed when empty, have Billing create the seeded won deals' contracts (when it is
+    configured: the demo's simulator), and the lines the demo prints once it listens: what was
+    seeded, every URL (the gateway's and the simulated ``upstreams``'), a partner API key and,
+    last, ready bearer tokens (``command`` is how the banner says to make more)."""
     await migrate_database(settings)
     summary = await seed_demo_database(settings)
+    await _request_missing_contracts(settings)
     lines = [
         "sales-graph demo",
-        f"  database:   {settings.effective_database_url}",
+        f"  database:    {settings.effective_database_url}",
         (
-            f"  seeded:     {summary.users} users, {summary.territories} territories, "
+            f"  seeded:      {summary.users} users, {summary.territories} territories, "
             f"{summary.accounts} accounts, {summary.leads} leads, "
             f"{summary.opportunities} opportunities"
             if summary
-            else "  seeded:     (existing data kept)"
+            else "  seeded:      (existing data kept)"
         ),
-        f"  GraphQL IDE: {base_url}/graphql",
-        f"  health:      {base_url}/healthz  {base_url}/readyz",
         *(f"  simulator:   {system:<20} {url}" for system, url in (upstreams or {}).items()),
         "",
-        "Bearer tokens (paste as 'Authorization: Bearer <token>'):",
+        f"  GraphQL:     {base_url}/graphql  (GraphiQL in a browser)",
+        f"  REST:        {base_url}/api/v1/  (e.g. {base_url}/api/v1/leads)",
+        f"  REST docs:   {base_url}/docs  {base_url}/openapi.json",
+        f"  metrics:     {base_url}/metrics",
+        f"  health:      {base_url}/healthz  {base_url}/readyz",
     ]
-    for role in (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN):
-        token = await issue_user_token(settings, email=None, role=role.value)
-        lines.append(f"  {role.value:<14} {token}")
     from sales_graph.auth.admin import create_api_key
     from sales_graph.domain.permissions import SCOPES
 
     key = await create_api_key(settings, name="demo partner", scopes=" ".join(sorted(SCOPES)))
     lines += ["", "Partner API key (paste as 'X-API-Key: <key>'; every scope):", f"  {key.api_key}"]
+    lines += [
+        "",
+        f"Bearer tokens for {settings.auth.access_token_ttl_s // 60} minutes (paste as "
+        "'Authorization: Bearer <token>'; more with",
+        f"SALES_GRAPH_DATA_DIR={settings.data_dir} {command} token --role ROLE):",
+    ]
+    for role in (Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN):
+        token = await issue_user_token(settings, email=None, role=role.value)
+        lines.append(f"  {role.value:<14} {token}")
     return lines
+
+
+async def _request_missing_contracts(settings: Settings) -> int:
+    """What the gateway's contract sweep would do over its first minutes, now: a contract from
+    Billing for every won deal without one (the seeded ones). The number stored."""
+    from sales_graph.worker.billing import ContractSweep
+
+    runtime = build_runtime(settings)
+    try:
+        connectors = runtime.connectors
+        if connectors is None or not connectors.billing.upstream.configured:
+            return 0
+        # No grace: seeding records no closed_won events, so no consumer will take the deals
+        # won "now" (Billing dedupes by the opportunity id anyway).
+        sweep = ContractSweep(runtime, grace_s=0)
+        stored = 0
+        while found := await sweep.run_once():
+            stored += found
+        return stored
+    finally:
+        await runtime.close()
 
 
 def export_contract(directory: Path) -> list[Path]:
@@ -133,9 +168,11 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
     import signal
 
     from sales_graph.logs import configure_logging
+    from sales_graph.telemetry import tracing
     from sales_graph.worker.launch import start_in_process, start_kafka
 
     configure_logging(settings.log_level, json=settings.log_json)
+    owns_tracing = tracing.configure("sales-graph-worker")
     runtime = build_runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -151,6 +188,8 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
         await events.stop()
     finally:
         await runtime.close()
+        if owns_tracing:
+            tracing.shutdown()  # flushes the spans still buffered
 
 
 async def generate_forecasts(settings: Settings, *, period: str | None = None) -> GenerationSummary:

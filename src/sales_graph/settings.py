@@ -171,6 +171,14 @@ class EventSettings(BaseModel):
     forecast_cache_ttl_s: int = Field(default=26 * 3600, gt=0)
 
 
+class TracingSettings(BaseModel):
+    """Traces are configured by the standard OTEL_* variables (docs/operations.md); these
+    choose what the gateway adds to them."""
+
+    # A span per resolver call (each field with a resolver of its own): detailed, and costly.
+    resolvers: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SALES_GRAPH_",
@@ -197,6 +205,7 @@ class Settings(BaseSettings):
     http: HTTPSettings = HTTPSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     events: EventSettings = EventSettings()
+    tracing: TracingSettings = TracingSettings()
 
     marketing: UpstreamSettings = UpstreamSettings()
     customer_experience: UpstreamSettings = UpstreamSettings()

@@ -56,7 +56,8 @@ async def test_not_ready_names_the_failing_parts(tmp_path: Path, fresh_postgres:
 async def test_demo_user_calls_me_with_a_printed_token(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     lines = await prepare_demo(settings, "http://127.0.0.1:8000")
-    assert any("GraphQL IDE" in line for line in lines)
+    assert "  GraphQL:     http://127.0.0.1:8000/graphql  (GraphiQL in a browser)" in lines
+    assert lines[-3].startswith("  sales_rep ")  # the tokens last
     printed = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  sales_")}
     partner_key = lines[
         lines.index(next(line for line in lines if "X-API-Key" in line)) + 1

@@ -124,6 +124,7 @@ def test_uvicorn_sends_no_server_header(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SALES_GRAPH_DATA_DIR", str(tmp_path))  # restored afterwards
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    assert CliRunner().invoke(cli.app, ["migrate"]).exit_code == 0  # serve needs a database
     result = CliRunner().invoke(cli.app, ["serve"])
     assert result.exit_code == 0, result.output
     assert calls[0]["server_header"] is False

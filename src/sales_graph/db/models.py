@@ -371,6 +371,8 @@ class OutboxEvent(SQLModel, table=True):
     # After a failed attempt: not before this time (backoff).
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     parked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The W3C traceparent of the span that recorded the event (tracing on), sent as a header.
+    traceparent: str | None = Field(default=None, max_length=55)
 
 
 class InboxEvent(SQLModel, table=True):

@@ -68,12 +68,22 @@ def _message(kind: EventType) -> Schema:
         "event_type": _string(const=kind.name),
         "correlation_id": _string("The envelope's correlation_id."),
     }
+    # Present when the event was recorded inside a trace (docs/operations.md, "Traces").
+    trace_context = {
+        "traceparent": _string(
+            "W3C Trace Context of the relay's send span; the consumer's span continues it.",
+            pattern="^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+        ),
+        "tracestate": _string("W3C Trace Context vendor state, when there is any."),
+    }
     return {
         "name": kind.name,
         "title": kind.name,
         "summary": kind.summary,
         "contentType": "application/json",
-        "headers": _headers(headers, "Kafka headers (UTF-8 values).", list(headers)),
+        "headers": _headers(
+            headers | trace_context, "Kafka headers (UTF-8 values).", list(headers)
+        ),
         "payload": {
             "allOf": [
                 {"$ref": f"#/components/schemas/{ENVELOPE}"},

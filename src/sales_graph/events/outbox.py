@@ -19,6 +19,7 @@ from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.events.catalog import event_type
 from sales_graph.events.envelope import envelope
 from sales_graph.events.models import EventPayload
+from sales_graph.telemetry.tracing import current_traceparent
 from sales_graph.timeutil import utcnow
 
 
@@ -63,4 +64,6 @@ def outbox_values(
             timestamp=now,
         ),
         "created_at": now,
+        # The request's trace goes on in the relay's and the consumers' spans (Kafka headers).
+        "traceparent": current_traceparent(),
     }

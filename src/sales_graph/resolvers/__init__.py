@@ -21,6 +21,7 @@ from sales_graph.schema.execution import EXECUTORS
 from sales_graph.schema.limits import query_limit_extensions
 from sales_graph.schema.scalars import SCALAR_OVERRIDES
 from sales_graph.schema.snapshot import ReadSnapshot
+from sales_graph.schema.tracing import graphql_tracing
 from sales_graph.settings import GraphQLSettings
 
 
@@ -33,15 +34,21 @@ class _Schema(strawberry.Schema):
 
 
 def build_schema(
-    limits: GraphQLSettings | None = None, *, introspection: bool = True, **options: Any
+    limits: GraphQLSettings | None = None,
+    *,
+    introspection: bool = True,
+    resolver_spans: bool = False,
+    **options: Any,
 ) -> strawberry.Schema:
-    """The schema with the query limits of ``limits`` (the defaults when not given)."""
+    """The schema with the query limits of ``limits`` (the defaults when not given); with
+    tracing on (``telemetry/tracing.py``), a span per operation (and per resolver call)."""
     limits = limits or GraphQLSettings()
     options.setdefault("execution_context_class", EXECUTORS[limits.execution])
     return _Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
+            *graphql_tracing(resolvers=resolver_spans),
             ErrorCodes,
             *query_limit_extensions(limits, introspection=introspection),
             AuthenticationRequired,

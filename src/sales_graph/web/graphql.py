@@ -4,9 +4,13 @@ Media types per GraphQL over HTTP: a client that prefers ``application/graphql-r
 gets it, and a request that fails before execution (parse, validation, variable coercion,
 limits) is then a 400; with ``application/json`` (the default) such a failure stays a 200. In
 both, a result that failed before execution has no ``data`` entry (GraphQL spec, "Response").
+A GET without a query from a browser (``Accept`` names ``text/html``) gets the GraphiQL page of
+``web/graphiql.py`` outside production; any other GET without a query is a 400.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
@@ -16,25 +20,25 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 
 from sales_graph.errors import error_for_status
 from sales_graph.runtime import Runtime
 from sales_graph.schema.context import Context
 from sales_graph.web.envelope import error_response
+from sales_graph.web.graphiql import page as graphiql_page
 from sales_graph.web.media import media_type
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 
 
-def prefers_graphql_response(accept: str | None) -> bool:
-    """Whether ``application/graphql-response+json`` is acceptable and not less preferred than
-    ``application/json``; no Accept header or ``*/*`` means ``application/json``."""
-    if not accept:
-        return False
+def _qualities(accept: str | None) -> dict[str, float]:
+    """The media ranges of an Accept header with their q values, lower case."""
     quality: dict[str, float] = {}
-    for item in accept.split(","):
+    for item in (accept or "").split(","):
         media, *params = (part.strip() for part in item.split(";"))
         q = 1.0
         for param in params:
@@ -45,8 +49,21 @@ def prefers_graphql_response(accept: str | None) -> bool:
                 except ValueError:
                     q = 0.0
         quality[media.lower()] = max(q, quality.get(media.lower(), 0.0))
+    return quality
+
+
+def prefers_graphql_response(accept: str | None) -> bool:
+    """Whether ``application/graphql-response+json`` is acceptable and not less preferred than
+    ``application/json``; no Accept header or ``*/*`` means ``application/json``."""
+    quality = _qualities(accept)
     wanted = quality.get("application/graphql-response+json", 0.0)
     return wanted > 0 and wanted >= quality.get("application/json", 0.0)
+
+
+def asks_for_html(accept: str | None) -> bool:
+    """A browser opening the page: ``text/html`` named and acceptable. ``*/*`` alone (curl, a
+    program) is not enough: such a GET is an operation, a 400 without a query."""
+    return _qualities(accept).get("text/html", 0.0) > 0
 
 
 class _RequestAdapter(StarletteRequestAdapter):
@@ -66,7 +83,23 @@ def _without_body(send: Send) -> Send:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's view; with ``graphiql=True`` a browser's GET without a query gets our
+    GraphiQL page (``web/graphiql.py``), else a 404."""
+
     request_adapter_class = _RequestAdapter
+
+    def __init__(self, schema: BaseSchema, *, graphiql: bool, **options: Any) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, **options)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        return (
+            request.method == "GET"
+            and request.query_params.get("query") is None
+            and asks_for_html(request.headers.get("accept"))
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson: faster, and too deep a nesting is a JSONDecodeError (400), not a RecursionError.

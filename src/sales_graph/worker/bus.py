@@ -12,6 +12,7 @@ from typing import Any
 from tenacity import AsyncRetrying, stop_after_attempt, wait_incrementing
 
 from sales_graph.logs import get_logger
+from sales_graph.telemetry import tracing
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -21,7 +22,7 @@ _log = get_logger("sales_graph.worker.bus")
 class Bus:
     def __init__(self, *, max_attempts: int = 5, backoff_s: float = 0.2) -> None:
         self._handlers: dict[str, list[Handler]] = {}
-        self._queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str, dict[str, Any], str | None]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
@@ -32,9 +33,13 @@ class Bus:
         """``topic`` is the logical topic of the catalog (``opportunities``, ``billing`` ...)."""
         self._handlers.setdefault(topic, []).append(handler)
 
-    def put(self, topic: str, key: str, envelope: dict[str, Any]) -> None:
+    def put(
+        self, topic: str, key: str, envelope: dict[str, Any], *, traceparent: str | None = None
+    ) -> None:
+        """``traceparent``: the trace of the request that recorded the event, which its
+        handling continues (tracing on)."""
         if self._handlers.get(topic):
-            self._queue.put_nowait((topic, key, envelope))
+            self._queue.put_nowait((topic, key, envelope, traceparent))
 
     def start(self) -> None:
         if self._task is None:
@@ -53,10 +58,16 @@ class Bus:
 
     async def _run(self) -> None:
         while True:
-            topic, _key, envelope = await self._queue.get()
+            topic, _key, envelope, traceparent = await self._queue.get()
             try:
-                for handler in self._handlers.get(topic, []):
-                    await self._deliver(handler, envelope)
+                with tracing.processing(
+                    topic,
+                    [("traceparent", traceparent.encode())] if traceparent else None,
+                    system="sales_graph.bus",
+                    message_id=envelope.get("event_id"),
+                ):
+                    for handler in self._handlers.get(topic, []):
+                        await self._deliver(handler, envelope)
             finally:
                 self._queue.task_done()
 
@@ -77,6 +88,7 @@ class Bus:
             await retrying(handler, envelope)
         except Exception as exc:
             self.dead_letters.append((envelope, _described(exc)))
+            tracing.mark_failed(_described(exc))
 
 
 def _described(exc: BaseException | None) -> str:

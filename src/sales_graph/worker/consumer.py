@@ -33,6 +33,7 @@ from tenacity import (
 )
 
 from sales_graph.logs import get_logger
+from sales_graph.telemetry import tracing
 from sales_graph.timeutil import format_datetime, utcnow
 
 _log = get_logger("sales_graph.worker.consumer")
@@ -109,9 +110,23 @@ class Consumer:
     ) -> None:
         if self.batch_handler is None:
             for record in records:
-                await self._handle(record)
+                with tracing.processing(
+                    record.topic,
+                    record.headers,
+                    consumer_group=self.group_id,
+                    message_id_header="event_id",
+                    partition=record.partition,
+                    offset=record.offset,
+                ):
+                    await self._handle(record)
         else:
-            await self._batch(self.batch_handler, records)
+            with tracing.processing_batch(
+                partition.topic,
+                [record.headers for record in records],
+                consumer_group=self.group_id,
+                partition=partition.partition,
+            ):
+                await self._batch(self.batch_handler, records)
         # After every record's transaction committed: a crash before this line redelivers
         # them, and the inbox makes the second delivery a no-op.
         await consumer.commit({partition: records[-1].offset + 1})
@@ -190,6 +205,7 @@ class Consumer:
             dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
         )
         self.stats.dead_lettered += 1
+        tracing.mark_failed(error)
         _log.error("consumer.dead_letter", consumer=self.name, offset=record.offset, error=error)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from sales_graph.db.repositories.outbox import Pending
 from sales_graph.settings import TopicSettings
+from sales_graph.telemetry import tracing
 from sales_graph.worker.bus import Bus
 
 
@@ -35,11 +36,12 @@ class EventSink(Protocol):
     async def stop(self) -> None: ...
 
 
-def headers_of(row: Pending) -> list[tuple[str, bytes]]:
+def headers_of(row: Pending, send: tracing.MessageSend) -> list[tuple[str, bytes]]:
     return [
         ("event_id", row.event_id.encode()),
         ("event_type", row.event_type.encode()),
         ("correlation_id", (row.correlation_id or "").encode()),
+        *send.headers(),  # traceparent (tracestate): the trace of the request that recorded it
     ]
 
 
@@ -76,16 +78,18 @@ class KafkaSink:
 
     async def publish(self, rows: Sequence[Pending]) -> list[Delivery | None]:
         results: list[Delivery | None] = [None] * len(rows)
-        pending: list[tuple[int, asyncio.Future[object]]] = []
+        pending: list[tuple[int, asyncio.Future[Any], tracing.MessageSend]] = []
         for index, row in enumerate(rows):
+            topic = topic_of(row, self.topics)
+            send = tracing.sending(
+                topic, traceparent=row.traceparent, key=row.key, message_id=row.event_id
+            )
             try:
                 future = await self.producer.send(
-                    topic_of(row, self.topics),
-                    value=row.value,
-                    key=row.key.encode(),
-                    headers=headers_of(row),
+                    topic, value=row.value, key=row.key.encode(), headers=headers_of(row, send)
                 )
             except KafkaError as exc:
+                send.failed(exc)
                 # Not even queued (no metadata: the broker is away): nothing after it is sent,
                 # so the batch keeps its order when it is tried again.
                 failure = Delivery(
@@ -94,13 +98,16 @@ class KafkaSink:
                 for rest in range(index, len(rows)):
                     results[rest] = failure
                 break
-            pending.append((index, future))
-        for index, future in pending:
+            pending.append((index, future, send))
+        for index, future, send in pending:
             try:
-                await future
+                metadata = await future
             except KafkaError as exc:
+                send.failed(exc)
                 transient = isinstance(exc, _TRANSIENT) or getattr(exc, "retriable", False)
                 results[index] = Delivery(f"{type(exc).__name__}: {exc}", transient=transient)
+            else:
+                send.delivered(metadata.partition, metadata.offset)
         return results
 
 
@@ -123,7 +130,7 @@ class LocalSink:
         await asyncio.to_thread(self._append, lines)
         if self.bus is not None:
             for row, envelope in zip(rows, envelopes, strict=True):
-                self.bus.put(row.topic, row.key, envelope)
+                self.bus.put(row.topic, row.key, envelope, traceparent=row.traceparent)
         return [None] * len(rows)
 
     def _append(self, lines: bytes) -> None:

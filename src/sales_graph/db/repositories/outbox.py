@@ -64,6 +64,7 @@ class Pending:
     correlation_id: str | None
     attempts: int
     value: bytes
+    traceparent: str | None = None
 
     def envelope(self) -> dict[str, Any]:
         decoded: dict[str, Any] = orjson.loads(self.value)
@@ -83,6 +84,7 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Pendin
             envelope["correlation_id"].as_string(),
             col(OutboxEvent.attempts),
             cast(envelope, Text),
+            col(OutboxEvent.traceparent),
         )
         .where(*_pending())
         .where(
@@ -94,7 +96,8 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Pendin
     )
     result = await session.exec(query)  # type: ignore[call-overload]
     rows = [
-        Pending(i, str(e), t, topic, k, c, a, v.encode()) for i, e, t, topic, k, c, a, v in result
+        Pending(i, str(e), t, topic, k, c, a, v.encode(), tp)
+        for i, e, t, topic, k, c, a, v, tp in result
     ]
     if not rows or _dialect(session) != "postgresql":
         return rows

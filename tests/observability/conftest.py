@@ -1,0 +1,3 @@
+from tests.observability.tracing_fixtures import spans
+
+__all__ = ["spans"]
