@@ -1,19 +1,30 @@
 """The real backends of tests/observability/backends.py answer: Prometheus scrapes a target a
-test adds and serves its samples back; Jaeger stores a span sent by the OpenTelemetry SDK over
-OTLP/HTTP and serves it through its query API, attributes and parent included."""
+test adds and serves its samples back; Jaeger stores spans sent by the OpenTelemetry SDK over
+OTLP/HTTP, the gateway's own included, and serves them through its query API, attributes and
+parents included."""
 
 from __future__ import annotations
 
 import random
 import uuid
+from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from sales_graph.app import create_app
+from sales_graph.telemetry import tracing
+from tests.gateways import app_client, gateway_settings, seeded_org
+from tests.graphql.conftest import Gateway
 from tests.observability.backends import Jaeger, Prometheus, Series, Trace, span_tags
+
+CREATE_LEAD = """
+mutation CreateLead($input: CreateLeadInput!) { createLead(input: $input) { id status } }
+"""
+LEAD_INPUT = {"email": "ada@example.com", "firstName": "Ada", "company": "Acme", "country": "US"}
 
 
 def _value(series: list[Series]) -> float:
@@ -108,3 +119,37 @@ async def test_jaeger_stores_spans_exported_over_otlp_http(jaeger: Jaeger) -> No
     ]
     assert trace["processes"][parent["processID"]]["serviceName"] == service
     assert service in await jaeger.services()
+
+
+async def test_the_gateways_traces_reach_jaeger_through_the_environment_exporter(
+    jaeger: Jaeger, fresh_sqlite: str, tmp_path: Path
+) -> None:
+    # The exporter OTEL_EXPORTER_OTLP_ENDPOINT configures in production, batching as it does there.
+    service = f"sales-graph-smoke-{uuid.uuid4().hex[:12]}"
+    exporters = tracing.exporters_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_url})
+    assert tracing.configure(service, processors=[BatchSpanProcessor(e) for e in exporters])
+    try:
+        org = await seeded_org(fresh_sqlite)
+        app = create_app(gateway_settings(tmp_path, fresh_sqlite))
+        async with app_client(app) as client:
+            gateway = Gateway(client, app, org, "sqlite")
+            data = await gateway.data(org.admin, CREATE_LEAD, input=LEAD_INPUT)
+            assert data["createLead"]["status"] == "NEW"
+    finally:
+        tracing.shutdown()  # flushes the batch
+
+    def has_the_mutation(trace: Trace) -> bool:
+        return any(span["operationName"] == "mutation CreateLead" for span in trace["spans"])
+
+    trace = await jaeger.wait_for_trace(service, has_the_mutation)
+    spans = {span["spanID"]: span for span in trace["spans"]}
+    (operation,) = [s for s in spans.values() if s["operationName"] == "mutation CreateLead"]
+    assert span_tags(operation)["graphql.operation.name"] == "CreateLead"
+    (parent_ref,) = operation["references"]
+    server = spans[parent_ref["spanID"]]
+    assert server["operationName"] == "POST /graphql"
+    assert span_tags(server)["http.route"] == "/graphql"
+    inserts = [s for s in spans.values() if s["operationName"] == "INSERT"]
+    assert inserts
+    assert all(span_tags(s)["db.query.text"].startswith("INSERT INTO") for s in inserts)
+    assert {trace["processes"][s["processID"]]["serviceName"] for s in spans.values()} == {service}
