@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine
+import shutil
+from collections.abc import Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -119,17 +121,41 @@ def serve(
         for line in asyncio.run(prepare_demo(settings, f"http://{host}:{port}", upstreams)):
             typer.echo(line)
     os.environ.setdefault("SALES_GRAPH_DATA_DIR", str(settings.data_dir))
-    uvicorn.run(
-        "sales_graph.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    with _served_metrics(settings, workers):
+        uvicorn.run(
+            "sales_graph.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
+
+
+@contextmanager
+def _served_metrics(settings: Settings, workers: int) -> Iterator[None]:
+    """Several workers share a fresh multiprocess directory (made before anything imports
+    prometheus_client, removed at the end); the metrics port, when set, is served from this
+    process, which sums the workers' values (docs/operations.md, "Metrics")."""
+    from sales_graph.telemetry import multiproc
+
+    made = None
+    if settings.metrics.enabled and workers > 1:
+        path, fresh = multiproc.prepare()
+        made = path if fresh else None
+    try:
+        with ExitStack() as stack:
+            if settings.metrics.enabled and settings.metrics.port is not None:
+                from sales_graph.web.metrics import metrics_port
+
+                stack.enter_context(metrics_port(settings.metrics, settings.metrics.port))
+            yield
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.isolation import settle
 from sales_graph.jsonlimits import loads_stored
+from sales_graph.telemetry.metrics import instrument_sqlalchemy
 
 # SQLite keeps NUMERIC as REAL; we accept that for the embedded footprint (PostgreSQL is exact).
 warnings.filterwarnings("ignore", message=r"Dialect sqlite\+aiosqlite does \*not\* support Decimal")
@@ -67,6 +68,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo)
+        instrument_sqlalchemy(self.engine.sync_engine)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )

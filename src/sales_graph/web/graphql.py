@@ -8,6 +8,8 @@ both, a result that failed before execution has no ``data`` entry (GraphQL spec,
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
@@ -24,6 +26,7 @@ from sales_graph.runtime import Runtime
 from sales_graph.schema.context import Context
 from sales_graph.web.envelope import error_response
 from sales_graph.web.media import media_type
+from sales_graph.web.metrics import observe_operation
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 
@@ -110,6 +113,23 @@ class GraphQLApp(GraphQL[Context, None]):
                     ):
                         response.status_code = 400
         await response(scope, receive, send)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        began = time.perf_counter()
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        elapsed = time.perf_counter() - began
+        observe_operation(request_data.query, request_data.operation_name, result, elapsed)
+        return result
 
     async def process_result(
         self, request: Request, result: ExecutionResult
