@@ -103,6 +103,12 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Run the gateway (uvicorn)."""
+    # Before anything imports prometheus_client (telemetry/multiproc.py).
+    with _metrics_directory(Settings().metrics.enabled and workers > 1):
+        _serve(demo, host, port, workers)
+
+
+def _serve(demo: bool, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from sales_graph.ops import prepare_demo
@@ -121,7 +127,12 @@ def serve(
         for line in asyncio.run(prepare_demo(settings, f"http://{host}:{port}", upstreams)):
             typer.echo(line)
     os.environ.setdefault("SALES_GRAPH_DATA_DIR", str(settings.data_dir))
-    with _served_metrics(settings, workers):
+    with ExitStack() as stack:
+        if settings.metrics.enabled and settings.metrics.port is not None:
+            from sales_graph.web.metrics import metrics_port
+
+            # Served from this process, which sums the workers' values.
+            stack.enter_context(metrics_port(settings.metrics, settings.metrics.port))
         uvicorn.run(
             "sales_graph.app:create_app",
             factory=True,
@@ -136,26 +147,17 @@ def serve(
 
 
 @contextmanager
-def _served_metrics(settings: Settings, workers: int) -> Iterator[None]:
-    """Several workers share a fresh multiprocess directory (made before anything imports
-    prometheus_client, removed at the end); the metrics port, when set, is served from this
-    process, which sums the workers' values (docs/operations.md, "Metrics")."""
+def _metrics_directory(shared: bool) -> Iterator[None]:
+    """With several workers, a fresh multiprocess directory they inherit (a temporary one,
+    removed at the end, unless PROMETHEUS_MULTIPROC_DIR names one); docs/operations.md."""
     from sales_graph.telemetry import multiproc
 
-    made = None
-    if settings.metrics.enabled and workers > 1:
-        path, fresh = multiproc.prepare()
-        made = path if fresh else None
+    made = multiproc.prepare() if shared else None
     try:
-        with ExitStack() as stack:
-            if settings.metrics.enabled and settings.metrics.port is not None:
-                from sales_graph.web.metrics import metrics_port
-
-                stack.enter_context(metrics_port(settings.metrics, settings.metrics.port))
-            yield
+        yield
     finally:
-        if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
+        if made is not None and made[1]:
+            shutil.rmtree(made[0], ignore_errors=True)
 
 
 @app.command()

@@ -159,7 +159,7 @@ class Backlog:
 
 async def backlog(session: AsyncSession) -> Backlog:
     pending = sa_select(func.count(), func.min(col(OutboxEvent.created_at))).where(*_pending())
-    count, oldest = (await session.execute(pending)).one()
+    count, oldest = (await session.exec(pending)).one()  # type: ignore[call-overload]
     parked_rows = (
         select(func.count())
         .select_from(OutboxEvent)
