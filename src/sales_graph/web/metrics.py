@@ -8,10 +8,10 @@ The endpoint answers before authentication and rate limiting: a scrape is not an
 
 from __future__ import annotations
 
-import functools
 import hmac
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -162,10 +162,13 @@ def observe_request(scope: Scope, status: int, seconds: float) -> None:
 
 
 _MAX_DESCRIBED_TEXT = 20_000
+_MAX_NAME = 64
+_DESCRIBED_KEPT = 1024
+# By the text's hash and length, not the text: keeping the texts would hold megabytes.
+_described: OrderedDict[tuple[int, int, str | None], tuple[str | None, str]] = OrderedDict()
 
 
-@functools.lru_cache(maxsize=512)
-def _described(text: str, name: str | None) -> tuple[str | None, str]:
+def _parsed(text: str, name: str | None) -> tuple[str | None, str]:
     try:
         document = parse(text, no_location=True, max_tokens=10_000)
     except GraphQLError:
@@ -179,12 +182,16 @@ def _described(text: str, name: str | None) -> tuple[str | None, str]:
 
 def describe_operation(text: str | None, name: str | None) -> tuple[str | None, str]:
     """The operation a document runs (its name, or the one asked for) and its type, or
-    ``unknown``; documents repeat, so the answer is kept for the latest few hundred texts."""
-    if not text:
+    ``unknown``; documents repeat, so the answer is kept for the latest thousand texts."""
+    if not text or len(text) > _MAX_DESCRIBED_TEXT or (name and len(name) > _MAX_NAME):
         return name, "unknown"
-    if len(text) > _MAX_DESCRIBED_TEXT:
-        return name, "unknown"
-    return _described(text, name)
+    key = (hash(text), len(text), name)
+    found = _described.get(key)
+    if found is None:
+        found = _described[key] = _parsed(text, name)
+        if len(_described) > _DESCRIBED_KEPT:
+            _described.popitem(last=False)
+    return found
 
 
 def observe_operation(
