@@ -17,7 +17,7 @@ from sales_graph.resolvers import build_schema
 from sales_graph.rest import rest_routes
 from sales_graph.runtime import Runtime, build_runtime, load_deal_model
 from sales_graph.settings import Settings
-from sales_graph.telemetry import tracing
+from sales_graph.telemetry import multiproc, tracing
 from sales_graph.web.auth_routes import auth_routes
 from sales_graph.web.authentication import AuthenticationMiddleware
 from sales_graph.web.body import RequestBodyLimits
@@ -26,6 +26,7 @@ from sales_graph.web.envelope import handle_http_exception, handle_sales_graph_e
 from sales_graph.web.graphiql import graphiql_routes
 from sales_graph.web.graphql import GraphQLApp
 from sales_graph.web.health import healthz, readyz
+from sales_graph.web.metrics import MetricsEndpoint
 from sales_graph.web.middleware import RequestContextMiddleware
 from sales_graph.web.ratelimit import RateLimitMiddleware
 from sales_graph.web.webhooks import webhook_routes
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = runtime is None
+        multiproc.forget_dead_processes()
         app.state.runtime = runtime or build_runtime(settings)
         await load_deal_model(app.state.runtime)
         events = None
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await events.stop()
             if owned:
                 await app.state.runtime.close()
+            multiproc.process_exiting()
             _log.info("app.stopped")
             if owns_tracing:
                 tracing.shutdown()
@@ -93,6 +96,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             *tracing.server_middleware(),
             Middleware(SecurityHeadersMiddleware),
             Middleware(RequestContextMiddleware),
+            # /metrics answers before authentication and rate limits (web/metrics.py).
+            Middleware(MetricsEndpoint, settings=settings),
             cors_middleware(settings.http),
             Middleware(AuthenticationMiddleware),
             Middleware(RateLimitMiddleware),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -139,6 +141,12 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Run the gateway (uvicorn)."""
+    # Before anything imports prometheus_client (telemetry/multiproc.py).
+    with _metrics_directory(Settings().metrics.enabled and workers > 1):
+        _serve(demo, host, port, workers)
+
+
+def _serve(demo: bool, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     options: dict[str, Any] = {
@@ -153,13 +161,15 @@ def serve(
     if not demo:
         settings = _existing()
         os.environ.setdefault("SALES_GRAPH_DATA_DIR", str(settings.data_dir))
-        uvicorn.run("sales_graph.app:create_app", workers=workers, **options)
+        with _metrics_port(settings):
+            uvicorn.run("sales_graph.app:create_app", workers=workers, **options)
         return
     if workers != 1:
         raise typer.BadParameter("the demo runs one worker", param_hint="--workers")
     banner = _prepare_demo(f"http://{host}:{port}")
     server = _demo_server(uvicorn.Config("sales_graph.app:create_app", **options), banner)
-    server.run()
+    with _metrics_port(Settings()):
+        server.run()
     if not server.started:
         raise typer.Exit(1)
 
@@ -197,6 +207,33 @@ def _demo_server(config: uvicorn.Config, banner: list[str]) -> uvicorn.Server:
                 typer.echo("\n".join(banner))
 
     return DemoServer(config)
+
+
+@contextmanager
+def _metrics_port(settings: Settings) -> Iterator[None]:
+    """/metrics on a port of its own when one is set (docs/operations.md), served from this
+    process, which sums the workers' values."""
+    if not (settings.metrics.enabled and settings.metrics.port is not None):
+        yield
+        return
+    from sales_graph.web.metrics import metrics_port
+
+    with metrics_port(settings.metrics, settings.metrics.port):
+        yield
+
+
+@contextmanager
+def _metrics_directory(shared: bool) -> Iterator[None]:
+    """With several workers, a fresh multiprocess directory they inherit (a temporary one,
+    removed at the end, unless PROMETHEUS_MULTIPROC_DIR names one); docs/operations.md."""
+    from sales_graph.telemetry import multiproc
+
+    made = multiproc.prepare() if shared else None
+    try:
+        yield
+    finally:
+        if made is not None and made[1]:
+            shutil.rmtree(made[0], ignore_errors=True)
 
 
 @app.command()

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 
 from sales_graph.logs import get_logger
 from sales_graph.settings import RateLimitSettings
+from sales_graph.telemetry.metrics import rate_limit_refused
 
 _log = get_logger("sales_graph.ratelimit")
 
@@ -42,6 +43,9 @@ class Bucket(StrEnum):
     OAUTH = "oauth"
     JWKS = "jwks"
     AUTH_FAILURE = "auth_failure"
+
+
+_BUCKET_NAMES = frozenset(bucket.value for bucket in Bucket)
 
 
 def _ms(seconds: float) -> int:
@@ -303,9 +307,18 @@ class RateLimiter:
         now = self._clock()
         if decision is None or until <= now:
             return None
+        # A remembered refusal: the key starts with its bucket's name (web/throttle.py).
+        prefix = key.split(":", 1)[0]
+        rate_limit_refused(prefix if prefix in _BUCKET_NAMES else "other")
         return replace(decision, retry_after_s=max(1, math.ceil(until - now)))
 
     async def hit(self, key: str, bucket: Bucket = Bucket.API) -> Decision:
+        decision = await self._hit(key, bucket)
+        if not decision.allowed:
+            rate_limit_refused(bucket.value)
+        return decision
+
+    async def _hit(self, key: str, bucket: Bucket) -> Decision:
         quota = self.quotas.get(bucket)
         if self.fallback is None:
             return await _store_hit(self.store, key, quota)

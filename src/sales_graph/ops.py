@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from sales_graph.db.engine import Database
@@ -179,17 +181,34 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        if settings.kafka_bootstrap_servers:
-            events = await start_kafka(runtime, relays=relays, consumers=consumers)
-        else:
-            events = start_in_process(runtime)
-        events.start()
-        await stop.wait()
-        await events.stop()
+        with worker_metrics(settings):
+            if settings.kafka_bootstrap_servers:
+                events = await start_kafka(runtime, relays=relays, consumers=consumers)
+            else:
+                events = start_in_process(runtime)
+            events.start()
+            await stop.wait()
+            await events.stop()
     finally:
         await runtime.close()
         if owns_tracing:
             tracing.shutdown()  # flushes the spans still buffered
+
+
+@contextmanager
+def worker_metrics(settings: Settings) -> Iterator[None]:
+    """The worker's /metrics on ``SALES_GRAPH_METRICS__WORKER_PORT`` (docs/operations.md)."""
+    from sales_graph.telemetry import multiproc
+    from sales_graph.web.metrics import metrics_port
+
+    port = settings.metrics.worker_port
+    try:
+        with ExitStack() as stack:
+            if settings.metrics.enabled and port is not None:
+                stack.enter_context(metrics_port(settings.metrics, port))
+            yield
+    finally:
+        multiproc.process_exiting()
 
 
 async def generate_forecasts(settings: Settings, *, period: str | None = None) -> GenerationSummary:

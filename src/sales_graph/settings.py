@@ -179,6 +179,31 @@ class TracingSettings(BaseModel):
     resolvers: bool = False
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics at ``/metrics`` (docs/operations.md, "Metrics")."""
+
+    enabled: bool = True
+    # A port of their own (the gateway's, served by `sales-graph serve`): /metrics is then
+    # answered there only, and the main listener answers 404.
+    port: int | None = Field(default=None, ge=1, le=65535)
+    # `sales-graph worker` has no listener of its own: it serves its metrics here (None: not).
+    worker_port: int | None = Field(default=9101, ge=1, le=65535)
+    # The address the metrics ports bind.
+    host: str = "127.0.0.1"
+    # When set, a scrape must send `Authorization: Bearer <token>`, on every listener. In
+    # production the main listener serves /metrics only with a token (or not at all).
+    token: SecretStr | None = None
+    # GraphQL operation names kept as label values (per process); later ones count as other.
+    graphql_operation_names: int = Field(default=100, ge=0)
+    # How often the worker samples the outbox backlog and the scheduled jobs' last runs.
+    sample_interval_s: float = Field(default=15.0, gt=0)
+
+    @field_validator("token")
+    @classmethod
+    def _blank_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SALES_GRAPH_",
@@ -206,6 +231,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = RateLimitSettings()
     events: EventSettings = EventSettings()
     tracing: TracingSettings = TracingSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     marketing: UpstreamSettings = UpstreamSettings()
     customer_experience: UpstreamSettings = UpstreamSettings()

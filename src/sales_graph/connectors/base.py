@@ -47,6 +47,7 @@ from sales_graph.connectors.wire import (
 from sales_graph.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from sales_graph.logs import get_logger
 from sales_graph.settings import UpstreamSettings
+from sales_graph.telemetry import metrics
 
 M = TypeVar("M", bound=UpstreamModel)
 Params = Mapping[str, str]
@@ -74,6 +75,27 @@ def map_transport_errors(system: str, method: str, path: str) -> Iterator[None]:
             f"{system} is unreachable ({type(exc).__name__})",
             details={**details, "error": type(exc).__name__},
         ) from exc
+
+
+def _outcome(error: BaseException) -> str:
+    """How a call failed, as the upstream metrics name it (docs/operations.md)."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(error, UpstreamTimeout):
+        return "timeout"
+    if isinstance(error, CircuitOpen):
+        return "breaker_open"
+    if isinstance(error, UpstreamNotFound):
+        return "not_found"
+    if isinstance(error, UpstreamRejected):
+        return "rejected"
+    if isinstance(error, InvalidPayload):
+        return "invalid_payload"
+    if isinstance(error, UpstreamUnavailable):
+        if error.details.get("reason") in ("not_configured", "closed"):
+            return "not_configured"
+        return "unavailable"
+    return "error"
 
 
 @functools.cache
@@ -112,6 +134,7 @@ class UpstreamClient:
         self.breaker = breaker or CircuitBreaker(name=system)
         if self.breaker.name is None:
             self.breaker.name = system
+        metrics.breaker_state(system, self.breaker.state.value)
         self.max_response_bytes = max_response_bytes
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._log = get_logger(f"sales_graph.connectors.{system}")
@@ -163,7 +186,10 @@ class UpstreamClient:
         if entry is not None and entry.fresh:
             cached = self._from_cache(model, entry)
             if cached is not None:
+                metrics.upstream_cache(self.system, hit=True)
                 return cached
+        if self.cache is not None:
+            metrics.upstream_cache(self.system, hit=False)
         try:
             value = await self.request("GET", path, model, params=params)
         except UpstreamError as exc:
@@ -178,6 +204,7 @@ class UpstreamClient:
                 error=exc.code,
                 reason=exc.message,
             )
+            metrics.upstream_stale_served(self.system)
             return stale.as_stale()
         await self.remember(resource, path, value, params=params)
         return value
@@ -205,6 +232,24 @@ class UpstreamClient:
         idempotency_key: str | None = None,
     ) -> M:
         """One call with retries inside the deadline; uncached."""
+        began = time.perf_counter()
+        try:
+            result = await self._call(method, path, model, json, params, idempotency_key)
+        except BaseException as exc:
+            metrics.upstream_call(self.system, _outcome(exc), time.perf_counter() - began)
+            raise
+        metrics.upstream_call(self.system, "ok", time.perf_counter() - began)
+        return result
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        model: type[M],
+        json: BaseModel | Mapping[str, Any] | None,
+        params: Params | None,
+        idempotency_key: str | None,
+    ) -> M:
         if not self._clients or self._clients[0].is_closed:
             reason = "closed" if self._clients else "not_configured"
             raise UpstreamUnavailable(

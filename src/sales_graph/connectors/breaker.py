@@ -16,6 +16,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from sales_graph.logs import get_logger
+from sales_graph.telemetry.metrics import breaker_state
 
 
 class BreakerState(StrEnum):
@@ -105,6 +106,7 @@ class CircuitBreaker:
         old, self._state = self._state, new
         if old is new:
             return
+        breaker_state(self.name or "upstream", new.value)
         event = f"connector.{self.name or 'upstream'}.{_EVENTS[new]}"
         log = self._log.error if new is BreakerState.OPEN else self._log.info
         log(

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.isolation import settle
 from sales_graph.jsonlimits import loads_stored
+from sales_graph.telemetry.metrics import instrument_sqlalchemy
 from sales_graph.telemetry.tracing import instrument_engine
 
 # SQLite keeps NUMERIC as REAL; we accept that for the embedded footprint (PostgreSQL is exact).
@@ -69,6 +70,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url, echo=echo)
         instrument_engine(self.engine.sync_engine)  # SQL spans, when tracing is on
+        instrument_sqlalchemy(self.engine.sync_engine)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )

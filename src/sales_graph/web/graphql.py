@@ -10,6 +10,7 @@ A GET without a query from a browser (``Accept`` names ``text/html``) gets the G
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -31,6 +32,7 @@ from sales_graph.schema.context import Context
 from sales_graph.web.envelope import error_response
 from sales_graph.web.graphiql import page as graphiql_page
 from sales_graph.web.media import media_type
+from sales_graph.web.metrics import observe_operation
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 
@@ -143,6 +145,23 @@ class GraphQLApp(GraphQL[Context, None]):
                     ):
                         response.status_code = 400
         await response(scope, receive, send)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        began = time.perf_counter()
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        elapsed = time.perf_counter() - began
+        observe_operation(request_data.query, request_data.operation_name, result, elapsed)
+        return result
 
     async def process_result(
         self, request: Request, result: ExecutionResult

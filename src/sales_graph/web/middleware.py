@@ -20,6 +20,7 @@ from sales_graph.errors import SalesGraphError
 from sales_graph.logs import get_logger
 from sales_graph.web.asgi import HttpMiddleware
 from sales_graph.web.envelope import error_response
+from sales_graph.web.metrics import observe_request
 
 _log = get_logger("sales_graph.http")
 
@@ -57,12 +58,14 @@ class RequestContextMiddleware(HttpMiddleware):
                 raise
             await error_response(SalesGraphError(), request_id)(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - begun
+            observe_request(scope, status, elapsed)
             _log.info(
                 "http.request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - begun) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
             leave_request(token)

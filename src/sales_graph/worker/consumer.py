@@ -34,6 +34,7 @@ from tenacity import (
 
 from sales_graph.logs import get_logger
 from sales_graph.telemetry import tracing
+from sales_graph.telemetry.metrics import consumer_lag, dead_lettered
 from sales_graph.timeutil import format_datetime, utcnow
 
 _log = get_logger("sales_graph.worker.consumer")
@@ -98,9 +99,19 @@ class Consumer:
                 await asyncio.gather(
                     *(self._partition(consumer, tp, records) for tp, records in batches.items())
                 )
+                await self._report_lag(consumer)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """High-water mark minus position of each partition this consumer holds now."""
+        lags: dict[int, int] = {}
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is not None:
+                lags[partition.partition] = highwater - await consumer.position(partition)
+        consumer_lag(self.name, self.topic, lags)
 
     async def _partition(
         self,
@@ -206,6 +217,7 @@ class Consumer:
         )
         self.stats.dead_lettered += 1
         tracing.mark_failed(error)
+        dead_lettered(record.topic)
         _log.error("consumer.dead_letter", consumer=self.name, offset=record.offset, error=error)
 
 

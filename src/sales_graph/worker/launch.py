@@ -71,8 +71,12 @@ def subscriptions() -> list[Subscriber]:
 
 def background_services(runtime: Runtime) -> list[Service]:
     from sales_graph.worker import billing, forecasts
+    from sales_graph.worker.monitor import BacklogMonitor
 
-    return [*forecasts.services(runtime), *billing.services(runtime)]
+    monitor = BacklogMonitor(
+        runtime.db, [forecasts.DAILY_JOB], runtime.settings.metrics.sample_interval_s
+    )
+    return [*forecasts.services(runtime), *billing.services(runtime), monitor]
 
 
 @dataclass

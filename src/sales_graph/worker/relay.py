@@ -23,6 +23,7 @@ from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.db.repositories.outbox import Pending
 from sales_graph.logs import get_logger
 from sales_graph.settings import EventSettings
+from sales_graph.telemetry.metrics import events_published
 from sales_graph.timeutil import utcnow
 from sales_graph.worker.sinks import Delivery, EventSink
 
@@ -79,6 +80,8 @@ class Relay:
                     "outbox.publish_failed", relay=self.name, rows=len(ids), error=str(failure)
                 )
         self.published += len(delivered)
+        published = set(delivered)
+        events_published(row.topic for row in rows if row.id in published)
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:

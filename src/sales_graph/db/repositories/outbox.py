@@ -151,6 +151,27 @@ async def unpublished_count(session: AsyncSession) -> int:
     return int((await session.exec(query)).one())
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What the relays have yet to do: pending rows, the oldest one's creation, parked rows."""
+
+    pending: int
+    oldest_pending_at: datetime | None
+    parked: int
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    pending = sa_select(func.count(), func.min(col(OutboxEvent.created_at))).where(*_pending())
+    count, oldest = (await session.exec(pending)).one()  # type: ignore[call-overload]
+    parked_rows = (
+        select(func.count())
+        .select_from(OutboxEvent)
+        .where(col(OutboxEvent.parked_at).is_not(None))
+        .where(col(OutboxEvent.published_at).is_(None))
+    )
+    return Backlog(int(count), oldest, int((await session.exec(parked_rows)).one()))
+
+
 async def parked(session: AsyncSession, limit: int = 100) -> list[OutboxEvent]:
     query = (
         select(OutboxEvent)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,3 +50,10 @@ async def runs_of(session: AsyncSession, job: str, limit: int = 100) -> list[Sch
         .limit(limit)
     )
     return list((await session.exec(statement)).all())
+
+
+async def last_finished(session: AsyncSession, job: str) -> datetime | None:
+    """When the job's latest successful run finished (a failed run leaves no row)."""
+    statement = select(func.max(col(ScheduledRun.finished_at))).where(col(ScheduledRun.job) == job)
+    finished: datetime | None = (await session.exec(statement)).one()
+    return finished
