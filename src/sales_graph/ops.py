@@ -11,11 +11,14 @@ from sales_graph.db.migrate import current_revision, upgrade
 from sales_graph.db.repositories import leads, users
 from sales_graph.domain import Role
 from sales_graph.domain.scope import AccessScope
+from sales_graph.logs import get_logger
 from sales_graph.runtime import build_runtime
 from sales_graph.seed import DemoSummary, seed_demo
 from sales_graph.services.deal_models import TrainingReport, train
 from sales_graph.services.forecast_generation import GenerationSummary
 from sales_graph.settings import Settings
+
+_log = get_logger("sales_graph.ops")
 
 
 async def migrate_database(settings: Settings) -> str | None:
@@ -205,7 +208,15 @@ def worker_metrics(settings: Settings) -> Iterator[None]:
     try:
         with ExitStack() as stack:
             if settings.metrics.enabled and port is not None:
-                stack.enter_context(metrics_port(settings.metrics, port))
+                try:
+                    stack.enter_context(metrics_port(settings.metrics, port))
+                except RuntimeError:
+                    # A second worker on the host: it works on, without a /metrics of its own.
+                    _log.warning(
+                        "worker.metrics_port_unavailable",
+                        address=f"{settings.metrics.host}:{port}",
+                        hint="set SALES_GRAPH_METRICS__WORKER_PORT to a free port, or empty",
+                    )
             yield
     finally:
         multiproc.process_exiting()

@@ -137,8 +137,9 @@ DEAD_LETTERS = Counter(
 )
 JOB_LAST_SUCCESS = Gauge(
     "sales_graph_scheduled_job_last_success_timestamp_seconds",
-    "Unix time at which the last successful run of a scheduled job finished, by job.",
-    ["job"],
+    "Unix time at which the last successful run of a scheduled job finished, by task.",
+    # Not "job": Prometheus owns that label (the scrape job) and would rename ours.
+    ["task"],
     multiprocess_mode="livemax",
 )
 
@@ -208,10 +209,17 @@ _graphql: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 def graphql_operation(
-    name: str | None, operation_type: str, seconds: float, error_codes: Iterable[str | None] = ()
+    name: str | None,
+    operation_type: str,
+    seconds: float,
+    error_codes: Iterable[str | None] = (),
+    *,
+    ran: bool = True,
 ) -> None:
-    """One operation run on /graphql, with the ``extensions.code`` of each error it returned."""
-    operation = OPERATION_NAMES.label(name)
+    """One operation run on /graphql, with the ``extensions.code`` of each error it returned.
+    One refused before any field ran (no credentials, an invalid document, a limit) counts as
+    ``other``: a name that ran nothing takes none of the label values a name may have."""
+    operation = OPERATION_NAMES.label(name) if ran else OTHER
     kind = operation_type if operation_type in _OPERATION_TYPES else "unknown"
     children = _graphql.get((operation, kind))
     if children is None:
@@ -321,8 +329,8 @@ def dead_lettered(topic: str) -> None:
     DEAD_LETTERS.labels(topic).inc()
 
 
-def job_succeeded(job: str, finished_at: float) -> None:
-    JOB_LAST_SUCCESS.labels(job).set(finished_at)
+def job_succeeded(task: str, finished_at: float) -> None:
+    JOB_LAST_SUCCESS.labels(task).set(finished_at)
 
 
 def exposition() -> tuple[bytes, str]:

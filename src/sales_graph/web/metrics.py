@@ -203,7 +203,7 @@ def observe_operation(
         str(code) if (code := (error.extensions or {}).get("code")) is not None else None
         for error in result.errors or ()
     ]
-    metrics.graphql_operation(operation, kind, seconds, codes)
+    metrics.graphql_operation(operation, kind, seconds, codes, ran=result.data is not None)
 
 
 __all__ = [
