@@ -173,11 +173,12 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
     import signal
 
     from sales_graph.logs import configure_logging
-    from sales_graph.telemetry import tracing
+    from sales_graph.telemetry import metrics, tracing
     from sales_graph.worker.launch import start_in_process, start_kafka
 
     configure_logging(settings.log_level, json=settings.log_json)
     owns_tracing = tracing.configure("sales-graph-worker")
+    metrics.record(settings.metrics.enabled)
     runtime = build_runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

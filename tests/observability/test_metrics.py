@@ -282,3 +282,18 @@ async def test_names_of_operations_refused_before_running_take_no_place(tmp_path
     assert not any(n.startswith("Unauthenticated") for n in names), names
     assert "Kept" in names
     assert total(after, name, operation="other") >= 20
+
+
+async def test_metrics_off_records_nothing(tmp_path: Path) -> None:
+    """The benchmark's no-metrics gateway is metrics off, not metrics hidden."""
+    settings = gateway_settings(tmp_path, metrics=MetricsSettings(enabled=False))
+    try:
+        async with app_client(create_app(settings)) as client:
+            before = metrics.HTTP_REQUESTS.labels("/graphql", "POST", "200")._value.get()
+            response = await client.post("/graphql", json={"query": "query Off { __typename }"})
+            assert response.status_code == 200
+            assert (await client.get("/metrics")).status_code == 404
+            after = metrics.HTTP_REQUESTS.labels("/graphql", "POST", "200")._value.get()
+        assert after == before
+    finally:
+        metrics.record(True)
