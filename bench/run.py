@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -86,7 +87,14 @@ class Run:
         print(f"[bench {time.strftime('%H:%M:%S')} load {load:.1f}] {message}", flush=True)
 
     def start_gateway(self, name: str, factory: str, settings: dict[str, str]) -> Process:
-        env = self.stack.gateway_env(**self.upstream_env, **settings)
+        # As `sales-graph serve --workers N` runs them: the workers share their metric values
+        # through a directory of their own (prometheus-client's multiprocess mode).
+        shared = self.stack.work / "metrics" / name
+        shutil.rmtree(shared, ignore_errors=True)
+        shared.mkdir(parents=True)
+        env = self.stack.gateway_env(
+            **self.upstream_env, PROMETHEUS_MULTIPROC_DIR=str(shared), **settings
+        )
         server = uvicorn(name, factory, self.config, env, self.logs)
         self.servers[name] = server
         return server

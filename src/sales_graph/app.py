@@ -18,6 +18,7 @@ from sales_graph.rest import rest_routes
 from sales_graph.runtime import Runtime, build_runtime, load_deal_model
 from sales_graph.settings import Settings
 from sales_graph.telemetry import multiproc, tracing
+from sales_graph.telemetry.metrics import record as record_metrics
 from sales_graph.web.auth_routes import auth_routes
 from sales_graph.web.authentication import AuthenticationMiddleware
 from sales_graph.web.body import RequestBodyLimits
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     configure_logging(settings.log_level, json=settings.log_json)
     # On when OTEL_* asks for an exporter; this app then flushes and ends it at shutdown.
     owns_tracing = tracing.configure("sales-graph")
+    record_metrics(settings.metrics.enabled)
     schema = build_schema(
         settings.graphql,
         introspection=not settings.is_production,

@@ -462,5 +462,29 @@ def forecast_generate(
     )
 
 
+@app.callback()
+def _before_any_command(ctx: typer.Context) -> None:
+    from sales_graph.telemetry import multiproc
+
+    try:
+        multiproc.settle(serving=ctx.invoked_subcommand in ("serve", "worker"))
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as error:
+        # A setting refused at startup: one line naming the variables, not a traceback.
+        refused = "; ".join(
+            "SALES_GRAPH_"
+            + "__".join(str(part).upper() for part in found["loc"])
+            + f": {found['msg']}"
+            for found in error.errors()
+        )
+        typer.echo(f"error: invalid setting: {refused}", err=True)
+        raise SystemExit(2) from None

@@ -53,6 +53,32 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         # Not cached: structlog.testing.capture_logs must see every logger, whenever it was made.
         cache_logger_on_first_use=False,
     )
+    _adopt_library_loggers()
+
+
+class _Structured(logging.Handler):
+    """Lines libraries write through the standard ``logging`` module (OpenTelemetry's exporter
+    when a collector does not answer), as structured lines like ours instead of plain text
+    in the middle of the JSON stream."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            log = get_logger(record.name)
+            log.log(record.levelno, "library.log", message=record.getMessage())
+        except Exception:  # a log line must never break the caller
+            self.handleError(record)
+
+
+# The libraries whose standard-library log lines are passed on (at WARNING and above).
+_LIBRARY_LOGGERS = ("opentelemetry",)
+
+
+def _adopt_library_loggers() -> None:
+    for name in _LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        if not any(isinstance(handler, _Structured) for handler in library.handlers):
+            library.addHandler(_Structured(logging.WARNING))
+            library.propagate = False
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

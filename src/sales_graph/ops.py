@@ -11,11 +11,14 @@ from sales_graph.db.migrate import current_revision, upgrade
 from sales_graph.db.repositories import leads, users
 from sales_graph.domain import Role
 from sales_graph.domain.scope import AccessScope
+from sales_graph.logs import get_logger
 from sales_graph.runtime import build_runtime
 from sales_graph.seed import DemoSummary, seed_demo
 from sales_graph.services.deal_models import TrainingReport, train
 from sales_graph.services.forecast_generation import GenerationSummary
 from sales_graph.settings import Settings
+
+_log = get_logger("sales_graph.ops")
 
 
 async def migrate_database(settings: Settings) -> str | None:
@@ -170,11 +173,12 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
     import signal
 
     from sales_graph.logs import configure_logging
-    from sales_graph.telemetry import tracing
+    from sales_graph.telemetry import metrics, tracing
     from sales_graph.worker.launch import start_in_process, start_kafka
 
     configure_logging(settings.log_level, json=settings.log_json)
     owns_tracing = tracing.configure("sales-graph-worker")
+    metrics.record(settings.metrics.enabled)
     runtime = build_runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -205,7 +209,15 @@ def worker_metrics(settings: Settings) -> Iterator[None]:
     try:
         with ExitStack() as stack:
             if settings.metrics.enabled and port is not None:
-                stack.enter_context(metrics_port(settings.metrics, port))
+                try:
+                    stack.enter_context(metrics_port(settings.metrics, port))
+                except RuntimeError:
+                    # A second worker on the host: it works on, without a /metrics of its own.
+                    _log.warning(
+                        "worker.metrics_port_unavailable",
+                        address=f"{settings.metrics.host}:{port}",
+                        hint="set SALES_GRAPH_METRICS__WORKER_PORT to a free port, or empty",
+                    )
             yield
     finally:
         multiproc.process_exiting()

@@ -198,10 +198,24 @@ class MetricsSettings(BaseModel):
     # How often the worker samples the outbox backlog and the scheduled jobs' last runs.
     sample_interval_s: float = Field(default=15.0, gt=0)
 
+    @field_validator("port", "worker_port", mode="before")
+    @classmethod
+    def _blank_port(cls, value: object) -> object:
+        """``SALES_GRAPH_METRICS__WORKER_PORT=`` (empty): no port."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("token")
     @classmethod
     def _blank_token(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
+
+
+# The driver a URL without one gets (the async ones sales-graph is built on).
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
 
 
 class Settings(BaseSettings):
@@ -238,6 +252,17 @@ class Settings(BaseSettings):
     support: UpstreamSettings = UpstreamSettings()
     billing: UpstreamSettings = UpstreamSettings()
     finance: UpstreamSettings = UpstreamSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        """A URL as psql or libpq writes it (``postgresql://``, ``postgres://``) or a plain
+        ``sqlite:///`` gets the async driver sales-graph runs on; blank is none."""
+        if value is None or not value.strip():
+            return None
+        scheme, separator, rest = value.strip().partition("://")
+        driver = _ASYNC_DRIVERS.get(scheme.lower())
+        return f"{driver}{separator}{rest}" if driver and separator else value.strip()
 
     @property
     def effective_database_url(self) -> str:

@@ -128,3 +128,44 @@ def test_postgres_without_tables_in_one_line(
     assert result.exit_code == 1, result.output
     [line] = result.stderr.splitlines()
     assert line.startswith("error: no sales-graph tables in the database at postgresql+asyncpg://")
+
+
+def _run(arguments: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 (the venv's own command)
+        [str(COMMAND), *arguments],
+        cwd=cwd,
+        env=shell_env(REPO / "src") | extra,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_refused_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    done = _run(["token", "--role", "sales_rep"], tmp_path, SALES_GRAPH_METRICS__PORT="abc")
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("error: invalid setting: SALES_GRAPH_METRICS__PORT: "), line
+    assert files_under(tmp_path) == []
+
+
+def test_a_command_that_serves_nothing_leaves_no_metrics_files(tmp_path: Path) -> None:
+    """PROMETHEUS_MULTIPROC_DIR is for the processes that serve: a missing one does not stop
+    `token`, and a shared one gets no files from it."""
+    missing = tmp_path / "metrics" / "not-yet"
+    done = _run(["token", "--role", "sales_rep"], tmp_path, PROMETHEUS_MULTIPROC_DIR=str(missing))
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith("error: no sales-graph database at "), line
+    assert files_under(tmp_path) == []
+
+
+def test_a_multiprocess_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    done = _run(["serve", "--port", "1"], tmp_path, PROMETHEUS_MULTIPROC_DIR=str(taken))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: PROMETHEUS_MULTIPROC_DIR={taken} is not a directory"
+    ]

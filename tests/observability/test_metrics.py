@@ -123,8 +123,10 @@ async def test_requests_operations_statements_and_upstream_calls_are_counted(
 
     operations = "sales_graph_graphql_operations_total"
     assert delta(operations, operation="AccountHealth", type="query") == 3
-    assert delta(operations, operation="Broken", type="query") == 1
-    assert delta("sales_graph_graphql_errors_total", operation="Broken", code=code) == 1
+    # A document that fails validation ran nothing: its name takes no label value.
+    assert delta(operations, operation="Broken") == 0
+    assert delta(operations, operation="other", type="query") == 1
+    assert delta("sales_graph_graphql_errors_total", operation="other", code=code) == 1
     # The REST route ran its GraphQL operation internally: counted by its route only.
     assert delta(operations) == 4
 
@@ -243,3 +245,55 @@ async def test_a_metrics_port_serves_metrics_only_and_asks_for_its_token() -> No
     assert other.status_code == 404
     assert posted.status_code == 405
     assert any(name.startswith("sales_graph_") for name, _, _ in samples)
+
+
+def test_no_metric_takes_a_label_that_prometheus_owns() -> None:
+    """``job`` and ``instance`` name the scrape target: Prometheus would rename ours to
+    ``exported_job``, and an alert written against ``job`` would never match."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from sales_graph.telemetry import metrics
+
+    declared = {
+        name: value._labelnames
+        for name, value in vars(metrics).items()
+        if isinstance(value, MetricWrapperBase)
+    }
+    assert len(declared) >= 15
+    for name, labels in declared.items():
+        assert not {"job", "instance"} & set(labels), name
+        assert not any(label.startswith("__") for label in labels), name
+
+
+async def test_names_of_operations_refused_before_running_take_no_place(tmp_path: Path) -> None:
+    """A caller without credentials could otherwise fill the name slots with names of its own
+    and leave every real operation counted as ``other``."""
+    settings = gateway_settings(tmp_path, metrics=MetricsSettings(graphql_operation_names=5))
+    name = "sales_graph_graphql_operations_total"
+    async with app_client(create_app(settings)) as client:
+        for n in range(20):
+            query = f"query Unauthenticated{n} {{ me {{ name }} }}"
+            response = await client.post("/graphql", json={"query": query})
+            assert response.status_code == 401
+        response = await client.post("/graphql", json={"query": "query Kept { __typename }"})
+        assert response.status_code == 200
+        after = await scrape(client)
+    names = label_values(after, name, "operation")
+    assert not any(n.startswith("Unauthenticated") for n in names), names
+    assert "Kept" in names
+    assert total(after, name, operation="other") >= 20
+
+
+async def test_metrics_off_records_nothing(tmp_path: Path) -> None:
+    """The benchmark's no-metrics gateway is metrics off, not metrics hidden."""
+    settings = gateway_settings(tmp_path, metrics=MetricsSettings(enabled=False))
+    try:
+        async with app_client(create_app(settings)) as client:
+            before = metrics.HTTP_REQUESTS.labels("/graphql", "POST", "200")._value.get()
+            response = await client.post("/graphql", json={"query": "query Off { __typename }"})
+            assert response.status_code == 200
+            assert (await client.get("/metrics")).status_code == 404
+            after = metrics.HTTP_REQUESTS.labels("/graphql", "POST", "200")._value.get()
+        assert after == before
+    finally:
+        metrics.record(True)

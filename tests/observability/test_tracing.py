@@ -237,6 +237,33 @@ async def test_routes_name_their_spans_by_template_never_by_id(
     assert all(lead_id not in s.name for s in spans.get_finished_spans())
 
 
+async def test_no_server_span_holds_a_query_string_or_a_raw_path(
+    spans: InMemorySpanExporter, fresh_sqlite: str, tmp_path: Path
+) -> None:
+    """A GET /graphql carries its whole document and variables in the query string, and REST
+    filters carry emails: none of it, nor an id in a path, reaches a span's attributes."""
+    org = await seeded_org(fresh_sqlite)
+    app = create_app(gateway_settings(tmp_path, fresh_sqlite))
+    secret, email = "hunter2-password", "victim@pii.example"
+    async with app_client(app) as client:
+        gateway = Gateway(client, app, org, "sqlite")
+        lead_id = await _create_lead(gateway)
+        spans.clear()
+        headers = {"Authorization": f"Bearer {gateway.token(org.admin)}"}
+        query = f'query Q {{ leads(search: "{email}") {{ totalCount }} }}'
+        params = {"query": query, "variables": json.dumps({"secretVar": secret})}
+        assert (await client.get("/graphql", params=params, headers=headers)).status_code == 200
+        found = await client.get(f"/api/v1/leads/{lead_id}?email={email}", headers=headers)
+        assert found.status_code == 400  # no such parameter: refused, its span made all the same
+    server = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert len(server) == 2
+    for span in server:
+        text = json.dumps(dict(span.attributes or {}))
+        for leaked in (secret, email, lead_id, "victim", "search"):
+            assert leaked not in text, (span.name, text)
+    assert dict(server[1].attributes or {}).get("http.target") == "/api/v1/leads/{id}"
+
+
 async def test_resolver_spans_only_when_asked(
     spans: InMemorySpanExporter, fresh_sqlite: str, tmp_path: Path
 ) -> None:

@@ -94,4 +94,4 @@ async def test_outbox_relay_consumer_and_job_metrics(
     assert finished is not None
     await monitor.sample()
     name = "sales_graph_scheduled_job_last_success_timestamp_seconds"
-    assert total(scraped(), name, job=DAILY_JOB) == pytest.approx(finished.timestamp())
+    assert total(scraped(), name, task=DAILY_JOB) == pytest.approx(finished.timestamp())

@@ -64,3 +64,25 @@ def test_a_blank_webhook_secret_is_none_configured() -> None:
     assert UpstreamSettings(webhook_secret=SecretStr(" ")).webhook_secret is None
     rotating = UpstreamSettings(webhook_secret=SecretStr("whsec_c2VjcmV0 whsec_b3RoZXI="))
     assert rotating.webhook_secret is not None
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u:p@db:5432/sales", "postgresql+asyncpg://u:p@db:5432/sales"),
+        ("postgres://u:p@db/sales", "postgresql+asyncpg://u:p@db/sales"),
+        ("POSTGRESQL://u@db/sales", "postgresql+asyncpg://u@db/sales"),
+        ("postgresql+asyncpg://u@db/sales", "postgresql+asyncpg://u@db/sales"),
+        ("sqlite:////data/sales.db", "sqlite+aiosqlite:////data/sales.db"),
+        ("mysql://u@db/sales", "mysql://u@db/sales"),
+    ],
+)
+def test_a_database_url_without_its_async_driver_gets_it(given: str, used: str) -> None:
+    """As psql and libpq write it; another scheme is left for the database check to refuse."""
+    assert Settings(database_url=given, _env_file=None).effective_database_url == used
+
+
+def test_a_blank_metrics_port_is_none() -> None:
+    settings = Settings(_env_file=None, metrics={"worker_port": "", "port": " "})
+    assert settings.metrics.worker_port is None
+    assert settings.metrics.port is None

@@ -233,9 +233,10 @@ async def test_nothing_else_is_served_from_the_ide_path(site: Site, path: str) -
 async def test_production_has_no_ide(production: Site, site: Site) -> None:
     page = (await ide_page(site.client)).text
     assets = re.findall(r'(?:src|href)="(/graphql/ide/[^"]+)"', page)
+    # No page: a GET without a query, as from any other client (GraphQL over HTTP: a 400).
     response = await production.client.get("/graphql", headers={"Accept": BROWSER_ACCEPT})
-    assert response.status_code == 404, response.text
-    assert response.json()["error"]["code"] == "NOT_FOUND"
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     for url in assets:
         assert (await production.client.get(url)).status_code == 404, url
     ran = await production.client.get(

@@ -36,6 +36,21 @@ DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5
 UPSTREAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 UNMATCHED_ROUTE = "unmatched"
+
+# Off (SALES_GRAPH_METRICS__ENABLED=false): every recording function returns at once.
+_recording = True
+
+
+def record(on: bool) -> None:
+    """Whether this process records metrics at all (set once at startup)."""
+    global _recording
+    _recording = on
+
+
+def recording() -> bool:
+    return _recording
+
+
 OTHER = "other"
 ANONYMOUS = "anonymous"
 
@@ -137,8 +152,9 @@ DEAD_LETTERS = Counter(
 )
 JOB_LAST_SUCCESS = Gauge(
     "sales_graph_scheduled_job_last_success_timestamp_seconds",
-    "Unix time at which the last successful run of a scheduled job finished, by job.",
-    ["job"],
+    "Unix time at which the last successful run of a scheduled job finished, by task.",
+    # Not "job": Prometheus owns that label (the scrape job) and would rename ours.
+    ["task"],
     multiprocess_mode="livemax",
 )
 
@@ -148,6 +164,8 @@ _http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 def http_request(route: str, method: str, status: int, seconds: float) -> None:
     """One answered request; ``route`` is the template (or :data:`UNMATCHED_ROUTE`)."""
+    if not _recording:
+        return
     key = (route, method, status)
     children = _http.get(key)
     if children is None:
@@ -208,10 +226,19 @@ _graphql: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 def graphql_operation(
-    name: str | None, operation_type: str, seconds: float, error_codes: Iterable[str | None] = ()
+    name: str | None,
+    operation_type: str,
+    seconds: float,
+    error_codes: Iterable[str | None] = (),
+    *,
+    ran: bool = True,
 ) -> None:
-    """One operation run on /graphql, with the ``extensions.code`` of each error it returned."""
-    operation = OPERATION_NAMES.label(name)
+    """One operation run on /graphql, with the ``extensions.code`` of each error it returned.
+    One refused before any field ran (no credentials, an invalid document, a limit) counts as
+    ``other``: a name that ran nothing takes none of the label values a name may have."""
+    if not _recording:
+        return
+    operation = OPERATION_NAMES.label(name) if ran else OTHER
     kind = operation_type if operation_type in _OPERATION_TYPES else "unknown"
     children = _graphql.get((operation, kind))
     if children is None:
@@ -244,6 +271,8 @@ def instrument_sqlalchemy(sync_engine: Any) -> None:
     clock = time.perf_counter
 
     def before(conn: Any, _cursor: Any, _statement: str, *_: Any) -> None:
+        if not _recording:
+            return
         # One statement at a time per connection: a start left by a failed one is overwritten.
         conn.info[_STARTED] = clock()
 
@@ -261,6 +290,8 @@ _upstream: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 def upstream_call(system: str, outcome: str, seconds: float) -> None:
     """One call to ``system``: ``ok`` or what it failed with (docs/operations.md)."""
+    if not _recording:
+        return
     children = _upstream.get((system, outcome))
     if children is None:
         children = _upstream[(system, outcome)] = (
@@ -272,10 +303,14 @@ def upstream_call(system: str, outcome: str, seconds: float) -> None:
 
 
 def upstream_cache(system: str, hit: bool) -> None:
+    if not _recording:
+        return
     UPSTREAM_CACHE.labels(system, "hit" if hit else "miss").inc()
 
 
 def upstream_stale_served(system: str) -> None:
+    if not _recording:
+        return
     UPSTREAM_STALE.labels(system).inc()
 
 
@@ -283,14 +318,20 @@ _BREAKER_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 
 
 def breaker_state(system: str, state: str) -> None:
+    if not _recording:
+        return
     BREAKER_STATE.labels(system).set(_BREAKER_VALUES.get(state, 2.0))
 
 
 def rate_limit_refused(bucket: str) -> None:
+    if not _recording:
+        return
     RATE_LIMIT_REFUSALS.labels(bucket).inc()
 
 
 def outbox_backlog(pending: int, oldest_age_s: float, parked: int) -> None:
+    if not _recording:
+        return
     OUTBOX_PENDING.set(pending)
     OUTBOX_OLDEST_AGE.set(max(0.0, oldest_age_s))
     OUTBOX_PARKED.set(parked)
@@ -298,6 +339,8 @@ def outbox_backlog(pending: int, oldest_age_s: float, parked: int) -> None:
 
 def events_published(topics: Iterable[str]) -> None:
     """The topic of each event published (several of one topic in a batch)."""
+    if not _recording:
+        return
     for topic, count in Tally(topics).items():
         EVENTS_PUBLISHED.labels(topic).inc(count)
 
@@ -308,6 +351,8 @@ _lag_partitions: dict[tuple[str, str], set[int]] = {}
 def consumer_lag(consumer: str, topic: str, lags: Mapping[int, int]) -> None:
     """The lag of each partition assigned to ``consumer`` now; partitions it lost read 0 (the
     consumer that has them now reports theirs)."""
+    if not _recording:
+        return
     known = _lag_partitions.setdefault((consumer, topic), set())
     for partition in known - lags.keys():
         CONSUMER_LAG.labels(consumer, topic, str(partition)).set(0)
@@ -318,11 +363,15 @@ def consumer_lag(consumer: str, topic: str, lags: Mapping[int, int]) -> None:
 
 
 def dead_lettered(topic: str) -> None:
+    if not _recording:
+        return
     DEAD_LETTERS.labels(topic).inc()
 
 
-def job_succeeded(job: str, finished_at: float) -> None:
-    JOB_LAST_SUCCESS.labels(job).set(finished_at)
+def job_succeeded(task: str, finished_at: float) -> None:
+    if not _recording:
+        return
+    JOB_LAST_SUCCESS.labels(task).set(finished_at)
 
 
 def exposition() -> tuple[bytes, str]:

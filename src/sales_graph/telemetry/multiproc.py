@@ -21,6 +21,22 @@ def directory() -> Path | None:
     return Path(value) if value else None
 
 
+def settle(serving: bool) -> None:
+    """What a command does with the directory, before prometheus_client loads: one that serves
+    nothing (``token``, ``migrate`` ...) counts in process and leaves no files behind; one that
+    serves (``serve``, ``worker``) gets the directory made. ValueError when the path is a file."""
+    path = directory()
+    if path is None:
+        return
+    if not serving:
+        os.environ.pop(ENV, None)
+        os.environ.pop(ENV.lower(), None)
+        return
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{ENV}={path} is not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+
+
 def prepare() -> tuple[Path, bool]:
     """The directory the workers about to be started share, emptied of an earlier run's files
     (counts would carry over otherwise), and set in the environment they inherit. A fresh

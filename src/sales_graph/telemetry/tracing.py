@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -211,8 +212,36 @@ def server_middleware() -> list[Middleware]:
             excluded_urls=os.environ.get("OTEL_PYTHON_ASGI_EXCLUDED_URLS", UNTRACED_PATHS),
             # No span per ASGI message (each body chunk would be one).
             exclude_spans=["receive", "send"],
+            server_request_hook=scrub_request_attributes,
         )
     ]
+
+
+# The attributes in which the ASGI instrumentation writes the path or the query string, in the
+# old and the new HTTP semantic conventions.
+_PATH_ATTRIBUTES = ("http.target", "url.path")
+_URL_ATTRIBUTES = ("http.url", "url.full")
+_QUERY_ATTRIBUTES = ("url.query",)
+
+
+def scrub_request_attributes(span: Span, scope: Scope) -> None:
+    """No raw path and no query string in a server span: a path holds ids, and a query string
+    emails, search terms, or a whole GraphQL document with its literals and variables (a GET
+    /graphql). The route template takes their place (``unmatched`` for an unknown path)."""
+    if not span.is_recording():
+        return
+    route = _route_template(scope, getattr(scope.get("app"), "routes", ()), "") or "unmatched"
+    found = getattr(span, "attributes", None) or {}
+    for key in _PATH_ATTRIBUTES:
+        if key in found:
+            span.set_attribute(key, route)
+    for key in _URL_ATTRIBUTES:
+        if isinstance(url := found.get(key), str):
+            parts = urlsplit(url)
+            span.set_attribute(key, urlunsplit((parts.scheme, parts.netloc, route, "", "")))
+    for key in _QUERY_ATTRIBUTES:
+        if key in found:
+            span.set_attribute(key, "")
 
 
 def route_span_details(scope: Scope) -> tuple[str, dict[str, str]]:

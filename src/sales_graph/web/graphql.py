@@ -86,7 +86,8 @@ def _without_body(send: Send) -> Send:
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's view; with ``graphiql=True`` a browser's GET without a query gets our
-    GraphiQL page (``web/graphiql.py``), else a 404."""
+    GraphiQL page (``web/graphiql.py``); without (production) it is a GET without a query
+    like any other: a 400."""
 
     request_adapter_class = _RequestAdapter
 
@@ -95,7 +96,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         return (
-            request.method == "GET"
+            self.graphql_ide is not None
+            and request.method == "GET"
             and request.query_params.get("query") is None
             and asks_for_html(request.headers.get("accept"))
         )

@@ -158,6 +158,8 @@ def route_template(scope: Scope) -> str:
 
 
 def observe_request(scope: Scope, status: int, seconds: float) -> None:
+    if not metrics.recording():
+        return
     metrics.http_request(route_template(scope), scope["method"], status, seconds)
 
 
@@ -198,12 +200,14 @@ def observe_operation(
     text: str | None, name: str | None, result: ExecutionResult, seconds: float
 ) -> None:
     """One operation run on /graphql (REST routes' operations are counted by their route)."""
+    if not metrics.recording():
+        return
     operation, kind = describe_operation(text, name)
     codes = [
         str(code) if (code := (error.extensions or {}).get("code")) is not None else None
         for error in result.errors or ()
     ]
-    metrics.graphql_operation(operation, kind, seconds, codes)
+    metrics.graphql_operation(operation, kind, seconds, codes, ran=result.data is not None)
 
 
 __all__ = [
