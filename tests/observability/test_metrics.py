@@ -16,10 +16,11 @@ from pydantic import SecretStr
 
 from sales_graph.app import create_app
 from sales_graph.settings import Environment, MetricsSettings, RateLimitSettings
-from sales_graph.simulators import RunningSimulators, serve_simulators
+from sales_graph.simulators import RunningSimulators
 from sales_graph.telemetry import metrics
 from sales_graph.web.metrics import metrics_port
-from tests.federation.conftest import KEYS, make_accounts, upstream_settings
+from tests.federation import conftest as federation
+from tests.federation.conftest import make_accounts, upstream_settings
 from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway
 
@@ -32,6 +33,10 @@ def parse(text: str) -> list[Sample]:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     ]
+
+
+# The simulators fixture of the federation tests, shared.
+sims = federation.sims
 
 
 def total(samples: list[Sample], name: str, **labels: str) -> float:
@@ -52,15 +57,6 @@ async def scrape(client: httpx.AsyncClient, **headers: str) -> list[Sample]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     return parse(response.text)
-
-
-@pytest.fixture
-async def sims() -> AsyncIterator[RunningSimulators]:
-    running = await serve_simulators(api_keys=KEYS)
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 @pytest.fixture
