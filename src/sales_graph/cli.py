@@ -462,6 +462,98 @@ def forecast_generate(
     )
 
 
+def _validation_message(exc: Any) -> str:
+    fields = (exc.details or {}).get("fields") or {}
+    return "; ".join(f"{name}: {text}" for name, text in fields.items()) or str(exc.message)
+
+
+finance_app = typer.Typer(no_args_is_help=True, help="The sync with Finance (docs/finance.md).")
+app.add_typer(finance_app, name="finance")
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _sent_line(result: dict[str, Any]) -> list[str]:
+    head = f"{result['kind']} {result['period']}: "
+    if result["status"] == "failed":
+        return [head + f"FAILED: {result['error']}"]
+    if result["kind"] == "commissions":
+        if not result["batches_sent"]:
+            return [head + "nothing new to send"]
+        total = sum(b["total_commission"] for b in result["batches"])
+        lines = [
+            head + f"version {result['version']}: {result['batches_sent']} batch(es) sent, "
+            f"{result['new_deals']} new, {result['corrected_deals']} corrected, "
+            f"{result['withdrawn_deals']} withdrawn deal(s); commission {_money(total)}; "
+            f"{result['superseded_lines']} line(s) superseded"
+        ]
+        lines += [
+            f"  batch {b['batch_id']} (Idempotency-Key sales-graph-commissions-{b['batch_id']}): "
+            f"{b['deals']} deal(s), calculation {b['calculation_id']}, "
+            f"total {_money(b['total_commission'])}"
+            for b in result["batches"]
+        ]
+        return lines
+    state = "sent" if result["changed"] else "unchanged, nothing sent"
+    return [
+        head + f"report {result['report_id']} version {result['version']} {state} "
+        f"({result['lines']} line(s))"
+    ]
+
+
+@finance_app.command("sync")
+def finance_sync(
+    period: Annotated[str, typer.Option(help="a closed month (M11_2026) or quarter (Q4_2026)")],
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="revenue_forecast, commissions (months); pipeline_report, "
+            "territory_performance (quarters); default: all of the period's"
+        ),
+    ] = None,
+) -> None:
+    """Run the sync of a period now (a backfill or a re-run): what changed is sent, what did
+    not is left alone; each kind is recorded as a manual run."""
+    from sales_graph.errors import ValidationError
+    from sales_graph.ops import sync_finance
+
+    try:
+        results = asyncio.run(sync_finance(_existing(), period=period, kinds=kind or []))
+    except ValidationError as exc:
+        raise typer.BadParameter(_validation_message(exc)) from exc
+    for result in results:
+        for line in _sent_line(result):
+            typer.echo(line)
+    if any(r["status"] == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+@finance_app.command("reconcile")
+def finance_reconcile(
+    period: Annotated[str, typer.Option(help="a month (M11_2026) or quarter (Q4_2026)")],
+) -> None:
+    """Compare our forecast of each territory with Finance's (GET /forecasts/:period)."""
+    from sales_graph.errors import UpstreamError, ValidationError
+    from sales_graph.ops import reconcile_finance
+
+    try:
+        rows = asyncio.run(reconcile_finance(_existing(), period=period))
+    except ValidationError as exc:
+        raise typer.BadParameter(_validation_message(exc)) from exc
+    except UpstreamError as exc:
+        typer.echo(f"error: Finance: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    differing = [r for r in rows if r["difference"]]
+    for row in rows:
+        typer.echo(
+            f"{row['territory']:<24} {row['forecast_type']:<10} ours {_money(row['ours']):>16} "
+            f"finance {_money(row['finance']):>16} difference {_money(row['difference']):>16}"
+        )
+    typer.echo(f"{len(differing)} of {len(rows)} figures differ")
+
+
 @app.callback()
 def _before_any_command(ctx: typer.Context) -> None:
     from sales_graph.telemetry import multiproc

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import current_revision, upgrade
@@ -242,5 +243,39 @@ async def generate_forecasts(settings: Settings, *, period: str | None = None) -
     runtime = build_runtime(settings)
     try:
         return await generate_now(runtime, periods)
+    finally:
+        await runtime.close()
+
+
+async def sync_finance(
+    settings: Settings, *, period: str, kinds: Sequence[str]
+) -> list[dict[str, Any]]:
+    """``sales-graph finance sync``: the kinds of one closed period now (a backfill or a
+    re-run), recorded as manual runs; what each sent."""
+    from sales_graph.domain.periods import parse_period
+    from sales_graph.services.finance_sync import work_for
+    from sales_graph.worker.finance import finance_sync
+
+    span = parse_period(period, settings.fiscal_year_start_month, field="--period")
+    work = work_for(span, kinds)
+    runtime = build_runtime(settings)
+    try:
+        return await finance_sync(runtime).run_all(work, trigger="manual")
+    finally:
+        await runtime.close()
+
+
+async def reconcile_finance(settings: Settings, *, period: str) -> list[dict[str, Any]]:
+    """``sales-graph finance reconcile``: our forecasts against Finance's, per territory."""
+    from sales_graph.domain.periods import parse_period
+    from sales_graph.errors import UpstreamUnavailable
+    from sales_graph.services.finance_sync import reconcile
+
+    span = parse_period(period, settings.fiscal_year_start_month, field="--period")
+    runtime = build_runtime(settings)
+    try:
+        if runtime.connectors is None:
+            raise UpstreamUnavailable("Finance is not configured (SALES_GRAPH_FINANCE__BASE_URL)")
+        return await reconcile(runtime.db, runtime.connectors.finance, span)
     finally:
         await runtime.close()

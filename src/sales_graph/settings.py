@@ -171,6 +171,28 @@ class EventSettings(BaseModel):
     forecast_cache_ttl_s: int = Field(default=26 * 3600, gt=0)
 
 
+class FinanceSyncSettings(BaseModel):
+    """The scheduled sync with Finance (docs/finance.md): reports and commissions of closed
+    periods, checked at each slot of ``cron`` in ``timezone``."""
+
+    enabled: bool = True
+    cron: str = "15 * * * *"
+    timezone: str = "UTC"
+    # Closed months looked at by each run (the month just closed and those before it): a
+    # failed run is retried, and a deal corrected after its month was calculated is found,
+    # within this window. The quarters ending in it are reported too.
+    lookback_months: int = Field(default=3, ge=1, le=24)
+    # Deals per commissions request (each request carries its own Idempotency-Key).
+    commission_batch_size: int = Field(default=100, gt=0, le=10_000)
+    # Finance's commission plan, sent with every request (None: Finance's default plan).
+    commission_plan_id: str | None = Field(default=None, max_length=64)
+    # How long one batch is retried while Finance fails (full-jitter backoff between tries),
+    # before the run is recorded as failed and left to the next slot.
+    deadline_s: float = Field(default=300.0, gt=0)
+    retry_base_backoff_s: float = Field(default=1.0, ge=0)
+    retry_max_backoff_s: float = Field(default=30.0, ge=0)
+
+
 class TracingSettings(BaseModel):
     """Traces are configured by the standard OTEL_* variables (docs/operations.md); these
     choose what the gateway adds to them."""
@@ -244,6 +266,7 @@ class Settings(BaseSettings):
     http: HTTPSettings = HTTPSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     events: EventSettings = EventSettings()
+    finance_sync: FinanceSyncSettings = FinanceSyncSettings()
     tracing: TracingSettings = TracingSettings()
     metrics: MetricsSettings = MetricsSettings()
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from sales_graph.db.types import AutoId, JSONDoc, Money, UTCDateTime
@@ -457,3 +457,123 @@ class DealScoreModel(SQLModel, table=True):
     auc: float | None = None
     trained_on: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# --- the sync with Finance (docs/finance.md) --------------------------------------------------
+
+
+class FinanceRun(SQLModel, table=True):
+    """One run of one kind of sync for one period: by the schedule or by hand, with its
+    status (running, succeeded, failed) and what it sent."""
+
+    __tablename__ = "finance_runs"
+    __table_args__ = (Index("ix_finance_runs_kind_status", "kind", "status", "finished_at"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    kind: str = Field(max_length=32)
+    period: str = Field(max_length=16)
+    trigger: str = Field(max_length=16)  # schedule | manual
+    status: str = Field(max_length=16)  # running | succeeded | failed
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    summary: dict[str, Any] | None = Field(default=None, sa_type=JSONDoc)
+    error: str | None = Field(default=None, max_length=4000)
+
+
+class FinanceReport(SQLModel, table=True):
+    """A version of a report sent to Finance: ``report_id`` is stable per kind and period, a
+    new version is made only when the figures changed (the previous one is superseded)."""
+
+    __tablename__ = "finance_reports"
+
+    report_id: uuid.UUID = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    kind: str = Field(max_length=32)
+    period: str = Field(max_length=16, index=True)
+    content_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PipelineReportLine(SQLModel, table=True):
+    """A line of a quarterly pipeline report: one stage of one owner in one territory."""
+
+    __tablename__ = "pipeline_report_lines"
+    __table_args__ = (Index("ix_pipeline_report_lines_report", "report_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    report_id: uuid.UUID
+    version: int
+    period: str = Field(max_length=16)
+    territory_id: uuid.UUID | None = Field(default=None)
+    owner_id: uuid.UUID
+    stage: str = Field(max_length=32)
+    count: int
+    total_amount: Decimal = Field(sa_type=Money)
+    weighted_amount: Decimal = Field(sa_type=Money)
+
+
+class TerritoryPerformanceLine(SQLModel, table=True):
+    """A territory's figures of a closed quarter, as reported to Finance."""
+
+    __tablename__ = "territory_performance_lines"
+    __table_args__ = (Index("ix_territory_performance_lines_report", "report_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    report_id: uuid.UUID
+    version: int
+    period: str = Field(max_length=16)
+    territory_id: uuid.UUID
+    quota: Decimal | None = Field(default=None, sa_type=Money)
+    closed_won: Decimal = Field(sa_type=Money)
+    forecast: Decimal = Field(sa_type=Money)
+    open_pipeline: Decimal = Field(sa_type=Money)
+    attainment: Decimal | None = Field(default=None, sa_type=Numeric(12, 4))
+    coverage: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
+
+
+class CommissionBatch(SQLModel, table=True):
+    """A request to Finance's commissions endpoint: planned (``pending``, with the deals it
+    carries) before it is sent, ``sent`` once Finance's answer is stored. Its id is its
+    Idempotency-Key, so a batch sent again after a crash has no second effect."""
+
+    __tablename__ = "commission_batches"
+    __table_args__ = (UniqueConstraint("period", "version", "position"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    period: str = Field(max_length=16, index=True)
+    version: int
+    position: int
+    status: str = Field(max_length=16)  # pending | sent
+    deals: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONDoc)
+    plan_id: str | None = Field(default=None, max_length=64)
+    calculation_id: str | None = Field(default=None, max_length=100)
+    total_commission: Decimal | None = Field(default=None, sa_type=Money)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CommissionLine(SQLModel, table=True):
+    """Finance's commission on one deal, in one version of its period's calculation; a later
+    version's line for the same deal supersedes it (the line stays)."""
+
+    __tablename__ = "commission_lines"
+    __table_args__ = (Index("ix_commission_lines_period_owner", "period", "owner_id"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    batch_id: uuid.UUID = Field(foreign_key="commission_batches.id", index=True)
+    period: str = Field(max_length=16)
+    version: int
+    opportunity_id: uuid.UUID = Field(index=True)
+    owner_id: uuid.UUID
+    territory_id: uuid.UUID | None = Field(default=None)
+    eligible: bool
+    amount: Decimal = Field(sa_type=Money)
+    rate: Decimal = Field(sa_type=Numeric(9, 6))
+    commission: Decimal = Field(sa_type=Money)
+    currency: str = Field(max_length=3)
+    # What was sent for the deal (owner, amount, eligibility): a change means a correction.
+    deal_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    superseded_by_version: int | None = None

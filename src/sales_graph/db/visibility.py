@@ -12,7 +12,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlmodel import col
 
-from sales_graph.db.models import Account, Forecast, Lead, LeadCount, Opportunity, Quota
+from sales_graph.db.models import (
+    Account,
+    CommissionLine,
+    Forecast,
+    Lead,
+    LeadCount,
+    Opportunity,
+    PipelineReportLine,
+    Quota,
+    TerritoryPerformanceLine,
+)
 from sales_graph.domain.scope import AccessScope
 
 
@@ -94,6 +104,36 @@ def submitted_forecast_visible(scope: AccessScope) -> ColumnElement[bool]:
     if not scope.territory_ids:
         return false()
     return col(Forecast.territory_id).in_(scope.territory_ids)
+
+
+def commission_visible(scope: AccessScope) -> ColumnElement[bool]:
+    """Commission lines are people's pay: a rep's own, a manager's team's (not a territory's
+    other owners'), every line for an admin and a partner holding ``commissions:read``."""
+    scope.require_scope("commissions:read")
+    if scope.unrestricted:
+        return true()
+    if not scope.owner_ids:
+        return false()
+    return col(CommissionLine.owner_id).in_(scope.owner_ids)
+
+
+def pipeline_report_visible(scope: AccessScope) -> ColumnElement[bool]:
+    """A line of the pipeline report sums opportunities of one owner in one territory: seen
+    by whoever sees those opportunities (the owner, their managers, the territory's owner)."""
+    scope.require_scope("forecasts:read")
+    if scope.unrestricted:
+        return true()
+    return _any(_owned(scope, PipelineReportLine.owner_id, PipelineReportLine.territory_id))
+
+
+def territory_performance_visible(scope: AccessScope) -> ColumnElement[bool]:
+    """Territory-wide figures: for whoever sees the whole territory (as submitted forecasts)."""
+    scope.require_scope("forecasts:read")
+    if scope.unrestricted:
+        return true()
+    if not scope.territory_ids:
+        return false()
+    return col(TerritoryPerformanceLine.territory_id).in_(scope.territory_ids)
 
 
 def users_readable(scope: AccessScope) -> None:

@@ -85,3 +85,13 @@ def quarter_of(day: date, fiscal_year_start_month: int = 1) -> Period:
 
 def next_quarter(period: Period, fiscal_year_start_month: int = 1) -> Period:
     return quarter_of(period.end + timedelta(days=1), fiscal_year_start_month)
+
+
+def months_in(period: Period) -> list[Period]:
+    """The calendar months a period covers, in order (a month: itself)."""
+    months = []
+    day = period.start
+    while day <= period.end:
+        months.append(parse_period(f"M{day.month:02d}_{day.year}"))
+        day = _add_months(day, 1)
+    return months

@@ -23,6 +23,7 @@ SCOPES: tuple[str, ...] = (
     "quotas:read",
     "quotas:write",
     "users:read",
+    "commissions:read",
 )
 KNOWN_SCOPES: frozenset[str] = frozenset(SCOPES)
 

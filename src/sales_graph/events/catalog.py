@@ -151,6 +151,29 @@ EVENTS: dict[str, EventType] = _types(
         "For Finance: a territory's forecast for a period was (re)generated"
         " (the spec's Finance schema).",
     ),
+    EventType(
+        "report.revenue_forecast",
+        "forecasts",
+        "report",
+        m.RevenueForecastReport,
+        "For Finance: the revenue forecast of a closed month per territory and type"
+        " (the scheduled sync; a new version when a figure changed).",
+    ),
+    EventType(
+        "report.pipeline",
+        "forecasts",
+        "report",
+        m.PipelineReport,
+        "For Finance: the pipeline report of a closed quarter by territory, owner and stage.",
+    ),
+    EventType(
+        "report.territory_performance",
+        "forecasts",
+        "report",
+        m.TerritoryPerformanceReport,
+        "For Finance: quota, closed-won, forecast, attainment and coverage of each territory"
+        " for a closed quarter.",
+    ),
 )
 
 

@@ -387,6 +387,69 @@ class ForecastUpdated(EventPayload):
     generated_at: Time
 
 
+# --- Finance: the reports of the scheduled sync (docs/finance.md) ----------------------------
+
+
+class ReportPayload(EventPayload):
+    report_id: uuid.UUID
+    """Stable for the kind of report and its period: consumers keep the highest version."""
+    version: Version
+    """1 for the first report of the period; a correction is the next version."""
+    period: Period
+    generated_at: Time
+    lines: list[Any]
+
+
+class RevenueForecastLine(EventPayload):
+    territory_id: uuid.UUID
+    forecast_type: ForecastType
+    amount: Money
+    probability_weighted_amount: Money
+
+
+class RevenueForecastReport(ReportPayload):
+    """The revenue forecast of a closed month, per territory and forecast type."""
+
+    lines: list[RevenueForecastLine]
+
+
+class PipelineReportEntry(EventPayload):
+    territory_id: uuid.UUID | None
+    owner_id: uuid.UUID
+    stage: OpportunityStage
+    count: Annotated[int, Field(ge=0)]
+    total_amount: Money
+    weighted_amount: Money
+    """Sum of amount x probability."""
+
+
+class PipelineReport(ReportPayload):
+    """The opportunities expected to close in a closed quarter, by territory, owner and stage."""
+
+    lines: list[PipelineReportEntry]
+
+
+class TerritoryPerformance(EventPayload):
+    territory_id: uuid.UUID
+    quota: Money | None
+    """The territory's quota for the quarter (null: none was set)."""
+    closed_won: Money
+    forecast: Money
+    """The commit forecast (closed-won included)."""
+    open_pipeline: Money
+    """Open opportunities still expected to close in the quarter."""
+    attainment: Annotated[float, Field(ge=0)] | None
+    """closed_won / quota (1.0 = 100 %); null without a quota."""
+    coverage: Annotated[float, Field(ge=0)] | None
+    """open_pipeline / (quota - closed_won); null without a quota or once it is attained."""
+
+
+class TerritoryPerformanceReport(ReportPayload):
+    """Each active territory's figures for a closed quarter."""
+
+    lines: list[TerritoryPerformance]
+
+
 # --- inbound: Marketing's lead.qualified (the spec's Marketing schema, as the consumer takes it) --
 
 Text100 = Annotated[str, Field(max_length=100)]

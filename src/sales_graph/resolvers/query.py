@@ -10,6 +10,7 @@ from sales_graph.db.repositories.leads import LeadFilter
 from sales_graph.domain import LeadStatus as LeadStatusValue
 from sales_graph.domain import Role as RoleValue
 from sales_graph.resolvers.common import optional_id, page_of, paging, read, search_text
+from sales_graph.resolvers.finance import FinanceQueries
 from sales_graph.resolvers.opportunities import OpportunityQueries
 from sales_graph.schema.accounts import Account, AccountConnection, AccountOrder
 from sales_graph.schema.common import parse_id
@@ -22,7 +23,7 @@ from sales_graph.services import accounts, leads, territories, users
 
 
 @strawberry.type
-class Query(OpportunityQueries):
+class Query(OpportunityQueries, FinanceQueries):
     @strawberry.field(description="The gateway answers.")
     def health(self) -> Health:
         return Health(status="ok", version=__version__)

@@ -10,7 +10,6 @@ is a null without an error.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
@@ -22,6 +21,7 @@ from sales_graph.connectors.customer_experience.models import (
     AccountTickets,
     AccountUsage,
 )
+from sales_graph.connectors.finance.client import finance_period
 from sales_graph.connectors.finance.models import Revenue
 from sales_graph.connectors.marketing.models import Campaign, LeadScore
 from sales_graph.connectors.support.models import CriticalTickets, Escalations, FeatureRequests
@@ -31,15 +31,6 @@ from sales_graph.settings import UPSTREAM_SYSTEMS
 
 DEFAULT_CONCURRENCY = 10
 V = TypeVar("V")
-_MONTH = re.compile(r"^M(0[1-9]|1[0-2])_([0-9]{4})\Z")
-
-
-def finance_period(period: str) -> str | None:
-    """Our period name as Finance spells it: ``Q1_2026`` as is, ``M03_2026`` as ``2026-03``;
-    Finance has no fiscal years (None)."""
-    if match := _MONTH.match(period):
-        return f"{match.group(2)}-{match.group(1)}"
-    return period if period.startswith("Q") else None
 
 
 def upstream_loader(
@@ -117,8 +108,7 @@ class UpstreamLoaders:
         return self._connectors
 
     async def _revenue(self, period: str) -> Revenue | None:
-        name = finance_period(period)
-        return await self._c().finance.revenue(name) if name else None
+        return await self._c().finance.revenue(period) if finance_period(period) else None
 
 
 __all__ = ["UpstreamLoaders", "finance_period", "upstream_loader"]

@@ -1,6 +1,9 @@
 """The Finance system: forecasts and actual revenue per period, and commission calculations.
 
 Periods are ``Q1_2026`` (the spec's form) or ``2026-03`` (a month); anything else is a 422.
+``POST /api/v1/commissions/calculate`` honours ``Idempotency-Key`` as Billing does: a repeat with
+the same key and body answers the first calculation again (``Idempotent-Replayed: true``) and
+calculates nothing; the same key with another body is a 422.
 """
 
 from __future__ import annotations
@@ -33,7 +36,18 @@ _STAGES = (
     ("negotiation", 0.9),
 )
 _RATES = (Decimal("0.08"), Decimal("0.10"), Decimal("0.12"))
+# Named plans pay one rate to everybody; without a plan, each owner's rate is drawn from _RATES.
+PLANS = {"standard": Decimal("0.10"), "accelerated": Decimal("0.12")}
 _CENT = Decimal("0.01")
+
+
+class CommissionProduct(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str = Field(min_length=1)
+    quantity: int = Field(ge=1)
+    unit_price: Decimal = Field(ge=0)
+    discount: Decimal = Field(ge=0)
 
 
 class CommissionDeal(BaseModel):
@@ -43,6 +57,10 @@ class CommissionDeal(BaseModel):
     owner_id: str = Field(min_length=1)
     amount: Decimal = Field(ge=0)
     closed_at: date | None = None
+    territory_id: str | None = None
+    contract_id: str | None = None
+    products: list[CommissionProduct] = Field(default_factory=list, max_length=1000)
+    eligible: bool = True
 
 
 class CommissionRequest(BaseModel):
@@ -71,6 +89,10 @@ def _bad_period(period: str) -> Response:
 @dataclass(eq=False)
 class FinanceApi(SeededApi):
     calculations: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    # Idempotency-Key -> (body fingerprint, calculation id); and how many calculations each
+    # key caused (a test of "never twice to effect" reads it).
+    idempotency: dict[str, tuple[str, str]] = field(default_factory=dict, init=False)
+    effects: dict[str, int] = field(default_factory=dict, init=False)
 
     def routes(self) -> Sequence[BaseRoute]:
         return [
@@ -80,7 +102,11 @@ class FinanceApi(SeededApi):
         ]
 
     def state(self) -> dict[str, Any]:
-        return {"calculations": list(self.calculations.values())}
+        return {
+            "calculations": list(self.calculations.values()),
+            "idempotency_keys": sorted(self.idempotency),
+            "effects": dict(self.effects),
+        }
 
     def forecast_payload(self, period: str, territory_id: str | None) -> dict[str, Any]:
         rng = rng_for(self.seed, SYSTEM, "forecast", period, territory_id or "")
@@ -134,17 +160,34 @@ class FinanceApi(SeededApi):
         return JSONResponse(self.revenue_payload(period, months))
 
     async def calculate(self, request: Request) -> Response:
+        key = request.headers.get("idempotency-key")
+        fingerprint = hashlib.sha256(await request.body()).hexdigest()
+        if key is not None and key in self.idempotency:
+            seen, calculation_id = self.idempotency[key]
+            if seen != fingerprint:
+                return error_response(
+                    422,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "Idempotency-Key was used with a different request body",
+                )
+            return JSONResponse(
+                self.calculations[calculation_id], headers={"Idempotent-Replayed": "true"}
+            )
         body = await read_body(request, CommissionRequest)
         if isinstance(body, Response):
             return body
         if months_of(body.period) is None:
             return _bad_period(body.period)
+        if body.plan_id is not None and body.plan_id not in PLANS:
+            return error_response(422, "VALIDATION_ERROR", f"no commission plan {body.plan_id!r}")
         canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
         digest = hashlib.sha256(f"{self.seed}:".encode() + canonical).hexdigest()
         lines = []
         total = Decimal(0)
         for deal in body.deals:
-            rate = rng_for(self.seed, SYSTEM, "rate", deal.owner_id).choice(_RATES)
+            rate = PLANS.get(body.plan_id or "") or rng_for(
+                self.seed, SYSTEM, "rate", deal.owner_id
+            ).choice(_RATES)
             commission = (deal.amount * rate).quantize(_CENT, ROUND_HALF_UP)
             total += commission
             lines.append(
@@ -167,4 +210,7 @@ class FinanceApi(SeededApi):
             "calculated_at": iso(datetime.now(UTC)),
         }
         self.calculations[calculation_id] = calculation
+        if key is not None:
+            self.idempotency[key] = (fingerprint, calculation_id)
+            self.effects[key] = self.effects.get(key, 0) + 1
         return JSONResponse(calculation)

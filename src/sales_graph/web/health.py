@@ -43,6 +43,21 @@ async def _probe(name: str, check: Callable[[], Awaitable[object]]) -> dict[str,
     return {"status": "ok", "latency_ms": round((time.perf_counter() - begun) * 1000, 1)}
 
 
+async def _finance_sync(runtime: Runtime) -> dict[str, str | None]:
+    """When each kind of Finance sync last succeeded (docs/finance.md); informational: a run
+    that fails is retried by the next slot, the gateway serves meanwhile."""
+    from sales_graph.db.repositories import finance
+    from sales_graph.services.finance_sync import KINDS
+
+    try:
+        async with asyncio.timeout(_TIMEOUT_S), runtime.db.session() as session:
+            last = await finance.last_successes(session)
+    except Exception as exc:
+        _log.warning("health.finance_sync_unknown", error=repr(exc))
+        return {}
+    return {kind: last[kind].isoformat() if kind in last else None for kind in KINDS}
+
+
 async def readyz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     checks = _checks(runtime)
@@ -56,4 +71,7 @@ async def readyz(request: Request) -> Response:
             f"Not ready: {', '.join(failing)}", details={"checks": report, "upstreams": upstreams}
         )
         return error_response(error)
-    return JSONResponse({"status": "ok", "checks": report, "upstreams": upstreams})
+    finance_sync = await _finance_sync(runtime)
+    return JSONResponse(
+        {"status": "ok", "checks": report, "upstreams": upstreams, "finance_sync": finance_sync}
+    )

@@ -206,7 +206,7 @@ def daily_generation(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow
     settings = runtime.settings
     events = settings.events
 
-    async def job(session: AsyncSession, slot: datetime) -> dict[str, Any]:
+    async def job(session: AsyncSession | None, slot: datetime) -> dict[str, Any]:
         day = slot.astimezone(ZoneInfo(events.forecast_timezone)).date()
         periods = quarters_from(day, settings.fiscal_year_start_month)
         return (await generate_now(runtime, periods, session)).as_dict()

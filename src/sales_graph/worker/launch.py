@@ -70,13 +70,20 @@ def subscriptions() -> list[Subscriber]:
 
 
 def background_services(runtime: Runtime) -> list[Service]:
-    from sales_graph.worker import billing, forecasts
+    from sales_graph.worker import billing, finance, forecasts
     from sales_graph.worker.monitor import BacklogMonitor
 
     monitor = BacklogMonitor(
-        runtime.db, [forecasts.DAILY_JOB], runtime.settings.metrics.sample_interval_s
+        runtime.db,
+        [forecasts.DAILY_JOB, finance.SYNC_JOB],
+        runtime.settings.metrics.sample_interval_s,
     )
-    return [*forecasts.services(runtime), *billing.services(runtime), monitor]
+    return [
+        *forecasts.services(runtime),
+        *billing.services(runtime),
+        *finance.services(runtime),
+        monitor,
+    ]
 
 
 @dataclass

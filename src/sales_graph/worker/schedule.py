@@ -25,8 +25,9 @@ from sales_graph.timeutil import utcnow
 
 _log = get_logger(__name__)
 
-# A job: what runs in the slot's transaction; its result is kept with the run.
-Job = Callable[[AsyncSession, datetime], Awaitable[dict[str, Any] | None]]
+# A job: what runs in the slot's transaction (None: ``own_transactions``); its result is kept
+# with the run.
+Job = Callable[[AsyncSession | None, datetime], Awaitable[dict[str, Any] | None]]
 
 # Sleeps are cut into pieces of at most this long, so that a clock set forward (or a machine
 # waking from suspend) is noticed.
@@ -59,6 +60,10 @@ class ScheduledJob:
     job: Job
     _: KW_ONLY
     clock: Callable[[], datetime] = utcnow
+    # A job that opens its own transactions (it calls other systems, or commits in steps):
+    # the slot is claimed and committed first, and the job gets no session. A process killed
+    # meanwhile leaves the slot claimed and unfinished; such a job picks up at its next slot.
+    own_transactions: bool = False
     # Slots this instance ran, and slots it found taken by another worker.
     ran: list[datetime] = field(default_factory=list, init=False)
     skipped: list[datetime] = field(default_factory=list, init=False)
@@ -71,12 +76,28 @@ class ScheduledJob:
 
     async def run_slot(self, slot: datetime) -> bool:
         """Runs the slot unless another worker did or does; True when this one ran it."""
+        if self.own_transactions:
+            return await self._run_claimed_first(slot)
         async with self.db.session() as session:
             if not await scheduled_runs.claim(session, self.name, slot):
                 _log.info("schedule.slot_taken", job=self.name, slot=slot.isoformat())
                 self.skipped.append(slot)
                 return False
             result = await self.job(session, slot)
+            await scheduled_runs.finish(session, self.name, slot, result)
+        self.ran.append(slot)
+        _log.info("schedule.slot_ran", job=self.name, slot=slot.isoformat(), result=result)
+        return True
+
+    async def _run_claimed_first(self, slot: datetime) -> bool:
+        async with self.db.session() as session:
+            claimed = await scheduled_runs.claim(session, self.name, slot)
+        if not claimed:
+            _log.info("schedule.slot_taken", job=self.name, slot=slot.isoformat())
+            self.skipped.append(slot)
+            return False
+        result = await self.job(None, slot)
+        async with self.db.session() as session:
             await scheduled_runs.finish(session, self.name, slot, result)
         self.ran.append(slot)
         _log.info("schedule.slot_ran", job=self.name, slot=slot.isoformat(), result=result)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sales_graph.connectors.finance.client import FinanceClient
+from sales_graph.connectors.finance.client import FinanceClient, finance_period, wire_period
 from sales_graph.connectors.finance.models import (
     CommissionCalculation,
     CommissionDeal,
     CommissionLine,
+    CommissionProduct,
     CommissionRequest,
     Forecast,
     MonthlyRevenue,
@@ -18,10 +19,13 @@ __all__ = [
     "CommissionCalculation",
     "CommissionDeal",
     "CommissionLine",
+    "CommissionProduct",
     "CommissionRequest",
     "FinanceClient",
     "Forecast",
     "MonthlyRevenue",
     "Revenue",
     "StageBreakdown",
+    "finance_period",
+    "wire_period",
 ]

@@ -1,7 +1,12 @@
-"""The Finance system: forecasts and actual revenue per period, commission calculations."""
+"""The Finance system: forecasts and actual revenue per period, commission calculations.
+
+Finance names a quarter as we do (``Q1_2026``) and a month ``2026-03`` (ours: ``M03_2026``):
+:func:`wire_period` translates, so callers pass our names.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sales_graph.connectors.finance.models import (
@@ -14,6 +19,24 @@ from sales_graph.connectors.finance.models import (
 from sales_graph.connectors.system_client import SystemClient
 from sales_graph.connectors.wire import segment
 
+_MONTH = re.compile(r"^M(0[1-9]|1[0-2])_([0-9]{4})\Z")
+
+
+def finance_period(period: str) -> str | None:
+    """Our period name as Finance spells it: ``Q1_2026`` as is, ``M03_2026`` as ``2026-03``;
+    Finance has no fiscal years (None)."""
+    if match := _MONTH.match(period):
+        return f"{match.group(2)}-{match.group(1)}"
+    return period if period.startswith("Q") else None
+
+
+def wire_period(period: str) -> str:
+    """Our period name as Finance's API takes it (ValueError for a fiscal year)."""
+    name = finance_period(period)
+    if name is None:
+        raise ValueError(f"Finance has no period {period!r}")
+    return name
+
 
 class FinanceClient(SystemClient):
     SYSTEM = "finance"
@@ -22,11 +45,13 @@ class FinanceClient(SystemClient):
     async def forecast(self, period: str, territory_id: str | None = None) -> Forecast:
         """Finance's forecast for ``period`` (``Q1_2026`` or ``2026-03``), for reconciliation."""
         params = {"territory_id": territory_id} if territory_id else None
-        path = f"/api/v1/forecasts/{segment(period)}"
+        path = f"/api/v1/forecasts/{segment(wire_period(period))}"
         return await self.upstream.read("forecast", path, Forecast, params=params)
 
     async def revenue(self, period: str) -> Revenue:
-        return await self.upstream.read("revenue", f"/api/v1/revenue/{segment(period)}", Revenue)
+        return await self.upstream.read(
+            "revenue", f"/api/v1/revenue/{segment(wire_period(period))}", Revenue
+        )
 
     async def calculate_commissions(
         self,
@@ -37,7 +62,7 @@ class FinanceClient(SystemClient):
         idempotency_key: str | None = None,
     ) -> CommissionCalculation:
         """A POST: repeated on failure only when ``idempotency_key`` is given."""
-        body = CommissionRequest(period=period, deals=list(deals), plan_id=plan_id)
+        body = CommissionRequest(period=wire_period(period), deals=list(deals), plan_id=plan_id)
         return await self.upstream.request(
             "POST",
             "/api/v1/commissions/calculate",

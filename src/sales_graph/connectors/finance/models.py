@@ -45,11 +45,24 @@ class Revenue(UpstreamModel):
     as_of: datetime
 
 
+class CommissionProduct(UpstreamRequest):
+    product_id: str = Field(min_length=1)
+    quantity: int = Field(ge=1)
+    unit_price: Money = Field(ge=0)
+    discount: Money = Field(ge=0)
+
+
 class CommissionDeal(UpstreamRequest):
     opportunity_id: str = Field(min_length=1)
     owner_id: str = Field(min_length=1)
     amount: Money = Field(ge=0)
     closed_at: date | None = None
+    territory_id: str | None = None
+    contract_id: str | None = None
+    products: list[CommissionProduct] = Field(default_factory=list)
+    # False: a deal calculated before that is no longer closed-won in the period (a
+    # correction), sent with amount 0 so that Finance's new line replaces the old one.
+    eligible: bool = True
 
 
 class CommissionRequest(UpstreamRequest):

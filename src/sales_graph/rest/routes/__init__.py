@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sales_graph.rest.routes import accounts, forecasts, leads, opportunities, territories
+from sales_graph.rest.routes import (
+    accounts,
+    finance,
+    forecasts,
+    leads,
+    opportunities,
+    territories,
+)
 from sales_graph.rest.table import RestRoute
 
 # Each module's endpoints, under the name of its resource (their tag in the OpenAPI document).
@@ -21,6 +28,7 @@ _RESOURCES = {
     "Territories": territories,
     "Forecasts": forecasts,
     "Accounts": accounts,
+    "Finance": finance,
 }
 ROUTES: tuple[RestRoute, ...] = tuple(
     replace(route, tags=(tag,)) for tag, module in _RESOURCES.items() for route in module.ROUTES

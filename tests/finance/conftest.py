@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from tests.federation.conftest import sims
+
+__all__ = ["sims"]
