@@ -94,7 +94,7 @@ async def test_finance_methods_return_the_systems_data(
     forecast = await client.forecast("Q1_2026", territory_id="t-1")
     assert forecast == Forecast.model_validate(api.forecast_payload("Q1_2026", "t-1"))
     assert sims["finance"].requests[0].query == "territory_id=t-1"
-    revenue = await client.revenue("2026-03")
+    revenue = await client.revenue("M03_2026")  # Finance's 2026-03
     assert revenue == Revenue.model_validate(api.revenue_payload("2026-03", ["2026-03"]))
     deals = [
         CommissionDeal(opportunity_id="o-1", owner_id="rep-1", amount=Decimal("1000.00")),

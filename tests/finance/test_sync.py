@@ -6,16 +6,13 @@ rules (GraphQL and REST)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import col, select, update
 
-from sales_graph.app import create_app
 from sales_graph.db.models import (
     Account,
     CommissionBatch,
@@ -29,41 +26,14 @@ from sales_graph.domain.periods import parse_period
 from sales_graph.errors import UpstreamError
 from sales_graph.events.schemas import validate_event
 from sales_graph.services.finance_sync import due
-from sales_graph.settings import FinanceSyncSettings
 from sales_graph.simulators.runner import RunningSimulators
 from sales_graph.worker.finance import SYNC_JOB, finance_sync, scheduled_sync
-from tests.federation.conftest import upstream_settings
-from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway
 
 pytestmark = pytest.mark.asyncio
 
 MONTH = parse_period("M09_2026")
 QUARTER = parse_period("Q3_2026")
-SYNC = FinanceSyncSettings(
-    commission_batch_size=2,
-    commission_plan_id="standard",  # the simulator's flat 10 %
-    deadline_s=1.0,
-    retry_base_backoff_s=0.01,
-    retry_max_backoff_s=0.05,
-)
-
-
-@pytest.fixture
-async def gateway(
-    fresh_postgres: str, tmp_path: Path, sims: RunningSimulators
-) -> AsyncIterator[Gateway]:
-    org = await seeded_org(fresh_postgres)
-    settings = gateway_settings(
-        tmp_path,
-        fresh_postgres,
-        finance_sync=SYNC,
-        # Finance's breaker opens in the outage test; it lets a call through soon after.
-        **upstream_settings(sims, {"finance": {"breaker_reset_timeout_s": 0.1}}),
-    )
-    app = create_app(settings)
-    async with app_client(app) as client:
-        yield Gateway(client, app, org, "postgresql")
 
 
 class Deals:
@@ -406,7 +376,7 @@ def _key(planned: Any, position: int) -> str:
 # ------------------------------------------------------------------------- the schedule
 
 
-def test_what_a_slot_looks_at() -> None:
+async def test_what_a_slot_looks_at() -> None:
     work = due(date(2026, 10, 1), 3, 1)
     assert [(k, p.name) for k, p in work] == [
         ("revenue_forecast", "M07_2026"),
