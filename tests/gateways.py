@@ -19,17 +19,20 @@ from starlette.types import ASGIApp
 
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
-from sales_graph.settings import RateLimitSettings, Settings
+from sales_graph.settings import FinanceSyncSettings, RateLimitSettings, Settings
 from tests.factories import Org, make_org
 
 
 def gateway_settings(tmp_path: Path, database_url: str | None = None, **fields: Any) -> Settings:
     """Settings of a test gateway: no ``.env``, warnings only, no rate limits (tests/limits
-    covers them), data under ``tmp_path``; ``fields`` override any of them."""
+    covers them), no scheduled Finance sync (a test alive at its slot would send what another
+    test counts; tests/finance runs its job by hand), data under ``tmp_path``; ``fields``
+    override any of them."""
     values: dict[str, Any] = {
         "data_dir": tmp_path,
         "log_level": "WARNING",
         "rate_limit": RateLimitSettings(enabled=False),
+        "finance_sync": FinanceSyncSettings(enabled=False),
         "_env_file": None,
     }
     if database_url is not None:

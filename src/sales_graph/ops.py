@@ -251,13 +251,19 @@ async def sync_finance(
     settings: Settings, *, period: str, kinds: Sequence[str]
 ) -> list[dict[str, Any]]:
     """``sales-graph finance sync``: the kinds of one closed period now (a backfill or a
-    re-run), recorded as manual runs; what each sent."""
+    re-run), recorded as manual runs; what each sent. Log lines go to stderr."""
+    from zoneinfo import ZoneInfo
+
     from sales_graph.domain.periods import parse_period
+    from sales_graph.logs import configure_logging
     from sales_graph.services.finance_sync import work_for
+    from sales_graph.timeutil import utcnow
     from sales_graph.worker.finance import finance_sync
 
     span = parse_period(period, settings.fiscal_year_start_month, field="--period")
-    work = work_for(span, kinds)
+    today = utcnow().astimezone(ZoneInfo(settings.finance_sync.timezone)).date()
+    work = work_for(span, kinds, today)
+    configure_logging(settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings)
     try:
         return await finance_sync(runtime).run_all(work, trigger="manual")
@@ -269,9 +275,11 @@ async def reconcile_finance(settings: Settings, *, period: str) -> list[dict[str
     """``sales-graph finance reconcile``: our forecasts against Finance's, per territory."""
     from sales_graph.domain.periods import parse_period
     from sales_graph.errors import UpstreamUnavailable
+    from sales_graph.logs import configure_logging
     from sales_graph.services.finance_sync import reconcile
 
     span = parse_period(period, settings.fiscal_year_start_month, field="--period")
+    configure_logging(settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings)
     try:
         if runtime.connectors is None:

@@ -18,6 +18,7 @@ from tests.graphql.conftest import Gateway
 __all__ = ["sims"]
 
 SYNC = FinanceSyncSettings(
+    enabled=False,  # the tests run the scheduled job's slots themselves
     commission_batch_size=2,
     commission_plan_id="standard",  # the simulator's flat 10 %
     deadline_s=1.0,

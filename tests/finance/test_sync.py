@@ -479,3 +479,23 @@ async def test_territory_performance_and_pipeline_report_reads(gateway: Gateway)
     assert {row["owner"]["id"] for row in own} == {str(org.r1.id)}
     assert len(own) == 2
     assert len((await gateway.data(org.m1, pipeline, p="Q3_2026"))["pipelineReport"]) == 4
+
+
+async def test_what_a_sync_by_hand_accepts() -> None:
+    from sales_graph.errors import ValidationError
+    from sales_graph.services.finance_sync import work_for
+
+    today = date(2026, 10, 1)
+    assert [k for k, _ in work_for(MONTH, [], today)] == ["revenue_forecast", "commissions"]
+    assert [k for k, _ in work_for(QUARTER, ["pipeline_report"], today)] == ["pipeline_report"]
+    refused = [
+        (MONTH, ["pipeline_report"], today, "a month takes"),
+        (QUARTER, ["commissions"], today, "a quarter takes"),
+        (parse_period("FY2026"), [], date(2027, 6, 1), "months (M03_2026) and quarters"),
+        (parse_period("M10_2026"), [], today, "has not closed yet"),
+        (MONTH, [], date(2026, 9, 30), "has not closed yet"),
+    ]
+    for period, kinds, day, message in refused:
+        with pytest.raises(ValidationError) as caught:
+            work_for(period, kinds, day)
+        assert message in str(caught.value.details), (period.name, kinds, caught.value.details)

@@ -125,6 +125,7 @@ def operator_env(database_url: str, data_dir: Path, bootstrap: str) -> Deploymen
         "SALES_GRAPH_EVENTS__TOPIC_PARTITIONS": str(PARTITIONS),
         "SALES_GRAPH_EVENTS__RELAY_POLL_INTERVAL_S": "0.2",
         "SALES_GRAPH_RATE_LIMIT__ENABLED": "false",
+        "SALES_GRAPH_FINANCE_SYNC__ENABLED": "false",
         "SALES_GRAPH_LOG_LEVEL": "WARNING",
     }
     for name, topic in topics.model_dump().items():

@@ -161,12 +161,16 @@ class FinanceSync:
         return results
 
 
-def work_for(period: Period, kinds: Sequence[str]) -> list[tuple[str, Period]]:
+def work_for(period: Period, kinds: Sequence[str], today: date) -> list[tuple[str, Period]]:
     """What ``sales-graph finance sync`` runs: the kinds asked for (all of the period's by
-    default), each checked against the period's length."""
+    default), each checked against the period's length; only a period closed by ``today``."""
     allowed = kinds_of(period)
     if not allowed:
         raise ValidationError.of("period", "Finance syncs months (M03_2026) and quarters (Q1_2026)")
+    if period.end >= today:
+        raise ValidationError.of(
+            "period", f"{period.name} has not closed yet (its last day is {period.end})"
+        )
     wanted = list(kinds) or list(allowed)
     wrong = [k for k in wanted if k not in allowed]
     if wrong:
