@@ -554,6 +554,22 @@ def finance_reconcile(
     typer.echo(f"{len(differing)} of {len(rows)} figures differ")
 
 
+@finance_app.command("runs")
+def finance_runs(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="how many, newest first")] = 20,
+) -> None:
+    """The latest sync runs: kind, period, trigger, status, when, and the error of a failed one."""
+    from sales_graph.ops import finance_runs as latest
+
+    for run in asyncio.run(latest(_existing(), limit=limit)):
+        finished = run["finished_at"].isoformat() if run["finished_at"] else "-"
+        line = (
+            f"{run['started_at'].isoformat()}  {finished}  {run['kind']:<22} {run['period']:<9} "
+            f"{run['trigger']:<8} {run['status']}"
+        )
+        typer.echo(line + (f"  {run['error']}" if run["error"] else ""))
+
+
 @app.callback()
 def _before_any_command(ctx: typer.Context) -> None:
     from sales_graph.telemetry import multiproc

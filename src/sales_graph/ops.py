@@ -287,3 +287,16 @@ async def reconcile_finance(settings: Settings, *, period: str) -> list[dict[str
         return await reconcile(runtime.db, runtime.connectors.finance, span)
     finally:
         await runtime.close()
+
+
+async def finance_runs(settings: Settings, *, limit: int) -> list[dict[str, Any]]:
+    """``sales-graph finance runs``: the latest runs, newest first."""
+    from sales_graph.db.repositories import finance
+
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.session() as session:
+            rows = await finance.runs(session, limit=limit)
+    finally:
+        await db.dispose()
+    return [row.model_dump() for row in rows]

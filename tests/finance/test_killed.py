@@ -104,3 +104,14 @@ async def test_a_run_killed_between_two_batches_resumes(
     assert sorted(finance.state()["effects"].values()) == [1, 1]
     assert len(finance.state()["calculations"]) == 2
     assert len(await _rows(gateway, select(CommissionLine))) == 3
+    # The killed run is shown as interrupted; the one that finished it as succeeded.
+    listed = subprocess.run(  # noqa: S603, ASYNC221 - our own command, short
+        [sys.executable, "-c", CLI, "finance", "runs"],
+        env=_env(fresh_postgres, tmp_path, sims),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        check=True,
+    ).stdout.splitlines()
+    assert [line.split()[-1] for line in listed] == ["succeeded", "interrupted"]
+    assert all("commissions" in line and "M09_2026" in line for line in listed)

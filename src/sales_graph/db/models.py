@@ -473,7 +473,7 @@ class FinanceRun(SQLModel, table=True):
     kind: str = Field(max_length=32)
     period: str = Field(max_length=16)
     trigger: str = Field(max_length=16)  # schedule | manual
-    status: str = Field(max_length=16)  # running | succeeded | failed
+    status: str = Field(max_length=16)  # running | succeeded | failed | interrupted
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     summary: dict[str, Any] | None = Field(default=None, sa_type=JSONDoc)

@@ -39,6 +39,17 @@ from sales_graph.timeutil import utcnow
 
 
 async def start_run(session: AsyncSession, kind: str, period: str, trigger: str) -> FinanceRun:
+    """A new run; earlier runs of the kind and period still ``running`` are marked
+    ``interrupted`` (a process stopped in them; one still going sets its own end)."""
+    await session.exec(
+        update(FinanceRun)
+        .where(
+            col(FinanceRun.kind) == kind,
+            col(FinanceRun.period) == period,
+            col(FinanceRun.status) == "running",
+        )
+        .values(status="interrupted")
+    )
     return await add(
         session, FinanceRun(kind=kind, period=period, trigger=trigger, status="running")
     )
