@@ -499,3 +499,29 @@ async def test_what_a_sync_by_hand_accepts() -> None:
         with pytest.raises(ValidationError) as caught:
             work_for(period, kinds, day)
         assert message in str(caught.value.details), (period.name, kinds, caught.value.details)
+
+
+async def test_a_failed_kind_is_retried_by_the_next_slot(
+    gateway: Gateway, sims: RunningSimulators
+) -> None:
+    await make_deals(gateway)
+    job = scheduled_sync(gateway.runtime)
+    sims["finance"].set_knobs(outage=True)
+    assert await job.run_slot(datetime(2026, 10, 1, 0, 15, tzinfo=UTC))
+    runs = await _rows(gateway, select(FinanceRun))
+    failed = sorted(r.period for r in runs if r.status == "failed")
+    # July has no won deal: nothing to send, so it succeeds; the reports went out too.
+    assert failed == ["M08_2026", "M09_2026"]
+    assert all(r.kind == "commissions" for r in runs if r.status == "failed")
+    assert _calculations(sims) == []
+
+    sims["finance"].set_knobs(outage=False)
+    assert await job.run_slot(datetime(2026, 10, 1, 1, 15, tzinfo=UTC))
+    effects = sims["finance"].state()["effects"]
+    assert sorted(effects.values()) == [1, 1, 1]  # August's batch and September's two
+    assert len(await _lines(gateway)) == 3
+    latest = await _rows(
+        gateway,
+        select(FinanceRun).where(FinanceRun.kind == "commissions", FinanceRun.period == "M09_2026"),
+    )
+    assert sorted(r.status for r in latest) == ["failed", "succeeded"]
