@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +24,13 @@ from sales_graph.db.models import (
     Quota,
 )
 from sales_graph.domain.periods import parse_period
-from sales_graph.errors import UpstreamError
+from sales_graph.errors import UpstreamError, ValidationError
 from sales_graph.events.schemas import validate_event
 from sales_graph.services.finance_sync import due
+from sales_graph.settings import FinanceSyncSettings
 from sales_graph.simulators.runner import RunningSimulators
 from sales_graph.worker.finance import SYNC_JOB, finance_sync, scheduled_sync
+from tests.gateways import gateway_settings
 from tests.graphql.conftest import Gateway
 
 pytestmark = pytest.mark.asyncio
@@ -482,7 +485,6 @@ async def test_territory_performance_and_pipeline_report_reads(gateway: Gateway)
 
 
 async def test_what_a_sync_by_hand_accepts() -> None:
-    from sales_graph.errors import ValidationError
     from sales_graph.services.finance_sync import work_for
 
     today = date(2026, 10, 1)
@@ -525,3 +527,55 @@ async def test_a_failed_kind_is_retried_by_the_next_slot(
         select(FinanceRun).where(FinanceRun.kind == "commissions", FinanceRun.period == "M09_2026"),
     )
     assert sorted(r.status for r in latest) == ["failed", "succeeded"]
+
+
+async def test_a_batch_finance_refuses_is_not_sent_again(
+    gateway: Gateway, sims: RunningSimulators
+) -> None:
+    """An unknown plan is a 422: no retries, the batch is marked rejected, and once the
+    setting is fixed the next run plans its deals afresh."""
+    await make_deals(gateway)
+    sync = finance_sync(gateway.runtime)
+    sync.settings = sync.settings.model_copy(update={"commission_plan_id": "no-such-plan"})
+    with pytest.raises(UpstreamError):
+        await sync.run("commissions", MONTH, trigger="manual")
+    assert len(_posts(sims)) == 1  # refused at once: not retried
+    batches = await _rows(gateway, select(CommissionBatch))
+    assert [b.status for b in batches] == ["rejected", "rejected"]  # the version's both
+
+    sync.settings = sync.settings.model_copy(update={"commission_plan_id": "standard"})
+    summary = await sync.run("commissions", MONTH, trigger="manual")
+    assert summary["version"] == 2
+    assert summary["batches_sent"] == 2
+    assert len(await _lines(gateway)) == 3
+
+
+async def test_without_finance_a_run_fails_at_once(gateway: Gateway) -> None:
+    from sales_graph.services.finance_sync import FinanceSync, reconcile
+
+    await make_deals(gateway)
+    runtime = gateway.runtime
+    sync = FinanceSync(
+        runtime.db, None, runtime.settings.finance_sync.model_copy(update={"deadline_s": 60})
+    )
+    with pytest.raises(UpstreamError, match="not configured"):
+        await sync.run("commissions", MONTH, trigger="manual")  # not 60 s of retries
+    assert runtime.connectors is not None
+    with pytest.raises(ValidationError):
+        await reconcile(runtime.db, runtime.connectors.finance, parse_period("FY2026"))
+
+
+async def test_the_worker_schedules_the_sync_only_with_finance(tmp_path: Path) -> None:
+    from sales_graph.runtime import build_runtime
+    from sales_graph.settings import UpstreamSettings
+    from sales_graph.worker.finance import services
+
+    def scheduled(**fields: Any) -> list[str]:
+        fields.setdefault("finance_sync", FinanceSyncSettings())
+        settings = gateway_settings(tmp_path, **fields)
+        return [s.name for s in services(build_runtime(settings))]
+
+    assert scheduled() == []
+    finance = UpstreamSettings(base_url="http://127.0.0.1:9")
+    assert scheduled(finance=finance) == [SYNC_JOB]
+    assert scheduled(finance=finance, finance_sync=FinanceSyncSettings(enabled=False)) == []

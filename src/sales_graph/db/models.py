@@ -544,7 +544,7 @@ class CommissionBatch(SQLModel, table=True):
     period: str = Field(max_length=16, index=True)
     version: int
     position: int
-    status: str = Field(max_length=16)  # pending | sent
+    status: str = Field(max_length=16)  # pending | sent | rejected
     deals: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONDoc)
     plan_id: str | None = Field(default=None, max_length=64)
     calculation_id: str | None = Field(default=None, max_length=100)

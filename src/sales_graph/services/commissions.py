@@ -8,7 +8,9 @@ A month's calculation is planned, then sent:
    goes in with ``eligible: false`` and amount 0. The version is cut into batches, each stored
    ``pending`` with the deals it carries and a stable id, which is its Idempotency-Key.
 2. **Send** each pending batch in order; Finance's answer is stored with the batch marked sent,
-   in one transaction, and each new line supersedes the deal's earlier line.
+   in one transaction, and each new line supersedes the deal's earlier line. A batch Finance
+   refuses (a 4xx) is marked ``rejected`` with the rest of its version; their deals are
+   planned again by the next run.
 
 A run that stops anywhere resumes with the pending batches, sent with the same keys: Finance
 answers a repeat with its first calculation, so no batch has a second effect.
@@ -26,6 +28,7 @@ from typing import Any
 import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sales_graph.connectors.errors import UpstreamRejected
 from sales_graph.connectors.finance import CommissionCalculation, CommissionDeal, CommissionProduct
 from sales_graph.db.models import CommissionBatch, CommissionLine, Opportunity
 from sales_graph.db.paging import PageRequest
@@ -253,7 +256,15 @@ async def sync_period(
         withdrawn_deals=planned.withdrawn_deals,
     )
     for batch in planned.batches:
-        answer = await send(batch)
+        try:
+            answer = await send(batch)
+        except UpstreamRejected:
+            # Finance refused the request itself (a 4xx): sending it again cannot help. It and
+            # the rest of its version are dropped; their deals have no line, so the next run
+            # plans them afresh (with the settings then).
+            async with session() as s:
+                await finance_repo.mark_rejected(s, batch)
+            raise
         async with session() as s:
             superseded = await store(s, batch, answer)
         result.sent.append(

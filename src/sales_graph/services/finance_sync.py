@@ -20,12 +20,18 @@ from typing import Any
 
 from tenacity import (
     AsyncRetrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_delay,
     wait_random_exponential,
 )
 
-from sales_graph.connectors.finance import CommissionCalculation, CommissionDeal, FinanceClient
+from sales_graph.connectors.errors import UpstreamRejected
+from sales_graph.connectors.finance import (
+    CommissionCalculation,
+    CommissionDeal,
+    FinanceClient,
+    finance_period,
+)
 from sales_graph.db.engine import Database
 from sales_graph.db.models import CommissionBatch
 from sales_graph.db.repositories import finance as finance_repo
@@ -80,6 +86,14 @@ def due(
     return work
 
 
+def worth_retrying(error: BaseException) -> bool:
+    """Finance failing (down, slow, 5xx, its breaker open) is retried; Finance refusing the
+    request (a 4xx: a plan it does not know, our credentials) or no Finance at all is not."""
+    if not isinstance(error, UpstreamError) or isinstance(error, UpstreamRejected):
+        return False
+    return (error.details or {}).get("reason") != "not_configured"
+
+
 @dataclass
 class FinanceSync:
     db: Database
@@ -89,11 +103,14 @@ class FinanceSync:
     async def send(self, batch: CommissionBatch) -> CommissionCalculation:
         """Posts a batch with its Idempotency-Key, retried with backoff until the deadline."""
         if self.finance is None:
-            raise UpstreamError("Finance is not configured", details={"system": "finance"})
+            raise UpstreamError(
+                "Finance is not configured",
+                details={"system": "finance", "reason": "not_configured"},
+            )
         finance = self.finance
         deals = [CommissionDeal.model_validate(d) for d in batch.deals]
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(UpstreamError),
+            retry=retry_if_exception(worth_retrying),
             wait=wait_random_exponential(
                 multiplier=self.settings.retry_base_backoff_s, max=self.settings.retry_max_backoff_s
             ),
@@ -197,6 +214,8 @@ _SYSTEM = AccessScope.as_system("finance reconciliation")
 async def reconcile(db: Database, finance: FinanceClient, period: Period) -> list[dict[str, Any]]:
     """Our forecast of each active territory against Finance's ``GET /forecasts/:period``:
     one row per territory and type, with the difference (ours - Finance's)."""
+    if finance_period(period.name) is None:
+        raise ValidationError.of("period", "Finance has forecasts of months and quarters")
     async with db.session() as session:
         territories = await territory_repo.active_in_order(session, _SYSTEM)
         ours = {

@@ -53,4 +53,9 @@ def scheduled_sync(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) 
 
 
 def services(runtime: Runtime) -> list[Service]:
-    return [scheduled_sync(runtime)] if runtime.settings.finance_sync.enabled else []
+    """The scheduled sync, when it is enabled and Finance is configured (without Finance there
+    is nobody to send to: ``sales-graph finance sync`` says so when run by hand)."""
+    settings = runtime.settings
+    if not settings.finance_sync.enabled or not settings.finance.base_url:
+        return []
+    return [scheduled_sync(runtime)]

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sales_graph.db.engine import Database
+from sales_graph.db.repositories import finance as finance_repo
 from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.db.repositories import scheduled_runs
 from sales_graph.logs import get_logger
@@ -31,7 +33,12 @@ class BacklogMonitor:
     async def sample(self) -> None:
         async with self.db.session() as session:
             backlog = await outbox_repo.backlog(session)
-            finished = {job: await scheduled_runs.last_finished(session, job) for job in self.jobs}
+            finished: dict[str, datetime | None] = {
+                job: await scheduled_runs.last_finished(session, job) for job in self.jobs
+            }
+            # Each kind of Finance sync on its own: a slot finishes even when a kind failed.
+            for kind, succeeded in (await finance_repo.last_successes(session)).items():
+                finished[f"finance.sync.{kind}"] = succeeded
         now = utcnow()
         oldest = backlog.oldest_pending_at
         age = (now - oldest).total_seconds() if oldest is not None else 0.0

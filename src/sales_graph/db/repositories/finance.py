@@ -292,6 +292,21 @@ async def mark_sent(
     return int(result.rowcount) == 1
 
 
+async def mark_rejected(session: AsyncSession, batch: CommissionBatch) -> int:
+    """A batch Finance refused, and the batches of its version still pending (planned with the
+    same settings): never sent again, their deals are planned afresh. How many."""
+    result = await session.exec(
+        update(CommissionBatch)
+        .where(
+            col(CommissionBatch.period) == batch.period,
+            col(CommissionBatch.version) == batch.version,
+            col(CommissionBatch.status) == "pending",
+        )
+        .values(status="rejected")
+    )
+    return int(result.rowcount)
+
+
 async def add_lines(session: AsyncSession, lines: Sequence[CommissionLine], *, version: int) -> int:
     """Adds Finance's lines, superseding the earlier current line of each deal; how many
     lines were superseded."""
