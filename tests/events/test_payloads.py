@@ -23,6 +23,7 @@ from sales_graph.domain import (
 )
 from sales_graph.domain.forecasts import ComputedForecast, StageLine
 from sales_graph.domain.periods import PERIOD_PATTERN
+from sales_graph.events import models as m
 from sales_graph.events import payloads
 from sales_graph.events.catalog import EVENTS
 from sales_graph.events.envelope import envelope
@@ -112,6 +113,65 @@ def _forecast(r: Rows, *, lines: bool = True) -> EventPayload:
     )
 
 
+def _report(r: Rows, event_type: str, *, lines: bool = True) -> EventPayload:
+    """A report of the Finance sync, as services/finance_reports.py builds it."""
+    tid, owner = r.territory.id, r.rep.id
+    rows: dict[str, list[Any]] = {
+        "report.revenue_forecast": [
+            m.RevenueForecastLine(
+                territory_id=tid,
+                forecast_type=ForecastType.COMMIT,
+                amount=350000.0,
+                probability_weighted_amount=330000.0,
+            )
+        ],
+        "report.pipeline": [
+            m.PipelineReportEntry(
+                territory_id=None,
+                owner_id=owner,
+                stage=OpportunityStage.NEGOTIATION,
+                count=1,
+                total_amount=200000.0,
+                weighted_amount=180000.0,
+            )
+        ],
+        "report.territory_performance": [
+            m.TerritoryPerformance(
+                territory_id=tid,
+                quota=500000.0,
+                closed_won=190000.0,
+                forecast=390000.0,
+                open_pipeline=200000.0,
+                attainment=0.38,
+                coverage=0.65,
+            ),
+            m.TerritoryPerformance(
+                territory_id=tid,
+                quota=None,
+                closed_won=0.0,
+                forecast=0.0,
+                open_pipeline=0.0,
+                attainment=None,
+                coverage=None,
+            ),
+        ],
+    }
+    model = event_type_model(event_type)
+    return model(
+        report_id=uuid.uuid4(),
+        version=2,
+        period="Q3_2026" if event_type != "report.revenue_forecast" else "M09_2026",
+        generated_at=NOW,
+        lines=rows[event_type] if lines else [],
+    )
+
+
+def event_type_model(name: str) -> type[m.ReportPayload]:
+    payload = EVENTS[name].payload
+    assert issubclass(payload, m.ReportPayload)
+    return payload
+
+
 def _attained(quota: Quota) -> Quota:
     quota.attained_at = NOW
     return quota
@@ -169,6 +229,14 @@ PAYLOADS: list[tuple[str, str, Callable[[Rows], EventPayload]]] = [
     ("onboarding.trigger", "defaults", _onboarding_with_defaults),
     ("forecast.updated", "best case", _forecast),
     ("forecast.updated", "empty", lambda r: _forecast(r, lines=False)),
+    ("report.revenue_forecast", "lines", lambda r: _report(r, "report.revenue_forecast")),
+    ("report.pipeline", "lines", lambda r: _report(r, "report.pipeline")),
+    ("report.territory_performance", "lines", lambda r: _report(r, "report.territory_performance")),
+    (
+        "report.territory_performance",
+        "empty",
+        lambda r: _report(r, "report.territory_performance", lines=False),
+    ),
 ]
 
 
