@@ -5,9 +5,10 @@ One world per test module (module-scoped fixture): the walk only reads, and each
 writes gets its own database. Callers:
 
 * users with a plain token (every scope): admin, head, mA, mB, mC, rA1, rB1, rX;
-* partner API keys with each single scope, and one with all of them;
-* ``client_rX``: an OAuth client bound to rX with scopes leads:read opportunities:read, its
-  token from ``POST /oauth/token``;
+* partner API keys with each single scope (partner_forecasts:read reads the reports sent to
+  Finance, not the commission lines), and one with all of them;
+* ``client_rX``: an OAuth client bound to rX with scopes leads:read opportunities:read
+  commissions:read (rX's own lines, not a partner's all), its token from ``POST /oauth/token``;
 * ``rB1+key``: rB1's token sent with a partner key holding leads:read accounts:read.
 """
 
@@ -53,7 +54,7 @@ from tests.gateways import app_client, gateway_settings
 from tests.services import ServiceUrls, require_reachable
 
 USER_CALLERS = ("admin", "head", "mA", "mB", "mC", "rA1", "rB1", "rX")
-CLIENT_SCOPES = frozenset({"leads:read", "opportunities:read"})
+CLIENT_SCOPES = frozenset({"leads:read", "opportunities:read", "commissions:read"})
 KEY_WITH_USER_SCOPES = frozenset({"leads:read", "accounts:read"})
 
 

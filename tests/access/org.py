@@ -15,6 +15,13 @@ brief, docs/graphql.md "Who sees what"), written out independently of the code u
 rX is a rep in two territories (TA and TB). Accounts of one territory carry opportunities of
 reps of another; leads are unassigned in several territories; some leads are converted, one
 into an opportunity later handed to another rep.
+
+What Finance got (docs/finance.md): commission lines of the months of the current quarter (and
+one month either side), in batches per month and version, with a correction that superseded a
+line, a line no longer eligible, a line of the inactive rep, lines of deals in a territory of
+another manager (commissions follow the owner, not the territory) and a line whose deal is now
+someone else's; a pipeline report and a territory performance report of the current quarter in
+two versions (the first must never be read), and a pipeline report of the previous quarter.
 """
 
 from __future__ import annotations
@@ -29,17 +36,22 @@ from typing import Any
 
 from sales_graph.db.models import (
     Account,
+    CommissionBatch,
+    CommissionLine,
     Contact,
+    FinanceReport,
     Forecast,
     Lead,
     LeadAssignment,
     Opportunity,
     OpportunityHistory,
     OpportunityProduct,
+    PipelineReportLine,
     Product,
     Quota,
     Territory,
     TerritoryMember,
+    TerritoryPerformanceLine,
     TerritoryRule,
     User,
 )
@@ -54,6 +66,7 @@ READ_SCOPES = (
     "users:read",
     "forecasts:read",
     "quotas:read",
+    "commissions:read",
 )
 WRITE_SCOPES = (
     "leads:write",
@@ -91,10 +104,18 @@ TYPE_SCOPE: dict[str, str] = {
     "Forecast": "forecasts:read",
     "Revenue": "forecasts:read",
     "Quota": "quotas:read",
+    "CommissionLine": "commissions:read",
+    "PipelineReportLine": "forecasts:read",
+    "TerritoryPerformance": "forecasts:read",
 }
 # Types whose records are the sales data (visibility by ownership) and the directory (all users).
 SALES_TYPES = ("Lead", "Account", "Contact", "Opportunity", "Quota", "Forecast")
 DIRECTORY_TYPES = ("User", "Territory")
+# What Finance got: records with an id but no singular root (commission lines), and report
+# lines without an id. OWNED_TYPES: every type whose ids the oracle decides by ownership.
+FINANCE_RECORD_TYPES = ("CommissionLine",)
+FINANCE_LINE_TYPES = ("PipelineReportLine", "TerritoryPerformance")
+OWNED_TYPES = (*SALES_TYPES, *FINANCE_RECORD_TYPES)
 
 OPEN_STAGES = ("discovery", "qualification", "proposal", "negotiation")
 STAGE_ORDER = (*OPEN_STAGES, "closed_won", "closed_lost")
@@ -139,12 +160,33 @@ def quarter(day: date) -> Period:
     return Period(f"Q{q + 1}_{day.year}", start, end)
 
 
+def month(day: date) -> Period:
+    start = date(day.year, day.month, 1)
+    end = (
+        date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+    ) - timedelta(days=1)
+    return Period(f"M{day.month:02d}_{day.year}", start, end)
+
+
+def months_of(period: Period) -> list[Period]:
+    """The calendar months a period covers."""
+    found = []
+    day = period.start
+    while day <= period.end:
+        found.append(month(day))
+        day = found[-1].end + timedelta(days=1)
+    return found
+
+
 CURRENT = quarter(date.today())
 NEXT = quarter(CURRENT.end + timedelta(days=1))
 PREVIOUS = quarter(CURRENT.start - timedelta(days=1))
 WHEN = {"cur": CURRENT.start + timedelta(days=20), "next": NEXT.start + timedelta(days=10)}
 WHEN["prev"] = PREVIOUS.start + timedelta(days=15)
 WHEN["cur2"] = CURRENT.start + timedelta(days=45)
+MONTHS = months_of(CURRENT)
+MONTH_BEFORE = month(PREVIOUS.end)
+MONTH_AFTER = month(NEXT.start)
 
 
 # ------------------------------------------------------------------ the records
@@ -256,6 +298,71 @@ class ForecastRec:
     amount: Decimal
     notes: str
     by: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class CommissionRec:
+    """A commission line: ``superseded_by`` is the version whose line replaced it."""
+
+    key: str
+    month: Period
+    version: int
+    opportunity: str
+    owner: str
+    territory: str | None
+    amount: Decimal
+    eligible: bool = True
+    rate: Decimal = Decimal("0.05")
+    superseded_by: int | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def superseded(self) -> bool:
+        return self.superseded_by is not None
+
+    @property
+    def commission(self) -> Decimal:
+        return (self.amount * self.rate).quantize(CENT)
+
+
+@dataclass
+class ReportRec:
+    """A report sent to Finance, in ``versions`` versions (the last one is current)."""
+
+    key: str
+    kind: str
+    period: Period
+    versions: int
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class PipelineLineRec:
+    key: str
+    report: str
+    version: int
+    territory: str | None
+    owner: str
+    stage: str
+    count: int
+    total: Decimal
+    weighted: Decimal
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class PerformanceRec:
+    key: str
+    report: str
+    version: int
+    territory: str
+    quota: Decimal | None
+    closed_won: Decimal
+    forecast: Decimal
+    open_pipeline: Decimal
+    attainment: Decimal | None
+    coverage: Decimal | None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -433,6 +540,87 @@ def build_org() -> Org:
         ForecastRec("F_TC_pipe", CURRENT, "TC", "PIPELINE", dec(12000), "TC pipeline notes", "mC"),
         ForecastRec("F_TA_prev", PREVIOUS, "TA", "CLOSED", dec(9000), "TA last quarter", "mA"),
     ]
+    m1, m2, m3 = MONTHS
+    commissions = [
+        CommissionRec("CL_A1w", m1, 1, "O_A1w", "rA1", "TA", dec(7000)),
+        CommissionRec("CL_A2w", m1, 1, "O_A2w", "rA2", "TA", dec(4000)),
+        # rB1's deal in mC's TC: mC sees the deal, not the commission.
+        CommissionRec("CL_CB", m1, 1, "O_CB", "rB1", "TC", dec(3500)),
+        # Corrected in version 2: the first line is superseded.
+        CommissionRec("CL_B1w_v1", m2, 1, "O_B1w", "rB1", "TB", dec(9000), superseded_by=2),
+        CommissionRec("CL_B1w_v2", m2, 2, "O_B1w", "rB1", "TB", dec(8500)),
+        # rX's deal in TB, no longer eligible (mB sees the deal, not rX's pay).
+        CommissionRec("CL_X1", m2, 2, "O_X1", "rX", "TB", dec(0), eligible=False),
+        # rA1's deal in mB's TB.
+        CommissionRec("CL_YA", m2, 1, "O_YA", "rA1", "TB", dec(2200)),
+        # rB1's commission on a deal now rB2's: rB1 sees the line, not the deal.
+        CommissionRec("CL_B2a", m2, 1, "O_B2a", "rB1", "TB", dec(4500)),
+        CommissionRec("CL_IN", m3, 1, "O_IN", "rIn", "TA", dec(2700)),
+        CommissionRec("CL_mA", m3, 1, "O_mA", "mA", "TA", dec(1000)),
+        CommissionRec("CL_head", m3, 1, "O_headw", "head", None, dec(2000)),
+        CommissionRec("CL_C1", m3, 1, "O_C1", "mC", "TC", dec(8000)),
+        CommissionRec("CL_N", m3, 1, "O_N", "admin", None, dec(100)),
+        # Months outside the quarter.
+        CommissionRec("CL_before", MONTH_BEFORE, 1, "O_Bprev", "rB2", "TB", dec(1100)),
+        CommissionRec("CL_after", MONTH_AFTER, 1, "O_A1n", "rA1", "TA", dec(2500)),
+    ]
+    reports = [
+        ReportRec("R_pipe", "pipeline_report", CURRENT, versions=2),
+        ReportRec("R_pipe_prev", "pipeline_report", PREVIOUS, versions=1),
+        ReportRec("R_perf", "territory_performance", CURRENT, versions=2),
+    ]
+
+    def pl(
+        key: str, version: int, territory: str | None, owner: str, stage: str, *figures: int
+    ) -> PipelineLineRec:
+        report = "R_pipe_prev" if key.startswith("PL_prev") else "R_pipe"
+        count, total, weighted = figures
+        return PipelineLineRec(
+            key, report, version, territory, owner, stage, count, dec(total), dec(weighted)
+        )
+
+    pipeline_lines = [
+        pl("PL_A1_disc", 2, "TA", "rA1", "discovery", 2, 1800, 360),
+        pl("PL_A1_nego", 2, "TA", "rA1", "negotiation", 2, 11000, 9900),
+        pl("PL_X_TA", 2, "TA", "rX", "discovery", 1, 1200, 240),
+        pl("PL_IN", 2, "TA", "rIn", "proposal", 1, 2700, 1620),
+        pl("PL_mA", 2, "TA", "mA", "negotiation", 1, 1000, 900),
+        pl("PL_YA", 2, "TB", "rA1", "proposal", 1, 2200, 1320),
+        pl("PL_X_TB", 2, "TB", "rX", "negotiation", 1, 3300, 2970),
+        pl("PL_B1", 2, "TB", "rB1", "qualification", 1, 2000, 800),
+        pl("PL_CB", 2, "TC", "rB1", "negotiation", 1, 3500, 3150),
+        pl("PL_C1", 2, "TC", "mC", "proposal", 1, 8000, 4800),
+        pl("PL_TD", 2, "TD", "admin", "discovery", 1, 500, 100),
+        pl("PL_none", 2, None, "admin", "discovery", 1, 100, 20),
+        # Version 1: never read (a line of the same key with other figures, and lines of keys
+        # version 2 no longer has).
+        pl("PL_v1_A1_nego", 1, "TA", "rA1", "negotiation", 1, 5000, 4500),
+        pl("PL_v1_A2", 1, "TA", "rA2", "proposal", 1, 3000, 1800),
+        pl("PL_v1_B2", 1, "TB", "rB2", "negotiation", 1, 4500, 3825),
+        pl("PL_v1_C1", 1, "TC", "mC", "discovery", 3, 900, 180),
+        # The previous quarter's report.
+        pl("PL_prev_A1", 1, "TA", "rA1", "closed_won", 1, 700, 700),
+    ]
+
+    def tp(key: str, version: int, territory: str, *figures: str | None) -> PerformanceRec:
+        quota, won, forecast, pipeline, attainment, coverage = (
+            None if f is None else Decimal(f) for f in figures
+        )
+        assert won is not None
+        assert forecast is not None
+        assert pipeline is not None
+        return PerformanceRec(
+            key, "R_perf", version, territory, quota, won, forecast, pipeline, attainment, coverage
+        )
+
+    performance = [
+        tp("TP_TA", 2, "TA", "40000", "11000", "15000", "25000", "0.2750", "0.86"),
+        tp("TP_TB", 2, "TB", "30000", "9000", "18000", "17500", "0.3000", "0.83"),
+        tp("TP_TC", 2, "TC", "15000", "0", "12000", "11500", "0", "0.77"),
+        tp("TP_TD", 2, "TD", None, "0", "0", "500", None, None),
+        tp("TP_v1_TA", 1, "TA", "40000", "7000", "14000", "26000", "0.1750", "0.79"),
+        tp("TP_v1_TC", 1, "TC", "15000", "100", "11000", "9000", "0.0067", "0.60"),
+    ]
     return Org(
         users={u.key: u for u in users},
         territories={t.key: t for t in territories},
@@ -442,6 +630,10 @@ def build_org() -> Org:
         opportunities={o.key: o for o in opportunities},
         quotas={q.key: q for q in quotas},
         forecasts={f.key: f for f in forecasts},
+        commissions={c.key: c for c in commissions},
+        reports={r.key: r for r in reports},
+        pipeline_lines={x.key: x for x in pipeline_lines},
+        performance={x.key: x for x in performance},
     )
 
 
@@ -455,6 +647,10 @@ class Org:
     opportunities: dict[str, OppRec]
     quotas: dict[str, QuotaRec]
     forecasts: dict[str, ForecastRec]
+    commissions: dict[str, CommissionRec]
+    reports: dict[str, ReportRec]
+    pipeline_lines: dict[str, PipelineLineRec]
+    performance: dict[str, PerformanceRec]
 
     # -------------------------------------------------------------- ids
 
@@ -486,6 +682,7 @@ class Org:
             "Opportunity": {o.id for o in self.opportunities.values()},
             "Quota": {q.id for q in self.quotas.values()},
             "Forecast": {f.id for f in self.forecasts.values()},
+            "CommissionLine": {c.id for c in self.commissions.values()},
         }
 
     def key_of(self, record_id: str) -> str:
@@ -499,6 +696,7 @@ class Org:
             self.opportunities,
             self.quotas,
             self.forecasts,
+            self.commissions,
         ):
             for key, record in table.items():
                 if record.id == record_id:
@@ -691,6 +889,7 @@ class Org:
             )
             for f in self.forecasts.values()
         ]
+        batches, finance_lines = self.finance_rows(now)
         return [
             *by_depth,
             territories,
@@ -699,7 +898,92 @@ class Org:
             leads,
             contacts + opportunities,
             lines + quotas + forecasts,
+            batches,
+            finance_lines,
         ]
+
+    def finance_rows(self, now: datetime) -> tuple[list[Any], list[Any]]:
+        """Commission batches and report versions; then their lines."""
+        batch_ids: dict[tuple[str, int], uuid.UUID] = {}
+        for c in self.commissions.values():
+            batch_ids.setdefault((c.month.name, c.version), uuid.uuid4())
+        heads: list[Any] = [
+            CommissionBatch(
+                id=batch_id,
+                period=period,
+                version=version,
+                position=0,
+                status="sent",
+                deals=[],
+                calculation_id=f"calc-{period}-{version}",
+                sent_at=now,
+            )
+            for (period, version), batch_id in batch_ids.items()
+        ]
+        heads += [
+            FinanceReport(
+                report_id=uuid.UUID(r.id),
+                version=version,
+                kind=r.kind,
+                period=r.period.name,
+                content_hash=f"{r.key}-{version}",
+                superseded_at=now if version < r.versions else None,
+            )
+            for r in self.reports.values()
+            for version in range(1, r.versions + 1)
+        ]
+        lines: list[Any] = [
+            CommissionLine(
+                id=uuid.UUID(c.id),
+                batch_id=batch_ids[(c.month.name, c.version)],
+                period=c.month.name,
+                version=c.version,
+                opportunity_id=uuid.UUID(self.opportunities[c.opportunity].id),
+                owner_id=self.u(c.owner),
+                territory_id=self.tid(c.territory),
+                eligible=c.eligible,
+                amount=c.amount,
+                rate=c.rate,
+                commission=c.commission,
+                currency="USD",
+                deal_hash=f"hash-{c.key}",
+                superseded_at=now if c.superseded else None,
+                superseded_by_version=c.superseded_by,
+            )
+            for c in self.commissions.values()
+        ]
+        lines += [
+            PipelineReportLine(
+                id=uuid.UUID(x.id),
+                report_id=uuid.UUID(self.reports[x.report].id),
+                version=x.version,
+                period=self.reports[x.report].period.name,
+                territory_id=self.tid(x.territory),
+                owner_id=self.u(x.owner),
+                stage=x.stage,
+                count=x.count,
+                total_amount=x.total,
+                weighted_amount=x.weighted,
+            )
+            for x in self.pipeline_lines.values()
+        ]
+        lines += [
+            TerritoryPerformanceLine(
+                id=uuid.UUID(x.id),
+                report_id=uuid.UUID(self.reports[x.report].id),
+                version=x.version,
+                period=self.reports[x.report].period.name,
+                territory_id=self.t(x.territory),
+                quota=x.quota,
+                closed_won=x.closed_won,
+                forecast=x.forecast,
+                open_pipeline=x.open_pipeline,
+                attainment=x.attainment,
+                coverage=x.coverage,
+            )
+            for x in self.performance.values()
+        ]
+        return heads, lines
 
 
 def _category(stage: str) -> str:
@@ -849,6 +1133,114 @@ class Oracle:
             keys = self.member(caller.user)
         return sorted(keys)
 
+    # -------------------------------------------------------------- what Finance got
+
+    def commission_keys(self, caller: Caller) -> set[str]:
+        """Commission lines are pay: a rep's own, a manager's team's (never by territory),
+        every line for an admin or a partner. Any period, superseded lines included."""
+        if self.sees_all(caller):
+            return set(self.org.commissions)
+        assert caller.user is not None
+        team = self.team(caller.user) if self.role(caller) == "sales_manager" else {caller.user}
+        return {c.key for c in self.org.commissions.values() if c.owner in team}
+
+    def commissions(
+        self, caller: Caller, period: Period, *, include_superseded: bool = False
+    ) -> set[str]:
+        """The lines ``commissions(period)`` returns: of the months inside the period."""
+        months = {m.name for m in months_of(period)}
+        return {
+            k
+            for k in self.commission_keys(caller)
+            if self.org.commissions[k].month.name in months
+            and (include_superseded or not self.org.commissions[k].superseded)
+        }
+
+    def commission_view(self, caller: Caller, key: str) -> dict[str, Any]:
+        """A line's fields as GraphQL names them (``owner``/``territory``: their ids;
+        ``supersededAt``: whether it is set). The deal's id only when the caller sees it."""
+        c = self.org.commissions[key]
+        deal = self.org.opportunities[c.opportunity]
+        sees_deal = caller.has("opportunities:read") and deal.key in self.opportunities(caller)
+        return {
+            "id": c.id,
+            "period": c.month.name,
+            "version": c.version,
+            "eligible": c.eligible,
+            "amount": money(c.amount),
+            "rate": float(c.rate),
+            "commission": money(c.commission),
+            "currency": "USD",
+            "supersededAt": c.superseded,
+            "supersededByVersion": c.superseded_by,
+            "opportunityId": deal.id if sees_deal else None,
+            "owner": self.org.users[c.owner].id,
+            "territory": self.org.territories[c.territory].id if c.territory else None,
+        }
+
+    def _current(self, report: str, version: int, period: Period) -> bool:
+        r = self.org.reports[report]
+        return r.period == period and version == r.versions
+
+    def pipeline_report(self, caller: Caller, period: Period) -> list[dict[str, Any]]:
+        """The current version's lines of the period the caller sees, as the opportunities
+        they sum: the owner in the caller's team, or the territory a manager's own."""
+        lines = [
+            x
+            for x in self.org.pipeline_lines.values()
+            if self._current(x.report, x.version, period)
+        ]
+        if not self.sees_all(caller):
+            assert caller.user is not None
+            manager = self.role(caller) == "sales_manager"
+            team = self.team(caller.user) if manager else {caller.user}
+            owned = self.owned(caller.user) if manager else set()
+            lines = [x for x in lines if x.owner in team or x.territory in owned]
+        return [
+            {
+                "key": x.key,
+                "period": period.name,
+                "version": x.version,
+                "territory": self.org.territories[x.territory].id if x.territory else None,
+                "owner": self.org.users[x.owner].id,
+                "stage": x.stage.upper(),
+                "count": x.count,
+                "totalAmount": money(x.total),
+                "weightedAmount": money(x.weighted),
+            }
+            for x in lines
+        ]
+
+    def territory_performance(self, caller: Caller, period: Period) -> list[dict[str, Any]]:
+        """The current version's lines of the territories the caller owns (all for an admin
+        or a partner; none for a rep)."""
+        lines = [
+            x for x in self.org.performance.values() if self._current(x.report, x.version, period)
+        ]
+        if not self.sees_all(caller):
+            assert caller.user is not None
+            owned = self.owned(caller.user) if self.role(caller) == "sales_manager" else set()
+            lines = [x for x in lines if x.territory in owned]
+
+        def number(value: Decimal | None, places: str) -> float | None:
+            return None if value is None else float(value.quantize(Decimal(places)))
+
+        return [
+            {
+                "key": x.key,
+                "period": period.name,
+                "version": x.version,
+                "territory": self.org.territories[x.territory].id,
+                "quota": None if x.quota is None else money(x.quota),
+                "closedWon": money(x.closed_won),
+                "forecast": money(x.forecast),
+                "openPipeline": money(x.open_pipeline),
+                "attainment": number(x.attainment, "0.0001"),
+                "coverage": number(x.coverage, "0.01"),
+            }
+            for x in lines
+        ]
+
     def visible_ids(self, caller: Caller) -> dict[str, set[str]]:
         """Ids per GraphQL type name; the directory types hold every record."""
         o = self.org
@@ -861,12 +1253,13 @@ class Oracle:
             "Opportunity": {o.opportunities[k].id for k in self.opportunities(caller)},
             "Quota": {o.quotas[k].id for k in self.quotas(caller)},
             "Forecast": {o.forecasts[k].id for k in self.submitted(caller)},
+            "CommissionLine": {o.commissions[k].id for k in self.commission_keys(caller)},
         }
 
     def invisible_ids(self, caller: Caller) -> set[str]:
         visible = self.visible_ids(caller)
         everything = self.org.all_ids()
-        return set().union(*(everything[t] - visible[t] for t in SALES_TYPES))
+        return set().union(*(everything[t] - visible[t] for t in OWNED_TYPES))
 
     # -------------------------------------------------------------- figures
 

@@ -19,15 +19,34 @@ import pytest_asyncio
 
 from graphql import GraphQLObjectType, get_named_type
 from tests.access.conftest import CALLERS, World
-from tests.access.org import CURRENT, DIRECTORY_TYPES, SALES_TYPES, TYPE_SCOPE, Caller
+from tests.access.org import (
+    CURRENT,
+    DIRECTORY_TYPES,
+    FINANCE_LINE_TYPES,
+    FINANCE_RECORD_TYPES,
+    MONTH_AFTER,
+    MONTH_BEFORE,
+    MONTHS,
+    PREVIOUS,
+    SALES_TYPES,
+    TYPE_SCOPE,
+    Caller,
+    Oracle,
+    Period,
+    build_org,
+)
 from tests.access.walker import (
     INDEX_RE,
+    REPORT_KEYS,
     UUID_RE,
     Document,
     Judge,
     camel,
     close,
+    finance_view,
     id_type_of,
+    judge_commissions,
+    judge_report_lines,
     plan_documents,
     random_uuid,
     resource_type,
@@ -51,7 +70,11 @@ DEEP_IDS = 3
 MIN_DOCUMENTS = 60
 MIN_FIELD_PATHS_FULL = 1500  # distinct field paths walked by a caller that may read everything
 MIN_REQUESTS_FULL = 100
-MIN_REST_GET_ROUTES = 7
+MIN_REST_GET_ROUTES = 10
+# What Finance got: answers compared whole, per caller that may read them (with the scopes of
+# their key fields), and lines judged in them over all callers.
+FINANCE_TYPES = (*FINANCE_RECORD_TYPES, *FINANCE_LINE_TYPES)
+MIN_FINANCE_LINES = {"CommissionLine": 50, "PipelineReportLine": 40, "TerritoryPerformance": 10}
 
 COUNTS: dict[str, dict[str, int]] = {}
 # The admin's answers, by (document, variables): the reference of which gated fields hold a
@@ -190,9 +213,10 @@ async def test_graphql_walk(world: World, documents: list[Document], caller_name
     COUNTS.setdefault(caller_name, {}).update(
         {"graphql_requests": requests, "graphql_field_paths": len(paths)}
     )
+    COUNTS[caller_name].update({f"graphql {k}": n for k, n in judge.finance.items()})
     print(
         f"{caller_name}: {requests} GraphQL requests, {len(paths)} field paths, ids checked "
-        f"{dict(judge.checked_ids)}"
+        f"{dict(judge.checked_ids)}, finance judged {dict(sorted(judge.finance.items()))}"
     )
     if caller.scopes is None or caller.scopes >= set(TYPE_SCOPE.values()):
         assert len(paths) >= MIN_FIELD_PATHS_FULL, len(paths)
@@ -298,6 +322,33 @@ def get_routes(openapi: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+def route_resource(openapi: dict[str, Any], path: str, operation: dict[str, Any]) -> str:
+    """The record type a GET route answers: the schema of its answer when it is a type of the
+    oracle (itself, or the items of its ``data``), else its path's first segment."""
+    schemas = openapi["components"]["schemas"]
+
+    def named(ref: Any) -> str | None:
+        return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
+
+    answer = (
+        operation.get("responses", {})
+        .get("200", {})
+        .get("content", {})
+        .get("application/json", {})
+        .get("schema", {})
+    )
+    name = named(answer.get("$ref"))
+    if name in TYPE_SCOPE:
+        assert name is not None
+        return name
+    items = ((schemas.get(name or "", {}).get("properties") or {}).get("data") or {}).get("items")
+    item = named((items or {}).get("$ref"))
+    if item in TYPE_SCOPE:
+        assert item is not None
+        return item
+    return resource_type(path)
+
+
 class RestJudge:
     """REST answers judged like GraphQL ones: every id by its key, lists and figures."""
 
@@ -312,6 +363,7 @@ class RestJudge:
         self.violations: list[str] = []
         self.checked_ids: Counter[str] = Counter()
         self.seen: Counter[str] = Counter()
+        self.finance: Counter[str] = Counter()
 
     def fail(self, where: str, message: str) -> None:
         line = INDEX_RE.sub("[]", f"[{self.caller.name}] {where}: {message}")
@@ -358,11 +410,14 @@ class RestJudge:
                 nested = current if key == "data" else self.record_type(singular, "")
                 self.ids(here, item, nested)
 
-    def body(self, where: str, path: str, body: Any, params: dict[str, str]) -> None:
+    def body(self, where: str, path: str, resource: str, body: Any, params: dict[str, str]) -> None:
         leaked = {s for s in strings_in(body) if s in self.invisible}
         if leaked:
             self.fail(where, f"invisible records in the answer: {self.org.keys(leaked)}")
-        resource = resource_type(path)
+        if resource in FINANCE_TYPES:
+            self.ids(where, body, resource)
+            self.finance_lines(where, resource, body, params)
+            return
         if resource == "Opportunity" and path.endswith("/pipeline"):
             self.pipeline(where, body, params)
             return
@@ -382,6 +437,43 @@ class RestJudge:
                         f"data: extra {self.org.keys(got - expected)}, missing "
                         f"{self.org.keys(expected - got)}",
                     )
+
+    def finance_lines(
+        self, where: str, resource: str, body: dict[str, Any], params: dict[str, str]
+    ) -> None:
+        items = body.get("data")
+        if not isinstance(items, list):
+            self.fail(where, f"no list of lines: {_short(body)}")
+            return
+        # A related record of a type the caller may not read: its id is null.
+        related = {"owner": TYPE_SCOPE["User"], "territory": TYPE_SCOPE["Territory"]}
+        hidden = {name for name, scope in related.items() if not self.caller.has(scope)}
+        for item in items:
+            for name in hidden & {k for k, v in finance_view(item).items() if v is not None}:
+                self.fail(where, f"{name}_id without the scope {related[name]}")
+        if resource == "CommissionLine":
+            complete = not {"owner_id", "limit", "offset"} & params.keys()
+            findings = judge_commissions(
+                self.oracle,
+                self.caller,
+                items,
+                complete=complete,
+                include_superseded=params.get("include_superseded") in ("true", True),
+                skip=hidden,
+            )
+            judged = complete
+        else:
+            selected = set().union(*(finance_view(i).keys() for i in items)) - hidden
+            filters = {camel(k): v for k, v in params.items() if k in ("owner_id", "territory_id")}
+            findings = judge_report_lines(
+                self.oracle, self.caller, resource, items, selected, filters
+            )
+            judged = not items or REPORT_KEYS[resource] <= selected
+        for message in findings:
+            self.fail(where, message)
+        if judged:
+            self.finance[f"{resource} sets"] += 1
+            self.finance[f"{resource} lines"] += len(items)
 
     def pipeline(self, where: str, body: dict[str, Any], params: dict[str, str]) -> None:
         owner = next(k for k, u in self.org.users.items() if u.id == params["owner_id"])
@@ -479,8 +571,12 @@ async def test_rest_get_routes(world: World, openapi: dict[str, Any], caller_nam
     requests = 0
     refused_for_embedded: list[str] = []
     for path, operation in routes:
-        resource = resource_type(path)
-        if resource not in SALES_TYPES and resource not in DIRECTORY_TYPES:
+        resource = route_resource(openapi, path, operation)
+        if (
+            resource not in SALES_TYPES
+            and resource not in DIRECTORY_TYPES
+            and resource not in FINANCE_TYPES
+        ):
             judge.fail(path, f"resource {resource} unknown to the oracle")
             continue
         params = [p for p in operation.get("parameters", []) if "name" in p]
@@ -569,7 +665,7 @@ async def test_rest_get_routes(world: World, openapi: dict[str, Any], caller_nam
                 judge.fail(where, f"HTTP {response.status_code}: {_short(response.json())}")
                 continue
             body = response.json()
-            judge.body(where, path, body, query)
+            judge.body(where, path, resource, body, query)
             if kind == "visible" and body.get("id") != path_values["id"]:
                 judge.fail(where, f"asked for {path_values['id']}, got {body.get('id')}")
     if refused_for_embedded:
@@ -577,9 +673,10 @@ async def test_rest_get_routes(world: World, openapi: dict[str, Any], caller_nam
     COUNTS.setdefault(caller_name, {}).update(
         {"rest_requests": requests, "rest_routes": len(routes)}
     )
+    COUNTS[caller_name].update({f"rest {k}": n for k, n in judge.finance.items()})
     print(
         f"{caller_name}: {requests} REST requests over {len(routes)} GET routes, ids checked "
-        f"{dict(judge.checked_ids)}"
+        f"{dict(judge.checked_ids)}, finance judged {dict(sorted(judge.finance.items()))}"
     )
     assert not judge.violations, report(judge.violations, judge.seen)
 
@@ -618,6 +715,183 @@ async def test_not_found_answers_do_not_echo_the_id_sent(
     assert not echoed, "the id sent is in the answer:\n" + "\n".join(echoed)
 
 
+# ------------------------------------------------------------------ Finance reads' arguments
+
+FINANCE_CALLERS = ["admin", "head", "mB", "mC", "rB1", "partner_commissions:read", "client_rX"]
+COMMISSIONS = """query($p: String!, $s: Boolean!, $o: ID) {
+  commissions(period: $p, includeSuperseded: $s, ownerId: $o) { id supersededAt } }"""
+
+
+def fiscal_year(period: Period) -> Period:
+    """The fiscal year of a period (it starts in January, as ``org.quarter`` has it)."""
+    year = period.start.year
+    return Period(
+        f"FY{year}", period.start.replace(month=1, day=1), period.end.replace(month=12, day=31)
+    )
+
+
+@pytest.mark.parametrize("caller_name", FINANCE_CALLERS)
+async def test_commissions_of_months_years_with_superseded_lines_and_by_owner(
+    world: World, caller_name: str
+) -> None:
+    """What the walk does not pass: a month, a fiscal year and other quarters for ``period``,
+    ``includeSuperseded`` and ``ownerId`` (a filter inside what the caller sees), in GraphQL
+    and REST, against the oracle's line ids."""
+    caller = CALLERS[caller_name]
+    org, oracle = world.org, world.oracle
+    findings: list[str] = []
+    judged = superseded_seen = 0
+    periods = [*MONTHS, MONTH_BEFORE, MONTH_AFTER, CURRENT, PREVIOUS, fiscal_year(CURRENT)]
+    owners: list[str | None] = [None, *org.users]
+    for period, include, owner in itertools.product(periods, (False, True), owners):
+        if owner is not None and period != CURRENT:
+            continue
+        keys = oracle.commissions(caller, period, include_superseded=include)
+        if owner is not None:
+            keys = {k for k in keys if org.commissions[k].owner == owner}
+        expected = {org.commissions[k].id for k in keys}
+        owner_id = org.users[owner].id if owner else None
+        where = f"{period.name} includeSuperseded={include} owner={owner}"
+        body = (
+            await world.gql(
+                caller_name, COMMISSIONS, {"p": period.name, "s": include, "o": owner_id}
+            )
+        ).json()
+        if body.get("errors"):
+            findings.append(f"{where}: {body['errors']}")
+            continue
+        got = {line["id"] for line in body["data"]["commissions"]}
+        if got != expected:
+            findings.append(
+                f"{where}: extra {org.keys(got - expected)}, missing {org.keys(expected - got)}"
+            )
+        stale = {line["id"] for line in body["data"]["commissions"] if line["supersededAt"]}
+        if not include and stale:
+            findings.append(f"{where}: superseded lines {org.keys(stale)}")
+        judged += len(got)
+        superseded_seen += len(stale)
+        params: dict[str, str] = {"include_superseded": str(include).lower()}
+        if owner_id:
+            params["owner_id"] = owner_id
+        response = await world.rest(
+            caller_name, "GET", f"/api/v1/commissions/{period.name}", params=params
+        )
+        if response.status_code != 200:
+            findings.append(f"REST {where}: HTTP {response.status_code} {_short(response.json())}")
+            continue
+        rest = {line["id"] for line in response.json()["data"]}
+        if rest != expected:
+            findings.append(
+                f"REST {where}: extra {org.keys(rest - expected)}, "
+                f"missing {org.keys(expected - rest)}"
+            )
+    assert not findings, report([f"[{caller_name}] {f}" for f in findings])
+    assert judged > 0
+    sees_superseded = any(org.commissions[k].superseded for k in oracle.commission_keys(caller))
+    assert (superseded_seen > 0) == sees_superseded, superseded_seen
+    print(
+        f"{caller_name}: commission lines judged {judged}, superseded among them {superseded_seen}"
+    )
+
+
+# The report roots, as the test below reads them: query, the fields it selects.
+REPORTS = {
+    "pipelineReport": (
+        """query($p: String!, $o: ID, $t: ID) { pipelineReport(period: $p, ownerId: $o,
+          territoryId: $t) { version stage count totalAmount weightedAmount owner { id }
+          territory { id } } }""",
+        {"version", "stage", "count", "totalAmount", "weightedAmount", "owner", "territory"},
+    ),
+    "territoryPerformance": (
+        """query($p: String!, $t: ID) { territoryPerformance(period: $p, territoryId: $t) {
+          version quota closedWon forecast openPipeline attainment coverage territory { id } } }""",
+        {"version", "quota", "closedWon", "forecast", "openPipeline", "attainment", "coverage"}
+        | {"territory"},
+    ),
+}
+
+
+@pytest.mark.parametrize("caller_name", FINANCE_CALLERS)
+async def test_reports_of_other_periods_and_by_owner_or_territory(
+    world: World, caller_name: str
+) -> None:
+    """The reports of the previous quarter and of a month (none), and the ownerId and
+    territoryId filters (inside what the caller sees), against the oracle's lines."""
+    caller = CALLERS[caller_name]
+    org = world.org
+    findings: list[str] = []
+    judged = 0
+    filters: list[dict[str, str]] = [
+        {},
+        *({"ownerId": u.id} for u in org.users.values()),
+        *({"territoryId": t.id} for t in org.territories.values()),
+    ]
+    for root, (query, selected) in REPORTS.items():
+        assert world.schema.query_type is not None
+        type_name = get_named_type(world.schema.query_type.fields[root].type).name
+        for period, chosen in itertools.product((CURRENT, PREVIOUS, MONTHS[0]), filters):
+            if "ownerId" in chosen and "ownerId" not in query:
+                continue
+            variables = {
+                "p": period.name,
+                "o": chosen.get("ownerId"),
+                "t": chosen.get("territoryId"),
+            }
+            if root == "territoryPerformance":
+                variables.pop("o")
+            named = {k: org.key_of(v) for k, v in chosen.items()}
+            where = f"{root}({period.name}, {named})"
+            body = (await world.gql(caller_name, query, variables)).json()
+            if not caller.has(TYPE_SCOPE[type_name]):
+                codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors") or []]
+                if codes != ["FORBIDDEN"]:
+                    findings.append(f"{where}: {codes}, expected FORBIDDEN")
+                continue
+            if body.get("errors"):
+                findings.append(f"{where}: {body['errors']}")
+                continue
+            got = body["data"][root]
+            findings += [
+                f"{where}: {finding}"
+                for finding in judge_report_lines(
+                    world.oracle, caller, type_name, got, selected, chosen, period
+                )
+            ]
+            judged += len(got)
+    assert not findings, report([f"[{caller_name}] {f}" for f in findings])
+    assert judged > 0 or not caller.has("forecasts:read")
+    print(f"{caller_name}: report lines judged {judged}")
+
+
+async def test_the_seed_holds_the_finance_cases() -> None:
+    """The walk judges what the seed holds: these cases must stay in it."""
+    org = build_org()
+    oracle = Oracle(org)
+    current = [c for c in org.commissions.values() if c.month in MONTHS]
+    assert {c.month for c in current} == set(MONTHS)
+    assert any(c.superseded for c in current)
+    assert any(not c.eligible for c in current)
+    assert any(not org.users[c.owner].active for c in current)
+    assert len({c.owner for c in current}) >= 6
+    mc = Caller("mC", "user", "mC", None)
+    # A line in a territory whose owner does not see it (commissions follow the owner).
+    assert any(c.territory == "TC" and c.key not in oracle.commission_keys(mc) for c in current)
+    # A line whose owner does not see its deal any more.
+    assert any(
+        org.opportunities[c.opportunity].owner != c.owner
+        and org.opportunities[c.opportunity].key
+        not in oracle.opportunities(Caller(c.owner, "user", c.owner, None))
+        for c in current
+    )
+    assert any(c.month not in MONTHS for c in org.commissions.values())
+    for kind, lines in (("pipeline_report", org.pipeline_lines), ("territory", org.performance)):
+        report = next(r for r in org.reports.values() if r.period == CURRENT and kind in r.kind)
+        assert report.versions >= 2
+        assert {x.territory for x in lines.values() if x.report == report.key} >= {"TC", "TD"}
+        old = [x for x in lines.values() if x.report == report.key and x.version < report.versions]
+        assert old, f"{report.key}: no line of an older version"
+
+
 async def test_walk_counts_are_above_their_floors() -> None:
     """Runs last in the module: the walk happened for every caller, at full size."""
     print(json.dumps(COUNTS, indent=1, sort_keys=True))
@@ -628,3 +902,22 @@ async def test_walk_counts_are_above_their_floors() -> None:
     assert sum(c["rest_routes"] for c in COUNTS.values() if "rest_routes" in c) >= (
         MIN_REST_GET_ROUTES * len(REST_CALLERS)
     )
+    # What Finance got was judged whole for every caller who may read it (report lines: with
+    # the scopes of the fields naming them, users:read and territories:read), in GraphQL and
+    # in REST.
+    short: dict[str, list[str]] = {}
+    for name, caller in CALLERS.items():
+        for type_name in FINANCE_TYPES:
+            keys = [TYPE_SCOPE[type_name]]
+            if type_name in FINANCE_LINE_TYPES:
+                keys += ["users:read", "territories:read"]
+            if not all(caller.has(scope) for scope in keys):
+                continue
+            for api in ("graphql", "rest"):
+                if not COUNTS[name].get(f"{api} {type_name} sets"):
+                    short.setdefault(name, []).append(f"{api} {type_name}")
+    assert not short, f"not judged whole: {short}"
+    for type_name, floor in MIN_FINANCE_LINES.items():
+        for api in ("graphql", "rest"):
+            lines = sum(c.get(f"{api} {type_name} lines", 0) for c in COUNTS.values())
+            assert lines >= floor, f"{api} {type_name}: {lines} lines judged, floor {floor}"

@@ -36,10 +36,11 @@ from graphql import (
 from tests.access.org import (
     CURRENT,
     DIRECTORY_TYPES,
-    SALES_TYPES,
+    OWNED_TYPES,
     TYPE_SCOPE,
     Caller,
     Oracle,
+    Period,
 )
 
 INTROSPECTION = get_introspection_query(descriptions=False)
@@ -52,7 +53,11 @@ INDEX_RE = re.compile(r"[.]\d+(?=[.:\s]|$)")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Always selected on an object of these types, next to __typename and id, so that the judge
 # can tell which record it is.
-KEY_FIELDS = {"Forecast": ("kind", "forecastType", "period")}
+KEY_FIELDS = {
+    "Forecast": ("kind", "forecastType", "period"),
+    "PipelineReportLine": ("stage", "version"),
+    "TerritoryPerformance": ("version",),
+}
 # ID-typed fields name the type of their record: ``<prefix>Id`` (``id`` is the parent's own).
 ID_PREFIX_TYPE = {
     "owner": "User",
@@ -414,6 +419,9 @@ class Judge:
     # ``present`` for the answer being judged.
     present: dict[str, bool] = field(default_factory=dict)
     reference: dict[str, bool] | None = None
+    # What the finance reads' judgements covered: "<type> sets" answers compared whole (with
+    # their key fields), "<type> lines" the lines in them.
+    finance: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.visible = self.oracle.visible_ids(self.caller)
@@ -449,7 +457,7 @@ class Judge:
                 where, f"the oracle cannot tell which record the ID field {field_name!r} names"
             )
             return
-        if type_name in SALES_TYPES or type_name in DIRECTORY_TYPES:
+        if type_name in OWNED_TYPES or type_name in DIRECTORY_TYPES:
             self.checked_ids[type_name] += 1
             if str(value) not in self.visible[type_name]:
                 known = str(value) in self.org.all_ids().get(type_name, set())
@@ -643,6 +651,12 @@ class Judge:
         if t.name == "Forecast":
             self._forecasts(where, variables, value)
             return
+        if t.name == "CommissionLine":
+            self._commissions(where, document, variables, value)
+            return
+        if t.name in ("PipelineReportLine", "TerritoryPerformance"):
+            self._report_lines(where, document, variables, t, value)
+            return
         if t.name == "Pipeline":
             self._pipeline(where, variables, value)
             return
@@ -679,6 +693,56 @@ class Judge:
             if not _same(got, want):
                 self.fail(where, f"byStage {got}, expected {want}")
 
+    def gated_fields(self, type_name: str) -> set[str]:
+        """Fields of a type that are null with FORBIDDEN for this caller (judged elsewhere)."""
+        t = self.schema.type_map[type_name]
+        assert isinstance(t, GraphQLObjectType)
+        return {
+            name
+            for name, f in t.fields.items()
+            if (gate := scope_of(get_named_type(f.type))) and not self.caller.has(gate)
+        }
+
+    def _commissions(
+        self,
+        where: str,
+        document: Document,
+        variables: dict[str, Any],
+        value: list[dict[str, Any]],
+    ) -> None:
+        assert variables.get("period") == CURRENT.name, variables
+        complete = document.limit is None and not {"ownerId", "offset"} & variables.keys()
+        for message in judge_commissions(
+            self.oracle,
+            self.caller,
+            value,
+            complete=complete,
+            include_superseded=bool(variables.get("includeSuperseded")),
+            skip=self.gated_fields("CommissionLine"),
+        ):
+            self.fail(where, message)
+        if complete and "id" in document.tree:
+            self.finance["CommissionLine sets"] += 1
+            self.finance["CommissionLine lines"] += len(value)
+
+    def _report_lines(
+        self,
+        where: str,
+        document: Document,
+        variables: dict[str, Any],
+        t: GraphQLObjectType,
+        value: list[dict[str, Any]],
+    ) -> None:
+        assert variables.get("period") == CURRENT.name, variables
+        selected = set(document.tree) - {"__typename"} - self.gated_fields(t.name)
+        for message in judge_report_lines(
+            self.oracle, self.caller, t.name, value, selected, variables
+        ):
+            self.fail(where, message)
+        if REPORT_KEYS[t.name] <= selected:
+            self.finance[f"{t.name} sets"] += 1
+            self.finance[f"{t.name} lines"] += len(value)
+
     def _forecasts(
         self, where: str, variables: dict[str, Any], value: list[dict[str, Any]]
     ) -> None:
@@ -714,6 +778,127 @@ class Judge:
                 d["id"] = self.org.key_of(str(d["id"]))
             out.append(str({k: v for k, v in d.items() if k != "breakdown"}))
         return out
+
+
+# ------------------------------------------------------------------ what Finance got
+
+# The fields naming a report line: which (territory, owner, stage) line, which territory.
+REPORT_KEYS = {
+    "PipelineReportLine": {"territory", "owner", "stage"},
+    "TerritoryPerformance": {"territory"},
+}
+# Filters of the report roots: argument -> the line's field it compares.
+REPORT_FILTERS = {"ownerId": "owner", "territoryId": "territory"}
+
+
+def finance_view(item: dict[str, Any]) -> dict[str, Any]:
+    """A line as GraphQL names its fields, from a GraphQL or a REST answer: related records
+    by their id, ``supersededAt`` by whether it is set, stages in capitals."""
+    view: dict[str, Any] = {}
+    for key, value in item.items():
+        if key == "__typename":
+            continue
+        name = camel(key)
+        if name in ("ownerId", "territoryId"):
+            name = name.removesuffix("Id")
+        if name in ("owner", "territory") and isinstance(value, dict):
+            value = value.get("id")
+        elif name == "supersededAt":
+            value = value is not None
+        elif name == "stage" and isinstance(value, str):
+            value = value.upper()
+        view[name] = value
+    return view
+
+
+def judge_commissions(
+    oracle: Oracle,
+    caller: Caller,
+    items: list[dict[str, Any]],
+    *,
+    complete: bool,
+    include_superseded: bool,
+    skip: set[str],
+) -> list[str]:
+    """Findings on the answer of ``commissions(period: CURRENT)``: ``complete``, the whole
+    answer (no owner filter, no smaller page), whose line ids must be the oracle's exactly;
+    else only lines of it. Every line's fields but ``skip`` as the oracle has them."""
+    org = oracle.org
+    found = []
+    got = [str(i.get("id")) for i in items]
+    expected = {
+        org.commissions[k].id
+        for k in oracle.commissions(caller, CURRENT, include_superseded=include_superseded)
+    }
+    superseded = {c.id for c in org.commissions.values() if c.superseded}
+    if not include_superseded and set(got) & superseded:
+        found.append(f"superseded lines by default: {org.keys(set(got) & superseded)}")
+    if len(got) != len(set(got)):
+        found.append(f"lines more than once: {org.keys(got)}")
+    if complete and set(got) != expected:
+        found.append(
+            f"lines: extra {org.keys(set(got) - expected)}, missing {org.keys(expected - set(got))}"
+        )
+    elif set(got) - expected:
+        found.append(f"lines not expected: {org.keys(set(got) - expected)}")
+    keys = {c.id: k for k, c in org.commissions.items()}
+    for item in items:
+        key = keys.get(str(item.get("id")))
+        if key is None:
+            continue  # an unknown id: check_id says so
+        want = oracle.commission_view(caller, key)
+        for name, value in finance_view(item).items():
+            if name in want and name not in skip and not close(value, want[name]):
+                found.append(f"{key}.{name} {value!r}, expected {want[name]!r}")
+    return found
+
+
+def judge_report_lines(
+    oracle: Oracle,
+    caller: Caller,
+    type_name: str,
+    items: list[dict[str, Any]],
+    selected: set[str],
+    filters: dict[str, Any],
+    period: Period = CURRENT,
+) -> list[str]:
+    """Findings on the answer of ``pipelineReport``/``territoryPerformance``: the lines, as
+    far as the ``selected`` fields tell them, must be the oracle's (as many of each)."""
+    org = oracle.org
+    if type_name == "PipelineReportLine":
+        want = oracle.pipeline_report(caller, period)
+    else:
+        want = oracle.territory_performance(caller, period)
+    for argument, name in REPORT_FILTERS.items():
+        if filters.get(argument):
+            want = [w for w in want if w.get(name) == filters[argument]]
+    if not selected and want:
+        selected = set(want[0])  # an empty REST answer tells no fields: the oracle's lines
+    fields = sorted(selected & (set(want[0]) if want else selected) - {"key"})
+
+    def frozen(view: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            (f, round(v, 4) if isinstance(v, float) else v) for f in fields for v in [view.get(f)]
+        )
+
+    def named(views: Counter[tuple[Any, ...]]) -> list[str]:
+        out = []
+        for view in views:
+            shown = {
+                k: org.key_of(v) if k in ("owner", "territory") and isinstance(v, str) else v
+                for k, v in view
+            }
+            out.append(str(shown))
+        return out
+
+    got = Counter(frozen(finance_view(item)) for item in items)
+    expected = Counter(frozen(w) for w in want)
+    if got != expected:
+        return [
+            f"{type_name} lines differ: unexpected {named(got - expected)}; "
+            f"missing {named(expected - got)}"
+        ]
+    return []
 
 
 def _forecast_view(item: dict[str, Any]) -> dict[str, Any]:
