@@ -479,6 +479,8 @@ def _sent_line(result: dict[str, Any]) -> list[str]:
     head = f"{result['kind']} {result['period']}: "
     if result["status"] == "failed":
         return [head + f"FAILED: {result['error']}"]
+    if result["status"] == "skipped":
+        return [head + f"SKIPPED: {result['error']}"]
     if result["kind"] == "commissions":
         if not result["batches_sent"]:
             return [head + "nothing new to send"]
@@ -505,7 +507,7 @@ def _sent_line(result: dict[str, Any]) -> list[str]:
 
 @finance_app.command("sync")
 def finance_sync(
-    period: Annotated[str, typer.Option(help="a closed month (M11_2026) or quarter (Q4_2026)")],
+    period: Annotated[str, typer.Option(help="a closed month (M11_2026) or quarter (Q3_2026)")],
     kind: Annotated[
         list[str] | None,
         typer.Option(
@@ -526,13 +528,13 @@ def finance_sync(
     for result in results:
         for line in _sent_line(result):
             typer.echo(line)
-    if any(r["status"] == "failed" for r in results):
+    if any(r["status"] != "succeeded" for r in results):
         raise typer.Exit(1)
 
 
 @finance_app.command("reconcile")
 def finance_reconcile(
-    period: Annotated[str, typer.Option(help="a month (M11_2026) or quarter (Q4_2026)")],
+    period: Annotated[str, typer.Option(help="a month (M11_2026) or quarter (Q3_2026)")],
 ) -> None:
     """Compare our forecast of each territory with Finance's (GET /forecasts/:period)."""
     from sales_graph.errors import UpstreamError, ValidationError

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select, update
 
+from sales_graph.db.engine import Database
 from sales_graph.db.models import (
     Account,
     CommissionBatch,
@@ -336,7 +337,8 @@ async def test_finance_down_for_a_run_then_back(gateway: Gateway, sims: RunningS
     runs = await _rows(gateway, select(FinanceRun))
     assert [(r.kind, r.status) for r in runs] == [("commissions", "failed")]
     assert runs[0].error
-    assert "finance" in runs[0].error.lower()
+    assert "stays pending" in runs[0].error
+    assert "Idempotency-Key" in runs[0].error
     pending = await _rows(gateway, select(CommissionBatch))
     assert [b.status for b in pending] == ["pending", "pending"]
     assert _calculations(sims) == []
@@ -579,3 +581,30 @@ async def test_the_worker_schedules_the_sync_only_with_finance(tmp_path: Path) -
     finance = UpstreamSettings(base_url="http://127.0.0.1:9")
     assert scheduled(finance=finance) == [SYNC_JOB]
     assert scheduled(finance=finance, finance_sync=FinanceSyncSettings(enabled=False)) == []
+
+
+async def test_one_run_of_a_kind_and_period_at_a_time(
+    gateway: Gateway, sims: RunningSimulators
+) -> None:
+    """A second run of the same kind and period (another process holding its lock) is skipped,
+    sends nothing and marks nothing interrupted; other kinds and periods run."""
+    from sales_graph.db.locks import exclusive
+    from sales_graph.services.finance_sync import RunInProgress
+
+    await make_deals(gateway)
+    sync = finance_sync(gateway.runtime)
+    other = Database(gateway.runtime.db.url)
+    try:
+        async with exclusive(other, f"finance:commissions:{MONTH.name}") as held:
+            assert held
+            with pytest.raises(RunInProgress, match="in progress"):
+                await sync.run("commissions", MONTH, trigger="manual")
+            results = await sync.run_all(
+                [("commissions", MONTH), ("revenue_forecast", MONTH)], trigger="manual"
+            )
+    finally:
+        await other.dispose()
+    assert [r["status"] for r in results] == ["skipped", "succeeded"]
+    assert _posts(sims) == []
+    assert [r.kind for r in await _rows(gateway, select(FinanceRun))] == ["revenue_forecast"]
+    assert (await sync.run("commissions", MONTH, trigger="manual"))["batches_sent"] == 2

@@ -32,7 +32,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: the write lock is taken (waiting up to busy_timeout) when the transaction
+    # begins. A deferred transaction that read first cannot wait for it when another process
+    # (the CLI next to the gateway) wrote meanwhile: SQLite fails it with "database is locked".
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _json_dumps(value: Any) -> str:

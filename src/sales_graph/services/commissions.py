@@ -91,7 +91,7 @@ def _deal(opportunity: Opportunity, products: Sequence[Any]) -> CommissionDeal:
         opportunity_id=str(opportunity.id),
         owner_id=str(opportunity.owner_id),
         amount=float(opportunity.amount or 0),
-        closed_at=opportunity.expected_close_date,
+        closed_at=opportunity.closed_at.date() if opportunity.closed_at else None,
         territory_id=str(opportunity.territory_id) if opportunity.territory_id else None,
         contract_id=opportunity.contract_id,
         products=[
@@ -111,7 +111,7 @@ def _withdrawn(line: CommissionLine, opportunity: Opportunity | None) -> Commiss
         opportunity_id=str(line.opportunity_id),
         owner_id=str(line.owner_id),
         amount=0.0,
-        closed_at=opportunity.expected_close_date if opportunity else None,
+        closed_at=opportunity.closed_at.date() if opportunity and opportunity.closed_at else None,
         territory_id=str(line.territory_id) if line.territory_id else None,
         contract_id=opportunity.contract_id if opportunity else None,
         eligible=False,

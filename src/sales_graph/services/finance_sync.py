@@ -25,7 +25,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from sales_graph.connectors.errors import UpstreamRejected
+from sales_graph.connectors.errors import CircuitOpen, UpstreamRejected
 from sales_graph.connectors.finance import (
     CommissionCalculation,
     CommissionDeal,
@@ -33,13 +33,14 @@ from sales_graph.connectors.finance import (
     finance_period,
 )
 from sales_graph.db.engine import Database
+from sales_graph.db.locks import exclusive
 from sales_graph.db.models import CommissionBatch
 from sales_graph.db.repositories import finance as finance_repo
 from sales_graph.db.repositories import territories as territory_repo
 from sales_graph.domain import ForecastType
 from sales_graph.domain.periods import Period, parse_period, quarter_of
 from sales_graph.domain.scope import AccessScope
-from sales_graph.errors import UpstreamError, ValidationError
+from sales_graph.errors import Conflict, UpstreamError, ValidationError
 from sales_graph.logs import get_logger
 from sales_graph.services import commissions
 from sales_graph.services.finance_reports import ReportKind, publish
@@ -86,6 +87,10 @@ def due(
     return work
 
 
+class RunInProgress(Conflict):
+    default_message = "Another run of this kind and period is in progress"
+
+
 def worth_retrying(error: BaseException) -> bool:
     """Finance failing (down, slow, 5xx, its breaker open) is retried; Finance refusing the
     request (a 4xx: a plan it does not know, our credentials) or no Finance at all is not."""
@@ -117,22 +122,55 @@ class FinanceSync:
             stop=stop_after_delay(self.settings.deadline_s),
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                number = attempt.retry_state.attempt_number
-                if number > 1:
-                    _log.info("finance.batch_retry", batch_id=str(batch.id), attempt=number)
-                return await finance.calculate_commissions(
-                    batch.period,
-                    deals,
-                    plan_id=batch.plan_id,
-                    idempotency_key=commissions.idempotency_key(batch),
-                )
+        # What Finance did, as opposed to our breaker refusing calls once it opened.
+        cause: UpstreamError | None = None
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    if number > 1:
+                        _log.warning(
+                            "finance.batch_retry",
+                            batch_id=str(batch.id),
+                            attempt=number,
+                            error=repr(cause),
+                        )
+                    try:
+                        return await finance.calculate_commissions(
+                            batch.period,
+                            deals,
+                            plan_id=batch.plan_id,
+                            idempotency_key=commissions.idempotency_key(batch),
+                        )
+                    except CircuitOpen:
+                        raise
+                    except UpstreamError as exc:
+                        cause = exc
+                        raise
+        except UpstreamError as exc:
+            if not worth_retrying(exc):
+                raise
+            raise type(exc)(
+                f"Finance did not take batch {batch.id} within {self.settings.deadline_s:g} s "
+                f"(last: {cause or exc!r}); it stays pending, and the next run sends it again "
+                "with the same Idempotency-Key",
+                details={**(exc.details or {}), "batch_id": str(batch.id)},
+            ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def run(self, kind: str, period: Period, *, trigger: str) -> dict[str, Any]:
         """One kind for one period, recorded as a run; raises (after recording the run as
-        failed) when it could not finish."""
+        failed) when it could not finish, and :class:`RunInProgress` when another process
+        runs the same kind and period (one at a time: their batches are the same)."""
+        async with exclusive(self.db, f"finance:{kind}:{period.name}") as held:
+            if not held:
+                raise RunInProgress(
+                    f"another run of {kind} {period.name} is in progress",
+                    details={"kind": kind, "period": period.name},
+                )
+            return await self._recorded(kind, period, trigger=trigger)
+
+    async def _recorded(self, kind: str, period: Period, *, trigger: str) -> dict[str, Any]:
         async with self.db.session() as session:
             run = await finance_repo.start_run(session, kind, period.name, trigger)
         try:
@@ -168,12 +206,17 @@ class FinanceSync:
         for kind, period in work:
             try:
                 summary = await self.run(kind, period, trigger=trigger)
+            except RunInProgress as exc:
                 results.append(
-                    {"kind": kind, "period": period.name, "status": "succeeded", **summary}
+                    {"kind": kind, "period": period.name, "status": "skipped", "error": exc.message}
                 )
             except Exception as exc:
                 results.append(
                     {"kind": kind, "period": period.name, "status": "failed", "error": repr(exc)}
+                )
+            else:
+                results.append(
+                    {"kind": kind, "period": period.name, "status": "succeeded", **summary}
                 )
         return results
 
@@ -188,7 +231,7 @@ def work_for(period: Period, kinds: Sequence[str], today: date) -> list[tuple[st
         raise ValidationError.of(
             "period", f"{period.name} has not closed yet (its last day is {period.end})"
         )
-    wanted = list(kinds) or list(allowed)
+    wanted = list(dict.fromkeys(kinds)) or list(allowed)
     wrong = [k for k in wanted if k not in allowed]
     if wrong:
         raise ValidationError.of(
