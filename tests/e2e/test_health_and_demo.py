@@ -33,7 +33,16 @@ async def test_ready_with_postgres_redis_and_kafka(
     assert all(check["status"] == "ok" for check in checks.values())
 
 
-async def test_not_ready_names_the_failing_parts(tmp_path: Path, fresh_postgres: str) -> None:
+def metrics_text() -> str:
+    from sales_graph.telemetry import metrics
+
+    return metrics.exposition()[0].decode()
+
+
+async def test_redis_and_kafka_away_is_degraded_not_unready(
+    tmp_path: Path, fresh_postgres: str
+) -> None:
+    """The gateway serves without Redis and Kafka: a load balancer must keep it in service."""
     # Nothing listens on port 1: Redis and Kafka both fail, the database does not.
     settings = _settings(
         tmp_path,
@@ -44,13 +53,38 @@ async def test_not_ready_names_the_failing_parts(tmp_path: Path, fresh_postgres:
     async with live_server(create_app(settings)) as client:
         assert (await client.get("/healthz")).status_code == 200
         response = await client.get("/readyz")
-    error = assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
-    assert "kafka" in error["message"]
-    assert "redis" in error["message"]
-    checks = error["details"]["checks"]
+        served = await client.post("/graphql", json={"query": "{ health { status } }"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["degraded"] == ["kafka", "redis"]
+    checks = body["checks"]
     assert checks["database"]["status"] == "ok"
     assert checks["redis"]["status"] == "fail"
     assert checks["kafka"]["status"] == "fail"
+    assert served.status_code == 200, served.text
+    exposed = metrics_text()
+    assert 'sales_graph_dependency_up{dependency="redis"} 0.0' in exposed
+    assert 'sales_graph_dependency_up{dependency="database"} 1.0' in exposed
+
+
+async def test_database_away_is_not_ready(tmp_path: Path, fresh_postgres: str) -> None:
+    """The database stops answering after the start (its ping refused, as a stopped server
+    refuses it): the one dependency readiness fails for."""
+    app = create_app(_settings(tmp_path, database_url=fresh_postgres))
+
+    async def refused() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    async with live_server(app) as client:
+        app.state.runtime.db.ping = refused
+        response = await client.get("/readyz")
+    error = assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
+    assert error["message"] == "Not ready: database"
+    assert error["details"]["checks"]["database"] == {
+        "status": "fail",
+        "error": "ConnectionRefusedError",
+    }
 
 
 async def test_demo_user_calls_me_with_a_printed_token(tmp_path: Path) -> None:

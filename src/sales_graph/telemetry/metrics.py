@@ -114,6 +114,13 @@ BREAKER_STATE = Gauge(
     ["system"],
     multiprocess_mode="livemax",
 )
+DEPENDENCY_UP = Gauge(
+    "sales_graph_dependency_up",
+    "Whether a dependency answered the last readiness check: 1 yes, 0 no (lowest of the "
+    "processes); Redis or Kafka at 0 is a degraded gateway, the database at 0 an unready one.",
+    ["dependency"],
+    multiprocess_mode="livemin",
+)
 RATE_LIMIT_REFUSALS = Counter(
     "sales_graph_rate_limit_refusals",
     "Requests refused with 429, by the bucket whose limit they went over.",
@@ -321,6 +328,12 @@ def breaker_state(system: str, state: str) -> None:
     if not _recording:
         return
     BREAKER_STATE.labels(system).set(_BREAKER_VALUES.get(state, 2.0))
+
+
+def dependency_up(dependency: str, up: bool) -> None:
+    if not _recording:
+        return
+    DEPENDENCY_UP.labels(dependency).set(1.0 if up else 0.0)
 
 
 def rate_limit_refused(bucket: str) -> None:

@@ -1,4 +1,5 @@
-"""``/healthz`` (the process is alive) and ``/readyz`` (its dependencies answer)."""
+"""``/healthz`` (the process is alive) and ``/readyz`` (it can serve: its database answers;
+Redis or Kafka away makes it ``degraded``, not unready)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.responses import Response
 from sales_graph.errors import ServiceUnavailable
 from sales_graph.logs import get_logger
 from sales_graph.runtime import Runtime, kafka_reachable
+from sales_graph.telemetry import metrics
 from sales_graph.web.envelope import JSONResponse, error_response
 
 _log = get_logger("sales_graph.health")
@@ -20,6 +22,13 @@ _TIMEOUT_S = 3.0
 
 async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+# Without the database the gateway answers nothing: not ready. Without Redis it still serves
+# (rate limits counted per process, caches bypassed: docs/limits.md), and without Kafka too (events
+# wait in the outbox): degraded, still ready, so that a load balancer does not take every instance
+# out of service at once while each still serves.
+REQUIRED = frozenset({"database"})
 
 
 def _checks(runtime: Runtime) -> dict[str, Callable[[], Awaitable[object]]]:
@@ -63,15 +72,24 @@ async def readyz(request: Request) -> Response:
     checks = _checks(runtime)
     results = await asyncio.gather(*(_probe(name, check) for name, check in checks.items()))
     report = dict(zip(checks, results, strict=True))
+    for name, result in report.items():
+        metrics.dependency_up(name, result["status"] == "ok")
     failing = sorted(name for name, result in report.items() if result["status"] != "ok")
     # An open breaker degrades the upstream fields, not the gateway: reported, not failing.
     upstreams = runtime.connectors.breaker_states() if runtime.connectors else {}
-    if failing:
+    required = [name for name in failing if name in REQUIRED]
+    if required:
         error = ServiceUnavailable(
             f"Not ready: {', '.join(failing)}", details={"checks": report, "upstreams": upstreams}
         )
         return error_response(error)
     finance_sync = await _finance_sync(runtime)
-    return JSONResponse(
-        {"status": "ok", "checks": report, "upstreams": upstreams, "finance_sync": finance_sync}
-    )
+    body: dict[str, object] = {
+        "status": "degraded" if failing else "ok",
+        "checks": report,
+        "upstreams": upstreams,
+        "finance_sync": finance_sync,
+    }
+    if failing:
+        body["degraded"] = failing
+    return JSONResponse(body)
