@@ -13,6 +13,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from sales_graph.correlation import current_request_id
+from sales_graph.db.unavailable import is_unavailable
 from sales_graph.errors import SalesGraphError
 from sales_graph.logs import get_logger
 from sales_graph.schema.scalars import UnreadableValue
@@ -105,6 +106,9 @@ def _in_response_order(data: Any) -> Any:
     return key
 
 
+DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly"
+
+
 class ErrorCodes(MaskErrors):
     def __init__(self) -> None:
         super().__init__(error_message="Internal server error")
@@ -138,6 +142,13 @@ class ErrorCodes(MaskErrors):
             elif field := _bad_field(error, message):
                 extensions["details"] = {"fields": {field: message.split("; ", 1)[-1]}}
             return _with_extensions(error, message, extensions)
+        if is_unavailable(original):
+            _log.warning("graphql.database_unavailable", path=error.path, error=repr(original))
+            return _with_extensions(
+                error,
+                DATABASE_UNAVAILABLE,
+                {"code": "SERVICE_UNAVAILABLE", "details": {"retry_after_s": 1}},
+            )
         _log.error(
             "graphql.unexpected_error",
             path=error.path,

@@ -39,6 +39,9 @@ def error_response(error: SalesGraphError, request_id: str | None = None) -> Res
     if error.http_status == 401 and "WWW-Authenticate" not in headers:
         # RFC 9110 section 15.5.2: every 401 says how to authenticate.
         headers = {**headers, "WWW-Authenticate": ANONYMOUS}
+    if error.http_status == 503 and "Retry-After" not in headers:
+        # Every 503 says when to try again (RFC 9110 section 10.2.3).
+        headers = {**headers, "Retry-After": str((error.details or {}).get("retry_after_s", 1))}
     return JSONResponse(error_body(error, request_id), error.http_status, headers=headers)
 
 

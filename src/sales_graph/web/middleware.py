@@ -16,7 +16,8 @@ from sales_graph.correlation import (
     enter_request,
     leave_request,
 )
-from sales_graph.errors import SalesGraphError
+from sales_graph.db.unavailable import is_unavailable
+from sales_graph.errors import SalesGraphError, ServiceUnavailable
 from sales_graph.logs import get_logger
 from sales_graph.web.asgi import HttpMiddleware
 from sales_graph.web.envelope import error_response
@@ -51,12 +52,26 @@ class RequestContextMiddleware(HttpMiddleware):
             # 499 in the access log, as nginx counts it; no error logged, no 5xx counted.
             status = 499
             _log.info("http.client_disconnected", method=scope["method"], path=scope["path"])
-        except Exception:
-            # Logged here with the request id; the caller learns nothing of the internals.
-            _log.exception("http.unhandled_error", method=scope["method"], path=scope["path"])
+        except Exception as exc:
+            if is_unavailable(exc):
+                # The database went away (a restart, cut connections): retryable, not a bug.
+                _log.warning(
+                    "http.database_unavailable",
+                    method=scope["method"],
+                    path=scope["path"],
+                    error=repr(exc),
+                )
+                error: SalesGraphError = ServiceUnavailable(
+                    "The database is unavailable; retry shortly",
+                    details={"retry_after_s": 1},
+                )
+            else:
+                # Logged here with the request id; the caller learns nothing of the internals.
+                _log.exception("http.unhandled_error", method=scope["method"], path=scope["path"])
+                error = SalesGraphError()
             if started:
                 raise
-            await error_response(SalesGraphError(), request_id)(scope, receive, send_with_id)
+            await error_response(error, request_id)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - begun
             observe_request(scope, status, elapsed)

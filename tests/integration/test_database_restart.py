@@ -1,0 +1,104 @@
+"""PostgreSQL going away under a request (a fast shutdown cuts every connection, SQLSTATE
+57P01): the request gets a retryable 503 (REST: the envelope and Retry-After; GraphQL:
+SERVICE_UNAVAILABLE), never a 500, and the next request is served on fresh connections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from sales_graph.db.unavailable import is_unavailable
+from sales_graph.services import leads, users
+from tests.graphql.conftest import Gateway, gateway
+
+__all__ = ["gateway"]
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _cut_connections(database_url: str) -> int:
+    """What a fast shutdown does to the database's sessions: every backend terminated."""
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+def _stalled(
+    original: Callable[..., Awaitable[Any]], started: asyncio.Event
+) -> Callable[..., Awaitable[Any]]:
+    async def stalled(session: Any, *args: Any, **kwargs: Any) -> Any:
+        started.set()
+        await session.exec(text("SELECT pg_sleep(30)"))
+        return await original(session, *args, **kwargs)
+
+    return stalled
+
+
+@pytest.fixture
+def fresh_database(fresh_postgres: str) -> str:
+    return fresh_postgres
+
+
+async def test_a_request_in_flight_gets_a_retryable_503(
+    gateway: Gateway, fresh_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = gateway.org
+    token = gateway.token(org.admin)
+    started = asyncio.Event()
+    monkeypatch.setattr(leads, "list_leads", _stalled(leads.list_leads, started))
+    request = asyncio.create_task(
+        gateway.client.get("/api/v1/leads", headers={"Authorization": f"Bearer {token}"})
+    )
+    await asyncio.wait_for(started.wait(), 10)
+    assert await _cut_connections(fresh_postgres) >= 1
+    response = await asyncio.wait_for(request, 20)
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "1"
+    error = response.json()["error"]
+    assert error["code"] == "SERVICE_UNAVAILABLE"
+    assert "retry" in error["message"]
+
+    started.clear()
+    monkeypatch.setattr(users, "current_user", _stalled(users.current_user, started))
+    me = asyncio.create_task(gateway.post(org.admin, "{ me { id } }"))
+    await asyncio.wait_for(started.wait(), 10)
+    await _cut_connections(fresh_postgres)
+    answer = await asyncio.wait_for(me, 20)
+    # The field failed, and then the request's commit on the lost connection: the whole
+    # request is a 503 in the error envelope, as REST's.
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+    monkeypatch.undo()
+    # The pool replaced the cut connections: the next requests are served.
+    assert (await gateway.data(org.admin, "{ me { id } }"))["me"]["id"] == str(org.admin.id)
+    served = await gateway.client.get("/api/v1/leads", headers={"Authorization": f"Bearer {token}"})
+    assert served.status_code == 200, served.text
+
+
+async def test_what_counts_as_the_database_being_away() -> None:
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    shutdown = asyncpg.exceptions.AdminShutdownError("terminating connection")
+    assert is_unavailable(OperationalError("SELECT 1", {}, shutdown))
+    assert is_unavailable(ConnectionRefusedError(111, "Connect call failed"))
+    wrapped = RuntimeError("while reading")
+    wrapped.__cause__ = asyncpg.exceptions.ConnectionDoesNotExistError("closed")
+    assert is_unavailable(wrapped)
+    duplicate = asyncpg.exceptions.UniqueViolationError("duplicate key")
+    assert not is_unavailable(IntegrityError("INSERT", {}, duplicate))
+    assert not is_unavailable(ValueError("a bug"))
