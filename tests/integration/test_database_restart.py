@@ -5,16 +5,21 @@ SERVICE_UNAVAILABLE), never a 500, and the next request is served on fresh conne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import text
 
+from sales_graph.db.engine import CONNECT_TIMEOUT_S, Database
 from sales_graph.db.unavailable import is_unavailable
 from sales_graph.services import leads, users
 from tests.graphql.conftest import Gateway, gateway
+from tests.services import ServiceUrls, require_reachable
 
 __all__ = ["gateway"]
 
@@ -102,3 +107,38 @@ async def test_what_counts_as_the_database_being_away() -> None:
     duplicate = asyncpg.exceptions.UniqueViolationError("duplicate key")
     assert not is_unavailable(IntegrityError("INSERT", {}, duplicate))
     assert not is_unavailable(ValueError("a bug"))
+
+
+@pytest.fixture
+async def stalled_postgres(services: ServiceUrls, postgres_url: str) -> AsyncIterator[str]:
+    """A toxiproxy in front of the real PostgreSQL that accepts connections and never answers."""
+    require_reachable("toxiproxy", services.toxiproxy)
+    name = f"sales-graph-test-{uuid.uuid4().hex[:12]}"
+    rest = postgres_url.split("//", 1)[1]
+    credentials, _, location = rest.rpartition("@")
+    upstream, _, database = location.partition("/")
+    async with httpx.AsyncClient(base_url=services.toxiproxy, timeout=5) as toxiproxy:
+        created = await toxiproxy.post(
+            "/proxies", json={"name": name, "listen": "127.0.0.1:0", "upstream": upstream}
+        )
+        created.raise_for_status()
+        listen = created.json()["listen"]
+        try:
+            stall = {"type": "timeout", "attributes": {"timeout": 0}}
+            (await toxiproxy.post(f"/proxies/{name}/toxics", json=stall)).raise_for_status()
+            yield f"postgresql+asyncpg://{credentials}@{listen}/{database}"
+        finally:
+            await toxiproxy.delete(f"/proxies/{name}")
+
+
+async def test_a_stalled_database_costs_at_most_the_connect_timeout(stalled_postgres: str) -> None:
+    db = Database(stalled_postgres)
+    begun = time.perf_counter()
+    try:
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - any error, judged below
+            await db.ping()
+    finally:
+        await db.dispose()
+    elapsed = time.perf_counter() - begun
+    assert elapsed < CONNECT_TIMEOUT_S + 3, elapsed  # not asyncpg's 60 s
+    assert is_unavailable(caught.value), repr(caught.value)

@@ -47,6 +47,10 @@ def _json_dumps(value: Any) -> str:
 _JSON = {"json_serializer": _json_dumps, "json_deserializer": loads_stored}
 
 
+CONNECT_TIMEOUT_S = 5.0
+POOL_TIMEOUT_S = 10.0
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One connection: the embedded footprint serialises its transactions instead of
@@ -64,6 +68,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         max_overflow=20,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # A database that accepts connections and never answers (a stalled network, a server
+        # stopping) costs a request at most these, then a retryable 503 (docs/errors.md),
+        # instead of asyncpg's 60 s connect timeout and an unbounded wait for the pool.
+        pool_timeout=POOL_TIMEOUT_S,
+        connect_args={"timeout": CONNECT_TIMEOUT_S},
         **_JSON,
     )
 
