@@ -162,6 +162,8 @@ class EventSettings(BaseModel):
     consumer_group: str = "sales-graph"
     # A consumed message that keeps failing goes to <topic>.dlq after this many attempts.
     consumer_max_attempts: int = Field(default=5, gt=0)
+    # Our database or Redis away is waited out this long before a message is dead-lettered.
+    consumer_unavailable_deadline_s: float = Field(default=240.0, ge=0, le=280)
     consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
     # Forecast generation: the daily run (cron, time zone) and the coalescing window of the
     # recalculation that follows opportunity changes; forecasts are cached for cache_ttl_s.

@@ -23,15 +23,17 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
     retry_if_not_exception_type,
-    stop_after_attempt,
     wait_exponential,
 )
 
+from sales_graph.db.unavailable import is_unavailable
 from sales_graph.logs import get_logger
 from sales_graph.telemetry import tracing
 from sales_graph.telemetry.metrics import consumer_lag, dead_lettered
@@ -46,6 +48,14 @@ BatchHandler = Callable[[Sequence[dict[str, Any]]], Awaitable[Mapping[int, str]]
 
 class Rejected(Exception):
     """The message is invalid: retrying cannot help."""
+
+
+UNAVAILABLE_WAIT_S = 5.0
+
+
+def infrastructure_unavailable(error: BaseException) -> bool:
+    """Our database or Redis could not be reached: the message is not at fault."""
+    return is_unavailable(error) or isinstance(error, RedisConnectionError | RedisTimeoutError)
 
 
 def dlq_topic(topic: str) -> str:
@@ -73,6 +83,10 @@ class Consumer:
     producer: AIOKafkaProducer
     max_attempts: int = 5
     backoff_s: float = 0.2
+    # Our own database or Redis away (a restart, an outage) is not the message's fault: such a
+    # failure is retried, without counting against max_attempts, until this long has passed
+    # (under Kafka's max.poll.interval of 5 min), waiting at most UNAVAILABLE_WAIT_S between.
+    unavailable_deadline_s: float = 240.0
     # Small batches: a batch is handled between two polls (max.poll.interval, 5 min).
     batch_size: int = 100
     batch_handler: BatchHandler | None = None
@@ -180,8 +194,8 @@ class Consumer:
         retrying = AsyncRetrying(
             # Not Rejected (it can never succeed), nor CancelledError (not an Exception).
             retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(Rejected),
-            stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential(multiplier=self.backoff_s),
+            stop=self._give_up(),
+            wait=wait_exponential(multiplier=self.backoff_s, max=UNAVAILABLE_WAIT_S),
             after=lambda state: self._failed(record, state),
             reraise=True,
         )
@@ -193,6 +207,21 @@ class Consumer:
             await self._dead_letter(record, _described(exc))
         else:
             self.stats.handled += 1
+
+    def _give_up(self) -> Callable[[RetryCallState], bool]:
+        """When to stop retrying one message: after ``max_attempts`` failures of its own, or
+        once ``unavailable_deadline_s`` has passed while our infrastructure is away."""
+        counted = 0
+
+        def give_up(state: RetryCallState) -> bool:
+            nonlocal counted
+            error = state.outcome.exception() if state.outcome else None
+            if error is not None and infrastructure_unavailable(error):
+                return (state.seconds_since_start or 0.0) >= self.unavailable_deadline_s
+            counted += 1
+            return counted >= self.max_attempts
+
+        return give_up
 
     def _failed(self, record: ConsumerRecord[bytes, bytes], state: RetryCallState) -> None:
         self.stats.failures += 1

@@ -193,6 +193,7 @@ async def start_kafka(runtime: Runtime, *, relays: int = 1, consumers: bool = Tr
                     group_id=f"{settings.events.consumer_group}.{subscription.name}",
                     producer=producer,
                     max_attempts=settings.events.consumer_max_attempts,
+                    unavailable_deadline_s=settings.events.consumer_unavailable_deadline_s,
                     backoff_s=settings.events.consumer_retry_backoff_s,
                     batch_handler=(
                         subscription.batch_handler(runtime) if subscription.batch_handler else None
