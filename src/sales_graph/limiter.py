@@ -12,8 +12,9 @@ Each :class:`Bucket` has its own quota: the API (per principal), the token endpo
 JWKS (per address), and failed authentications (per address, outside the global window).
 
 If Redis fails or is slow, :class:`RateLimiter` counts in process instead (the requests are
-served), logs ``ratelimit.store_unavailable``, counts the failure in ``store_failures`` and
-tries Redis again after ``store_retry_s``.
+served), reports the failure to the process's Redis tracker (``sales_graph.degradation``: one
+``dependency.degraded`` per outage, every request counted in process as a degraded operation),
+counts it in ``store_failures`` and tries Redis again after ``store_retry_s``.
 """
 
 from __future__ import annotations
@@ -29,11 +30,9 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from sales_graph.logs import get_logger
+from sales_graph.degradation import REDIS, Component, Dependency
 from sales_graph.settings import RateLimitSettings
 from sales_graph.telemetry.metrics import rate_limit_refused
-
-_log = get_logger("sales_graph.ratelimit")
 
 Clock = Callable[[], float]
 
@@ -277,6 +276,7 @@ class RateLimiter:
         monotonic: Clock = time.monotonic,
         quotas: Mapping[Bucket, Quota] | None = None,
         clock: Clock = time.time,
+        health: Dependency = REDIS,
     ) -> None:
         self.store = store
         self.fallback = fallback
@@ -287,6 +287,7 @@ class RateLimiter:
         self._monotonic = monotonic
         self._skip_until = 0.0
         self._clock = clock
+        self._health = health
         self._refusals: dict[str, tuple[float, Decision]] = {}
         self._next_sweep = 0.0
 
@@ -325,16 +326,16 @@ class RateLimiter:
         if self._monotonic() >= self._skip_until:
             try:
                 async with asyncio.timeout(self._timeout_s):
-                    return await _store_hit(self.store, key, quota)
+                    decision = await _store_hit(self.store, key, quota)
             except (RedisError, OSError, TimeoutError) as exc:
                 self.store_failures += 1
                 self._skip_until = self._monotonic() + self._retry_s
-                _log.warning(
-                    "ratelimit.store_unavailable",
-                    error=repr(exc),
-                    failures=self.store_failures,
-                    retry_in_s=self._retry_s,
-                )
+                self._health.failed(Component.RATE_LIMITER, exc)
+            else:
+                self._health.succeeded()
+                return decision
+        else:
+            self._health.bypassed(Component.RATE_LIMITER)
         return await _store_hit(self.fallback, key, quota)
 
 

@@ -8,6 +8,11 @@ Invalidation is by version: each territory has a random version token and an ent
 only while it carries its territory's current token. Writers read the token *before* computing,
 so a value computed from data older than an invalidation is never served after it, even when it
 is written after it.
+
+Redis failing degrades the cache, it never fails a read: reads are misses, writes are skipped,
+each failure reported to ``sales_graph.degradation`` (logged once per outage). An invalidation
+that fails is remembered by the process (:class:`RedisForecastCache`) and applied before the
+process uses the cache again; until then the process bypasses it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
+from sales_graph.degradation import REDIS, Component, Dependency
 from sales_graph.logs import get_logger
 from sales_graph.settings import Settings
 
@@ -64,7 +70,8 @@ class ForecastCache(Protocol):
 
     async def invalidate(self, territory_ids: Collection[uuid.UUID]) -> None:
         """Nothing cached so far for these territories (any period) is served any more.
-        Raises when that could not be made sure of."""
+        Raises when that could not be made sure of (the Redis cache then also keeps them, to
+        apply before it is used again)."""
 
     async def schedule_refresh(self, pairs: Collection[Pair], at: float) -> None:
         """Queues the pairs for a refresh at ``at`` (epoch seconds); a pair already queued keeps
@@ -159,11 +166,23 @@ def _text(value: bytes | str) -> str:
 class RedisForecastCache:
     """The production cache, shared by every gateway and worker.
 
-    A failed read is a miss and a failed write is skipped (the caller computes instead); a failed
-    invalidation or queueing raises, so that the consumer handling the change retries it.
+    A failed read is a miss, a failed write is skipped (the caller computes instead) and a failed
+    take of the due refreshes takes none (they stay queued); a failed invalidation or queueing
+    raises, so that the consumer handling the change retries it (its message stays in Kafka).
+
+    An invalidation that failed is also kept in :attr:`unapplied`, so that it is not lost when
+    the consumer gives up on the message (after ``CONSUMER_UNAVAILABLE_DEADLINE_S``, or the
+    embedded bus's attempts): every later call of this cache first applies those, and while
+    they cannot be applied this process reads no entry, puts none and draws no version (it
+    computes every forecast). The refresher's poll (every worker, at most every 0.5 s) applies
+    them promptly once Redis answers again. Kept in this process only: other processes may
+    read an entry they outdate in the moment between Redis coming back and the poll, as they
+    may between a change and its event.
     """
 
-    def __init__(self, redis: Redis, *, ttl_s: int, prefix: str = PREFIX) -> None:
+    def __init__(
+        self, redis: Redis, *, ttl_s: int, prefix: str = PREFIX, health: Dependency = REDIS
+    ) -> None:
         self._redis = redis
         self.ttl_s = ttl_s
         # A territory's version outlives its entries; when it expires, a new token is drawn
@@ -172,6 +191,9 @@ class RedisForecastCache:
         self.prefix = prefix
         self.queue = f"{prefix}refresh"
         self._take_due = redis.register_script(_TAKE_DUE)
+        self._health = health
+        # Territories whose invalidation failed: applied before this cache is used again.
+        self.unapplied: set[uuid.UUID] = set()
 
     def _entry_key(self, pair: Pair, forecast_type: str) -> str:
         return f"{self.prefix}{pair.territory_id}:{pair.period}:{forecast_type}"
@@ -183,9 +205,26 @@ class RedisForecastCache:
         [found] = await self.get_many([(pair, forecast_type)])
         return found
 
+    async def _caught_up(self) -> bool:
+        """Applies the invalidations that failed before; whether the cache may be used now."""
+        pending = set(self.unapplied)
+        if not pending:  # another call applied them meanwhile
+            return True
+        try:
+            await self._new_versions(pending)
+        except (RedisError, OSError) as exc:
+            self._health.failed(Component.FORECAST_CACHE, exc)
+            return False
+        self._health.succeeded()
+        self.unapplied -= pending
+        _log.info("forecast.cache.invalidations_applied", territories=len(pending))
+        return not self.unapplied
+
     async def get_many(self, wanted: Sequence[tuple[Pair, str]]) -> list[Any | None]:
         if not wanted:
             return []
+        if self.unapplied and not await self._caught_up():
+            return [None] * len(wanted)
         territories = list(dict.fromkeys(pair.territory_id for pair, _ in wanted))
         keys = [self._entry_key(pair, kind) for pair, kind in wanted]
         try:
@@ -193,8 +232,9 @@ class RedisForecastCache:
                 [*keys, *(self._version_key(tid) for tid in territories)]
             )
         except (RedisError, OSError) as exc:
-            _log.warning("forecast.cache.get_failed", entries=len(wanted), error=repr(exc))
+            self._health.failed(Component.FORECAST_CACHE, exc)
             return [None] * len(wanted)
+        self._health.succeeded()
         versions = dict(zip(territories, values[len(keys) :], strict=True))
         found: list[Any | None] = []
         for (pair, _), blob in zip(wanted, values[: len(keys)], strict=True):
@@ -211,6 +251,8 @@ class RedisForecastCache:
             return None
 
     async def version(self, territory_id: uuid.UUID) -> str | None:
+        if self.unapplied and not await self._caught_up():
+            return None
         key = self._version_key(territory_id)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
@@ -218,20 +260,23 @@ class RedisForecastCache:
                 pipe.get(key)
                 _, current = await pipe.execute()
         except (RedisError, OSError) as exc:
-            _log.warning(
-                "forecast.cache.version_failed", territory_id=str(territory_id), error=repr(exc)
-            )
+            self._health.failed(Component.FORECAST_CACHE, exc)
             return None
+        self._health.succeeded()
         return None if current is None else _text(current)
 
     async def put(self, pair: Pair, forecast_type: str, value: Any, version: str) -> None:
+        if self.unapplied and not await self._caught_up():
+            return
         blob = orjson.dumps({"version": version, "value": value})
         try:
             await self._redis.set(self._entry_key(pair, forecast_type), blob, ex=self.ttl_s)
         except (RedisError, OSError) as exc:
-            _log.warning("forecast.cache.put_failed", pair=str(pair), error=repr(exc))
+            self._health.failed(Component.FORECAST_CACHE, exc)
+        else:
+            self._health.succeeded()
 
-    async def invalidate(self, territory_ids: Collection[uuid.UUID]) -> None:
+    async def _new_versions(self, territory_ids: Collection[uuid.UUID]) -> None:
         if not territory_ids:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -239,12 +284,38 @@ class RedisForecastCache:
                 pipe.set(self._version_key(territory_id), _token(), ex=self.version_ttl_s)
             await pipe.execute()
 
+    async def invalidate(self, territory_ids: Collection[uuid.UUID]) -> None:
+        territories = {*territory_ids, *self.unapplied}
+        try:
+            await self._new_versions(territories)
+        except (RedisError, OSError) as exc:
+            self.unapplied |= territories
+            self._health.failed(Component.FORECAST_CACHE, exc)
+            raise
+        if territories:
+            self._health.succeeded()
+        self.unapplied -= territories
+
     async def schedule_refresh(self, pairs: Collection[Pair], at: float) -> None:
-        if pairs:
+        if not pairs:
+            return
+        try:
             await self._redis.zadd(self.queue, {str(pair): at for pair in pairs}, nx=True)
+        except (RedisError, OSError) as exc:
+            self._health.failed(Component.FORECAST_CACHE, exc)
+            raise
+        self._health.succeeded()
 
     async def due_refreshes(self, now: float, limit: int) -> list[Pair]:
-        taken = await self._take_due(keys=[self.queue], args=[now, min(limit, MAX_TAKE)])
+        if self.unapplied and not await self._caught_up():
+            return []
+        try:
+            taken = await self._take_due(keys=[self.queue], args=[now, min(limit, MAX_TAKE)])
+        except (RedisError, OSError) as exc:
+            # The pairs stay queued in Redis; the next poll takes them.
+            self._health.failed(Component.FORECAST_CACHE, exc)
+            return []
+        self._health.succeeded()
         return [Pair.parse(_text(member)) for member in taken]
 
 

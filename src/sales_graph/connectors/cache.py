@@ -18,6 +18,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from sales_graph.degradation import REDIS, Component, Dependency
 from sales_graph.logs import get_logger
 
 _log = get_logger(__name__)
@@ -78,7 +79,8 @@ class RedisCache:
     """The production cache, shared by all instances; Redis expires the stale copy.
 
     Freshness is judged on the wall clock because several processes share the entries. A Redis
-    failure is logged and treated as a miss: the cache must never make a call fail.
+    failure is treated as a miss (a write or delete is skipped) and reported to ``health``
+    (``sales_graph.degradation``: logged once per outage): the cache must never make a call fail.
 
     Reads issued in the same turn of the event loop (a dataloader batch resolving its keys) go
     to Redis as one ``MGET``: a page of 50 accounts costs one round trip, not 50.
@@ -90,10 +92,12 @@ class RedisCache:
         *,
         prefix: str = "sales-graph:upstream:",
         clock: Callable[[], float] = time.time,
+        health: Dependency = REDIS,
     ) -> None:
         self._redis = redis
         self.prefix = prefix
         self._clock = clock
+        self._health = health
         self._pending: dict[str, list[asyncio.Future[bytes | str | None]]] | None = None
         self._flushes: set[asyncio.Task[None]] = set()
 
@@ -126,7 +130,9 @@ class RedisCache:
         try:
             blobs = await self._redis.mget([self.prefix + key for key in keys])
         except (RedisError, OSError) as exc:
-            _log.warning("connector.cache.get_failed", keys=len(keys), error=repr(exc))
+            self._health.failed(Component.UPSTREAM_CACHE, exc)
+        else:
+            self._health.succeeded()
         finally:
             for key, blob in zip(keys, blobs, strict=True):
                 for waiter in pending[key]:
@@ -140,10 +146,14 @@ class RedisCache:
                 self.prefix + key, blob, px=max(1, int((ttl_s + stale_ttl_s) * 1000))
             )
         except (RedisError, OSError) as exc:
-            _log.warning("connector.cache.set_failed", key=key, error=repr(exc))
+            self._health.failed(Component.UPSTREAM_CACHE, exc)
+        else:
+            self._health.succeeded()
 
     async def delete(self, key: str) -> None:
         try:
             await self._redis.delete(self.prefix + key)
         except (RedisError, OSError) as exc:
-            _log.warning("connector.cache.delete_failed", key=key, error=repr(exc))
+            self._health.failed(Component.UPSTREAM_CACHE, exc)
+        else:
+            self._health.succeeded()

@@ -121,6 +121,18 @@ DEPENDENCY_UP = Gauge(
     ["dependency"],
     multiprocess_mode="livemin",
 )
+DEPENDENCY_DEGRADATIONS = Counter(
+    "sales_graph_dependency_degradations",
+    "Outages of an optional dependency (Redis) this process served through, degraded: one per "
+    "outage, counted at its first failed call.",
+    ["dependency"],
+)
+DEGRADED_OPERATIONS = Counter(
+    "sales_graph_degraded_operations",
+    "Operations served degraded because an optional dependency failed or was being left alone "
+    "(a rate limit counted in process, a cache read as a miss ...), by dependency and component.",
+    ["dependency", "component"],
+)
 RATE_LIMIT_REFUSALS = Counter(
     "sales_graph_rate_limit_refusals",
     "Requests refused with 429, by the bucket whose limit they went over.",
@@ -334,6 +346,29 @@ def dependency_up(dependency: str, up: bool) -> None:
     if not _recording:
         return
     DEPENDENCY_UP.labels(dependency).set(1.0 if up else 0.0)
+
+
+def dependency_degraded(dependency: str) -> None:
+    """An outage of ``dependency`` began (its first failed call)."""
+    if not _recording:
+        return
+    DEPENDENCY_DEGRADATIONS.labels(dependency).inc()
+
+
+_degraded: dict[tuple[str, str], Any] = {}
+
+
+def degraded_operation(dependency: str, component: str) -> None:
+    """One operation of ``component`` served without ``dependency``; both come from fixed sets
+    (``sales_graph.degradation``)."""
+    if not _recording:
+        return
+    child = _degraded.get((dependency, component))
+    if child is None:
+        child = _degraded[(dependency, component)] = DEGRADED_OPERATIONS.labels(
+            dependency, component
+        )
+    child.inc()
 
 
 def rate_limit_refused(bucket: str) -> None:

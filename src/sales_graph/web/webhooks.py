@@ -7,7 +7,8 @@ space-separated allowed) made with the secret ``customer_experience.webhook_secr
 package verifies the signature and the timestamp (five minutes either way); a failure is 401.
 A delivery id seen before is acknowledged (204) and not applied again: that part of the spec
 is the receiver's, so :class:`SeenDeliveries` is ours. Seen ids are kept in Redis when there is
-one, else in process (one process only).
+one, else in process (one process only); while Redis fails, in process too (the failure reported
+to ``sales_graph.degradation``: logged once per outage).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from sales_graph.degradation import REDIS, Component, Dependency
 from sales_graph.errors import ServiceUnavailable, Unauthorized, ValidationError
 from sales_graph.jsonlimits import JSONObject
 from sales_graph.logs import get_logger
@@ -79,11 +81,17 @@ class SeenDeliveries:
     """Delivery ids already accepted: Redis ``SET NX EX`` when given, else an in-process map."""
 
     def __init__(
-        self, redis: Redis | None, *, prefix: str, clock: Callable[[], float] = time.monotonic
+        self,
+        redis: Redis | None,
+        *,
+        prefix: str,
+        clock: Callable[[], float] = time.monotonic,
+        health: Dependency = REDIS,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._clock = clock
+        self._health = health
         self._local: OrderedDict[str, float] = OrderedDict()
 
     async def first_time(self, webhook_id: str) -> bool:
@@ -92,9 +100,11 @@ class SeenDeliveries:
                 stored = await self._redis.set(
                     self._prefix + webhook_id, b"1", nx=True, ex=_SEEN_TTL_S
                 )
-                return bool(stored)
             except RedisError as exc:
-                _log.warning("webhooks.seen_store_failed", error=type(exc).__name__)
+                self._health.failed(Component.WEBHOOK_IDS, exc)
+            else:
+                self._health.succeeded()
+                return bool(stored)
         return self._first_time_locally(webhook_id)
 
     async def forget(self, webhook_id: str) -> None:
@@ -104,7 +114,9 @@ class SeenDeliveries:
             try:
                 await self._redis.delete(self._prefix + webhook_id)
             except RedisError as exc:
-                _log.warning("webhooks.seen_store_failed", error=type(exc).__name__)
+                self._health.failed(Component.WEBHOOK_IDS, exc)
+            else:
+                self._health.succeeded()
 
     def _first_time_locally(self, webhook_id: str) -> bool:
         now = self._clock()
