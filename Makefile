@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 export SALES_GRAPH_DATA_DIR ?= .demo
 
-.PHONY: demo test fuzz check bench services-up services-down schema clean
+.PHONY: demo test fuzz soak check bench services-up services-down schema clean
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: $(STAMP)
 fuzz: $(STAMP)
 	scripts/services up
 	eval "$$(scripts/services env)" && FUZZ_PROFILE=long $(VENV)/bin/pytest -m fuzz tests/fuzz $(FUZZ_ARGS)
+
+# The soak's long profile (docs/reliability.md): about 35 minutes of load and faults against its
+# own PostgreSQL, Redis and Kafka, then the audit. `make test` runs the short one (tests/soak).
+soak: $(STAMP)
+	scripts/services up toxiproxy
+	$(VENV)/bin/python -m soak.run --profile $(or $(SOAK_PROFILE),long) $(SOAK_ARGS)
 
 check: $(STAMP)
 	scripts/check

@@ -208,6 +208,42 @@ async def test_a_relay_killed_after_sending_publishes_again_and_it_is_applied_on
     assert await _apply_once(gateway, messages) == 5
 
 
+async def test_a_relay_whose_marking_fails_does_not_send_the_rows_again(
+    event_gateway: EventGateway,
+) -> None:
+    """The database goes away between Kafka's ack and the commit that marks the rows (a
+    restart): the relay lives on, and its next batch marks them without a second copy."""
+    gateway = event_gateway
+    (opportunity,) = await _opportunities(gateway, 1)
+    await _walk(gateway, opportunity, 4)
+    settings = gateway.runtime.settings
+    cuts = 0
+
+    async def database_gone(_rows: list[Pending]) -> None:
+        nonlocal cuts
+        if cuts == 0:
+            cuts += 1
+            raise ConnectionResetError("the database restarted")
+
+    sink = KafkaSink(gateway.bootstrap, settings.events.topics)
+    await sink.start()
+    relay = Relay(gateway.runtime.db, sink, settings.events, after_publish=database_gone)
+    try:
+        with pytest.raises(ConnectionResetError):
+            await relay.run_once()
+        assert await _unpublished(gateway) == 5  # on Kafka, not marked
+        assert await relay.run_once() == 5
+        assert await _unpublished(gateway) == 0
+        await _walk(gateway, opportunity, 1)  # one more event: the end of the topic
+        assert await relay.run_once() == 1
+    finally:
+        await sink.stop()
+    messages = await read_topic(gateway.bootstrap, gateway.topics.opportunities, count=6)
+    assert len(messages) == 6  # each event once: 5, then the sixth
+    assert len({m.value["event_id"] for m in messages}) == 6
+    _assert_in_order(_stage_changes(messages), per_key=5)
+
+
 async def test_a_rolled_back_change_leaves_no_outbox_row_and_no_event(
     event_gateway: EventGateway,
 ) -> None:

@@ -4,6 +4,9 @@ Run by ``sales-graph worker`` (and in process by ``serve`` in the embedded footp
 relays share the rows (``FOR UPDATE SKIP LOCKED``; an aggregate's rows are taken in order, see
 ``db.repositories.outbox.claim``). A relay killed between publishing and marking leaves rows
 that are published again: delivery is at least once, consumers deduplicate by ``event_id``.
+A relay that lives on after failing to mark them (the database went away under the commit)
+remembers which rows Kafka already has and marks them at the next claim without sending them
+again, so a database restart alone puts no second copy on the topics.
 
 No retry library here: a row's next try is a time stored on the row (``retry_at``), so that it
 outlives the relay and is shared by every relay, and ``run`` is a poll loop, not a retry loop.
@@ -15,8 +18,10 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.engine import Database
 from sales_graph.db.repositories import outbox as outbox_repo
@@ -31,6 +36,7 @@ _log = get_logger("sales_graph.worker.relay")
 
 # Transient failures (the broker is away) back off up to this long between tries.
 MAX_BACKOFF_S = 30.0
+MAX_UNRECORDED = 100_000
 
 
 @dataclass(eq=False)
@@ -46,43 +52,71 @@ class Relay:
     # True while waiting for a NOTIFY or the next poll (nothing left to publish).
     idle: bool = field(default=False, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    # Rows Kafka acknowledged whose marking did not commit; bounded (a row another relay
+    # marks in the meantime is never claimed again, its id only waits here to be dropped).
+    _unrecorded: set[int] = field(default_factory=set, init=False)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run_once(self) -> int:
         """Publishes one batch; the number of rows claimed (0: nothing to do now)."""
-        async with self.db.session() as session:
-            rows = await outbox_repo.claim(session, self.settings.relay_batch_size, utcnow())
-            if not rows:
-                return 0
-            results = await self.sink.publish(rows)
-            if self.after_publish is not None:
-                await self.after_publish(rows)
-            delivered, failed = _split(rows, results)
-            now = utcnow()
-            await outbox_repo.mark_published(session, delivered, now)
-            for failure, ids in failed.items():
-                attempts = max(r.attempts for r in rows if r.id in ids) + 1
-                backoff = min(
-                    self.settings.relay_retry_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S
-                )
-                await outbox_repo.mark_failed(
-                    session,
-                    ids,
-                    str(failure),
-                    now=now,
-                    retry_at=now + timedelta(seconds=backoff),
-                    # The broker being away never parks a row; a message it refuses does.
-                    max_attempts=10**9 if failure.transient else self.settings.relay_max_attempts,
-                )
-                _log.warning(
-                    "outbox.publish_failed", relay=self.name, rows=len(ids), error=str(failure)
-                )
+        delivered: list[int] = []
+        try:
+            async with self.db.session() as session:
+                rows = await outbox_repo.claim(session, self.settings.relay_batch_size, utcnow())
+                if not rows:
+                    return 0
+                results = await self._publish(rows)
+                delivered, failed = _split(rows, results)
+                if self.after_publish is not None:
+                    await self.after_publish(rows)
+                now = utcnow()
+                await outbox_repo.mark_published(session, delivered, now)
+                for failure, ids in failed.items():
+                    await self._mark_failed(session, rows, failure, ids, now)
+        except BaseException:
+            if delivered:
+                self._remember_unrecorded(delivered)
+            raise
+        self._unrecorded.difference_update(delivered)
         self.published += len(delivered)
         published = set(delivered)
         events_published(row.topic for row in rows if row.id in published)
         return len(rows)
+
+    async def _publish(self, rows: list[Pending]) -> list[Delivery | None]:
+        """Each row's result; a row Kafka has already (``_unrecorded``) is not sent again."""
+        sending = [row for row in rows if row.id not in self._unrecorded]
+        sent = iter(await self.sink.publish(sending) if sending else [])
+        return [None if row.id in self._unrecorded else next(sent) for row in rows]
+
+    def _remember_unrecorded(self, delivered: list[int]) -> None:
+        if len(self._unrecorded) + len(delivered) > MAX_UNRECORDED:
+            self._unrecorded.clear()  # at worst some rows are sent twice (at least once)
+        self._unrecorded.update(delivered)
+        _log.warning("outbox.delivered_not_recorded", relay=self.name, rows=len(delivered))
+
+    async def _mark_failed(
+        self,
+        session: AsyncSession,
+        rows: list[Pending],
+        failure: Delivery,
+        ids: list[int],
+        now: datetime,
+    ) -> None:
+        attempts = max(r.attempts for r in rows if r.id in ids) + 1
+        backoff = min(self.settings.relay_retry_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S)
+        await outbox_repo.mark_failed(
+            session,
+            ids,
+            str(failure),
+            now=now,
+            retry_at=now + timedelta(seconds=backoff),
+            # The broker being away never parks a row; a message it refuses does.
+            max_attempts=10**9 if failure.transient else self.settings.relay_max_attempts,
+        )
+        _log.warning("outbox.publish_failed", relay=self.name, rows=len(ids), error=str(failure))
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = await _listen(self.db, self.wake)
