@@ -289,8 +289,12 @@ async def load(run: Run, driver: Driver) -> dict[str, Any]:
     run.log(f"retried {retried} writes of unknown outcome with their idempotency keys")
     stop_monitor.set()
     await monitoring
-    kills = [f.began_unix for f in run.faults if f.name == "worker_killed"]
-    checks = await audit(driver.record, run.stack.sim_env["SALES_GRAPH_BILLING__BASE_URL"], kills)
+    windows = [
+        (f.began_unix, f.began_unix + f.restored_at - f.began_at)
+        for f in run.faults
+        if f.name in ("worker_killed", "kafka_down")
+    ]
+    checks = await audit(driver.record, run.stack.sim_env["SALES_GRAPH_BILLING__BASE_URL"], windows)
     await driver.close()
     return {"drained_s": waited, "retried": retried, "checks": checks}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import text
 from sqlmodel import select
 
 from sales_graph.app import create_app
@@ -119,6 +120,51 @@ async def test_a_commit_wakes_an_idle_relay_by_notify(event_gateway: EventGatewa
         await until(_listening(relay), deadline_s=10)  # idle, waiting for a NOTIFY
         data = await gateway.data(
             gateway.org.admin, CREATE_LEAD, input={"email": "wake@example.com", "country": "US"}
+        )
+        messages = await read_topic(
+            gateway.bootstrap,
+            gateway.topics.leads,
+            count=1,
+            deadline_s=10,
+            where=lambda m: m.value["event_type"] == "lead.created",
+        )
+        assert messages[0].key == data["createLead"]["id"]
+    finally:
+        stop.set()
+        await task
+        await sink.stop()
+
+
+async def test_a_relay_listens_again_after_the_database_closed_its_connection(
+    event_gateway: EventGateway,
+) -> None:
+    """The LISTEN connection terminated (as a restart does): the relay listens on a new one,
+    so a commit still wakes it at once, not at its one-minute poll."""
+    gateway = event_gateway
+    settings = gateway.runtime.settings.events.model_copy(update={"relay_poll_interval_s": 60})
+    sink = KafkaSink(gateway.bootstrap, settings.topics)
+    await sink.start()
+    relay = Relay(gateway.runtime.db, sink, settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await until(_listening(relay), deadline_s=10)
+        async with gateway.runtime.db.engine.connect() as connection:
+            cut = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE query ILIKE 'LISTEN%' AND pid <> pg_backend_pid() "
+                    "AND datname = current_database()"
+                )
+            )
+        assert cut == 1
+
+        async def listening_again() -> bool:
+            return relay.listener is not None and relay.listener.listens == 2 and relay.idle
+
+        await until(listening_again, deadline_s=10)
+        data = await gateway.data(
+            gateway.org.admin, CREATE_LEAD, input={"email": "again@example.com", "country": "US"}
         )
         messages = await read_topic(
             gateway.bootstrap,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import func, select
+from aiokafka.errors import OutOfOrderSequenceNumber
+from sqlmodel import col, func, select
 
 from sales_graph.app import create_app
 from sales_graph.db.models import Account, Lead, OutboxEvent
@@ -242,6 +243,50 @@ async def test_a_relay_whose_marking_fails_does_not_send_the_rows_again(
     assert len(messages) == 6  # each event once: 5, then the sixth
     assert len({m.value["event_id"] for m in messages}) == 6
     _assert_in_order(_stage_changes(messages), per_key=5)
+
+
+async def test_a_producer_the_broker_refuses_is_replaced_and_nothing_is_parked(
+    event_gateway: EventGateway,
+) -> None:
+    """After Kafka restarts with batches in flight, the idempotent producer's sequence numbers
+    can be refused for good (OutOfOrderSequenceNumber): the sink starts a new producer and the
+    rows go out with it, once, instead of failing until they are parked."""
+    gateway = event_gateway
+    (opportunity,) = await _opportunities(gateway, 1)
+    await _walk(gateway, opportunity, 2)
+    settings = gateway.runtime.settings
+    sink = KafkaSink(gateway.bootstrap, settings.events.topics)
+    await sink.start()
+    refused_producer = sink.producer
+
+    async def refused(*_args: object, **_kwargs: object) -> asyncio.Future[object]:
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        future.set_exception(OutOfOrderSequenceNumber())
+        return future
+
+    refused_producer.send = refused  # type: ignore[method-assign]
+    relay = Relay(gateway.runtime.db, sink, settings.events)
+    try:
+        assert await relay.run_once() == 3  # claimed, and every send refused
+        assert await _unpublished(gateway) == 3
+
+        async def all_published() -> bool:
+            await relay.run_once()
+            return await _zero(gateway)
+
+        await until(all_published, deadline_s=30, every_s=0.2)
+        assert sink.producer is not refused_producer
+        assert sink.renewals == 1
+    finally:
+        await sink.stop()
+    async with gateway.runtime.db.session() as session:
+        parked = await session.scalar(
+            select(func.count()).where(col(OutboxEvent.parked_at).is_not(None))
+        )
+    assert parked == 0
+    messages = await read_topic(gateway.bootstrap, gateway.topics.opportunities, count=3)
+    assert len(messages) == 3
+    assert len({m.value["event_id"] for m in messages}) == 3
 
 
 async def test_a_rolled_back_change_leaves_no_outbox_row_and_no_event(

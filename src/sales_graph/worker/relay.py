@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +38,8 @@ _log = get_logger("sales_graph.worker.relay")
 # Transient failures (the broker is away) back off up to this long between tries.
 MAX_BACKOFF_S = 30.0
 MAX_UNRECORDED = 100_000
+RELISTEN_INTERVAL_S = 5.0
+LISTEN_CHECK_S = 1.0
 
 
 @dataclass(eq=False)
@@ -52,6 +55,8 @@ class Relay:
     # True while waiting for a NOTIFY or the next poll (nothing left to publish).
     idle: bool = field(default=False, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    # While running: the LISTEN connection (PostgreSQL).
+    listener: Listener | None = field(default=None, init=False)
     # Rows Kafka acknowledged whose marking did not commit; bounded (a row another relay
     # marks in the meantime is never claimed again, its id only waits here to be dropped).
     _unrecorded: set[int] = field(default_factory=set, init=False)
@@ -119,9 +124,10 @@ class Relay:
         _log.warning("outbox.publish_failed", relay=self.name, rows=len(ids), error=str(failure))
 
     async def run(self, stop: asyncio.Event) -> None:
-        listener = await _listen(self.db, self.wake)
+        listener = self.listener = Listener(self.db, self.wake)
         try:
             while not stop.is_set():
+                await listener.ensure()
                 try:
                     claimed = await self.run_once()
                 except Exception:
@@ -130,23 +136,30 @@ class Relay:
                     await _wait(stop, self.settings.relay_poll_interval_s)
                 if claimed >= self.settings.relay_batch_size:
                     continue
-                self._wake.clear()
-                self.idle = True
-                waits = [
-                    asyncio.ensure_future(stop.wait()),
-                    asyncio.ensure_future(self._wake.wait()),
-                ]
-                await asyncio.wait(
-                    waits,
-                    timeout=self.settings.relay_poll_interval_s,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                self.idle = False
-                for waiting in waits:
-                    waiting.cancel()
+                await self._idle(stop, listener)
         finally:
-            if listener is not None:
-                await listener()
+            await listener.close()
+
+    async def _idle(self, stop: asyncio.Event, listener: Listener) -> None:
+        """Until a NOTIFY, the stop or the next poll. Every ``LISTEN_CHECK_S`` it looks (no
+        query) whether the listening connection is still open: a closed one ends the wait, so
+        that the loop listens again rather than waiting a whole poll interval deaf."""
+        self._wake.clear()
+        self.idle = True
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.settings.relay_poll_interval_s
+        try:
+            while (left := end - loop.time()) > 0:
+                done, _ = await asyncio.wait(
+                    waits, timeout=min(left, LISTEN_CHECK_S), return_when=asyncio.FIRST_COMPLETED
+                )
+                if done or listener.lost:
+                    return
+        finally:
+            self.idle = False
+            for waiting in waits:
+                waiting.cancel()
 
 
 def _split(
@@ -172,26 +185,58 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def _listen(db: Database, wake: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
-    """On PostgreSQL, LISTEN for the outbox's NOTIFY so a commit wakes the relay at once."""
-    if db.dialect != "postgresql":
-        return None
-    try:
-        connection = await db.engine.connect()
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
+@dataclass(eq=False)
+class Listener:
+    """On PostgreSQL, a connection that LISTENs for the outbox's NOTIFY, so a commit wakes the
+    relay at once. When the database closes it (a restart, cut connections) the relay notices
+    within ``LISTEN_CHECK_S`` and listens again on a new connection, trying at most every
+    ``RELISTEN_INTERVAL_S`` while the database is away; in between it polls."""
 
-        def on_notify(*_: object) -> None:
-            wake()
+    db: Database
+    wake: Callable[[], None]
+    listens: int = field(default=0, init=False)  # connections it has listened on
+    _connection: Any = field(default=None, init=False)
+    _driver: Any = field(default=None, init=False)
+    _next_try: float = field(default=0.0, init=False)
 
-        await driver.add_listener(outbox_repo.NOTIFY_CHANNEL, on_notify)
-    except Exception:
-        _log.warning("outbox.listen_unavailable", exc_info=True)
-        return None
+    @property
+    def listening(self) -> bool:
+        return self._driver is not None and not self._driver.is_closed()
 
-    async def close() -> None:
-        with contextlib.suppress(Exception):
-            await driver.remove_listener(outbox_repo.NOTIFY_CHANNEL, on_notify)
-        await connection.close()
+    @property
+    def lost(self) -> bool:
+        """It listened, and its connection has been closed since."""
+        return self._driver is not None and self._driver.is_closed()
 
-    return close
+    async def ensure(self) -> None:
+        if self.db.dialect != "postgresql" or self.listening:
+            return
+        await self.close()  # a lost connection: let go of it (``lost`` is False again)
+        if time.monotonic() < self._next_try:
+            return
+        try:
+            self._connection = await self.db.engine.connect()
+            raw = await self._connection.get_raw_connection()
+            self._driver = raw.driver_connection
+            await self._driver.add_listener(outbox_repo.NOTIFY_CHANNEL, self._on_notify)
+        except Exception as exc:
+            _log.warning("outbox.listen_unavailable", error=f"{type(exc).__name__}: {exc}")
+            await self.close()
+            self._next_try = time.monotonic() + RELISTEN_INTERVAL_S
+            return
+        self.listens += 1
+        if self.listens > 1:
+            _log.info("outbox.listening_again", connections=self.listens)
+
+    def _on_notify(self, *_: object) -> None:
+        self.wake()
+
+    async def close(self) -> None:
+        driver, connection = self._driver, self._connection
+        self._driver = self._connection = None
+        if driver is not None and not driver.is_closed():
+            with contextlib.suppress(Exception):
+                await driver.remove_listener(outbox_repo.NOTIFY_CHANNEL, self._on_notify)
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()

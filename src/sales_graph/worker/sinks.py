@@ -4,15 +4,26 @@ embedded footprint. Both take a batch and say, row by row, whether it was delive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from sales_graph.db.repositories.outbox import Pending
+from sales_graph.logs import get_logger
 from sales_graph.settings import TopicSettings
 from sales_graph.telemetry import tracing
 from sales_graph.worker.bus import Bus
@@ -50,7 +61,19 @@ def topic_of(row: Pending, topics: TopicSettings) -> str:
     return str(getattr(topics, row.topic, row.topic))
 
 
+_log = get_logger("sales_graph.worker.sinks")
+
 _TRANSIENT = (KafkaConnectionError, KafkaTimeoutError)
+# The idempotent producer's own state no longer matches the broker's (after the broker lost or
+# kept batches in flight across a restart): that producer can never send again, so the sink
+# replaces it. Not the message's fault: the rows are tried again and never parked for it.
+_PRODUCER_STATE = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
 
 
 class KafkaSink:
@@ -60,12 +83,19 @@ class KafkaSink:
         self, bootstrap_servers: str, topics: TopicSettings, *, request_timeout_ms: int = 10_000
     ) -> None:
         self.topics = topics
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
+        self._bootstrap_servers = bootstrap_servers
+        self._request_timeout_ms = request_timeout_ms
+        self.producer = self._new_producer()
+        self.renewals = 0
+        self._broken: str | None = None  # why the producer must be replaced before a send
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
-            request_timeout_ms=request_timeout_ms,
+            request_timeout_ms=self._request_timeout_ms,
             retry_backoff_ms=200,
             client_id="sales-graph-relay",
         )
@@ -76,7 +106,20 @@ class KafkaSink:
     async def stop(self) -> None:
         await self.producer.stop()
 
+    async def _renew(self) -> None:
+        """A new producer (a new producer id) in place of one whose state the broker refuses."""
+        old, self.producer = self.producer, self._new_producer()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(10):
+                await old.stop()
+        await self.producer.start()  # Kafka away: raises, and the next batch tries again
+        _log.warning("outbox.producer_renewed", reason=self._broken)
+        self._broken = None
+        self.renewals += 1
+
     async def publish(self, rows: Sequence[Pending]) -> list[Delivery | None]:
+        if self._broken is not None:
+            await self._renew()
         results: list[Delivery | None] = [None] * len(rows)
         pending: list[tuple[int, asyncio.Future[Any], tracing.MessageSend]] = []
         for index, row in enumerate(rows):
@@ -90,10 +133,13 @@ class KafkaSink:
                 )
             except KafkaError as exc:
                 send.failed(exc)
+                if isinstance(exc, _PRODUCER_STATE):
+                    self._broken = f"{type(exc).__name__}: {exc}"
                 # Not even queued (no metadata: the broker is away): nothing after it is sent,
                 # so the batch keeps its order when it is tried again.
                 failure = Delivery(
-                    f"{type(exc).__name__}: {exc}", transient=isinstance(exc, _TRANSIENT)
+                    f"{type(exc).__name__}: {exc}",
+                    transient=isinstance(exc, _TRANSIENT + _PRODUCER_STATE),
                 )
                 for rest in range(index, len(rows)):
                     results[rest] = failure
@@ -104,7 +150,11 @@ class KafkaSink:
                 metadata = await future
             except KafkaError as exc:
                 send.failed(exc)
-                transient = isinstance(exc, _TRANSIENT) or getattr(exc, "retriable", False)
+                if isinstance(exc, _PRODUCER_STATE):
+                    self._broken = f"{type(exc).__name__}: {exc}"
+                transient = isinstance(exc, _TRANSIENT + _PRODUCER_STATE) or getattr(
+                    exc, "retriable", False
+                )
                 results[index] = Delivery(f"{type(exc).__name__}: {exc}", transient=transient)
             else:
                 send.delivered(metadata.partition, metadata.offset)
