@@ -10,7 +10,9 @@ component, error) and counts ``sales_graph_dependency_degradations_total{depende
 every degraded operation counts ``sales_graph_degraded_operations_total{dependency,component}``
 and logs nothing; the first success after the outage logs ``dependency.recovered`` (info:
 ``outage_s``, ``degraded_operations``). While nothing is wrong a success costs one attribute
-read: no lock, no log, no metric.
+read: no lock, no log, no metric. A failure within ``settle_s`` (10 s) of a recovery belongs to
+the outage that just ended (the pooled connections of before the restart fail once each): it is
+counted as a degraded operation, and its own end is not logged again.
 
 Per process, like the metrics: each process sees, counts and logs its own outages. The readiness
 gauge ``sales_graph_dependency_up`` is ``/readyz``'s (web/health.py), not this module's.
@@ -41,8 +43,11 @@ class Component(StrEnum):
 class Dependency:
     """The outage state of one dependency in this process."""
 
-    def __init__(self, name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, name: str, *, clock: Callable[[], float] = time.monotonic, settle_s: float = 10.0
+    ) -> None:
         self.name = name
+        self.settle_s = settle_s
         # Read without the lock on every success: only a change of it takes the lock.
         self.degraded = False
         # Outages this process has seen (the log lines and the counter say the same).
@@ -51,6 +56,8 @@ class Dependency:
         self._lock = threading.Lock()
         self._since = 0.0
         self._operations = 0
+        self._recovered_at: float | None = None
+        self._quiet = False  # the outage in progress is the tail of the last one
 
     def failed(self, component: Component, error: BaseException) -> None:
         """A call of ``component`` to the dependency failed; its operation is served degraded
@@ -59,9 +66,15 @@ class Dependency:
             beginning = not self.degraded
             if beginning:
                 self.degraded = True
-                self.outages += 1
-                self._since = self._clock()
-                self._operations = 0
+                now = self._clock()
+                recovered_at = self._recovered_at
+                self._quiet = recovered_at is not None and now - recovered_at < self.settle_s
+                if self._quiet:
+                    beginning = False
+                else:
+                    self.outages += 1
+                    self._since = now
+                    self._operations = 0
             self._operations += 1
         metrics.degraded_operation(self.name, component.value)
         if beginning:
@@ -91,8 +104,14 @@ class Dependency:
             if not self.degraded:
                 return
             self.degraded = False
-            outage_s = self._clock() - self._since
+            now = self._clock()
+            outage_s = now - self._since
             operations = self._operations
+            quiet, self._quiet = self._quiet, False
+            if not quiet:
+                self._recovered_at = now
+        if quiet:
+            return
         _log.info(
             "dependency.recovered",
             dependency=self.name,
@@ -105,6 +124,8 @@ class Dependency:
         with self._lock:
             self.degraded = False
             self._operations = 0
+            self._recovered_at = None
+            self._quiet = False
 
 
 REDIS = Dependency("redis")

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from sales_graph.db.models import Account
 from sales_graph.errors import Unauthorized
 from sales_graph.simulators import RunningSimulators
-from sales_graph.web.webhooks import TOLERANCE_S, SeenDeliveries, verify
+from sales_graph.web.webhooks import TOLERANCE_S, Claim, SeenDeliveries, verify
+from tests.events.conftest import until
 from tests.federation.conftest import WEBHOOK_SECRET, make_accounts, signed_headers
 from tests.graphql.conftest import Gateway
 
@@ -140,12 +141,45 @@ async def test_a_signed_but_malformed_delivery_is_a_validation_error(gateway: Ga
 async def test_without_redis_seen_ids_are_kept_in_process_until_they_expire() -> None:
     now = [0.0]
     seen = SeenDeliveries(None, prefix="t:", clock=lambda: now[0])
-    assert await seen.first_time("a")
-    assert not await seen.first_time("a")
+    assert await seen.claim("a") is Claim.NEW
+    assert await seen.claim("a") is Claim.IN_PROGRESS
     await seen.forget("a")
-    assert await seen.first_time("a")
+    assert await seen.claim("a") is Claim.NEW
+    await seen.complete("a")
+    assert await seen.claim("a") is Claim.DONE
     now[0] += 601
-    assert await seen.first_time("a")
+    assert await seen.claim("a") is Claim.NEW
+    now[0] += 31  # claimed by a process that died: the claim runs out, a retry applies it
+    assert await seen.claim("a") is Claim.NEW
+
+
+async def test_a_delivery_whose_apply_never_finished_is_not_acknowledged_and_a_retry_applies_it(
+    gateway: Gateway,
+) -> None:
+    """The process applying a delivery dies (its claim stays behind in Redis): a retry is
+    refused (409, so the sender sends it again), not acknowledged as a replay; once the claim
+    runs out the retry is applied."""
+    (account_id,) = await make_accounts(gateway, 1)
+    body, headers = _signed(_signals(account_id, escalations=7))
+    (receiver,) = (
+        route.endpoint.__self__
+        for route in gateway.app.routes
+        if getattr(route, "path", "") == "/webhooks/customer-experience"
+    )
+    store = receiver._seen_store(gateway.runtime)
+    store._claim_ttl_s = 1.0
+    assert await store.claim(headers["webhook-id"]) is Claim.NEW  # the dead process's claim
+    refused = await _post(gateway, body, headers)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "CONFLICT"
+    assert (await _stored(gateway, account_id)).escalations != 7
+
+    async def applied() -> bool:
+        return (await _post(gateway, body, headers)).status_code == 204
+
+    await until(applied, deadline_s=10, every_s=0.2)
+    assert (await _stored(gateway, account_id)).escalations == 7
+    assert (await _post(gateway, body, headers)).status_code == 204  # now a replay
 
 
 def test_during_a_rotation_both_secrets_verify() -> None:

@@ -5,10 +5,12 @@ A delivery carries ``webhook-id``, ``webhook-timestamp`` (Unix seconds) and
 space-separated allowed) made with the secret ``customer_experience.webhook_secret``
 (``whsec_<base64>``; several, space-separated, during a rotation). The ``standardwebhooks``
 package verifies the signature and the timestamp (five minutes either way); a failure is 401.
-A delivery id seen before is acknowledged (204) and not applied again: that part of the spec
-is the receiver's, so :class:`SeenDeliveries` is ours. Seen ids are kept in Redis when there is
-one, else in process (one process only); while Redis fails, in process too (the failure reported
-to ``sales_graph.degradation``: logged once per outage).
+A delivery id applied before is acknowledged (204) and not applied again: that part of the spec
+is the receiver's, so :class:`SeenDeliveries` is ours. An id is claimed while it is applied and
+marked done after the commit; a repeat meanwhile (or after the applying process died, until the
+claim runs out) is a 409, never an acknowledgement of something not applied. Ids are kept in
+Redis when there is one, else in process (one process only); while Redis fails, in process too
+(the failure reported to ``sales_graph.degradation``: logged once per outage).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated
 
 import orjson
@@ -31,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from sales_graph.degradation import REDIS, Component, Dependency
-from sales_graph.errors import ServiceUnavailable, Unauthorized, ValidationError
+from sales_graph.errors import Conflict, ServiceUnavailable, Unauthorized, ValidationError
 from sales_graph.jsonlimits import JSONObject
 from sales_graph.logs import get_logger
 from sales_graph.runtime import Runtime
@@ -42,6 +45,9 @@ from sales_graph.services.validation import field_errors
 TOLERANCE_S = 5 * 60
 # Longer than the tolerance: a replay older than that is refused by its timestamp anyway.
 _SEEN_TTL_S = 2 * TOLERANCE_S
+# How long a delivery being applied holds its id: longer than any apply takes (the database's
+# connect and pool timeouts), short enough that a sender's retry after a crash is applied.
+_CLAIM_TTL_S = 30.0
 _SEEN_MAX_IN_PROCESS = 100_000
 _HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _MALFORMED = "Missing or malformed webhook headers"
@@ -77,8 +83,17 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes) -> tuple[str, i
     raise Unauthorized(reason)
 
 
+class Claim(StrEnum):
+    NEW = "new"  # first seen now: apply it, then complete() (or forget() when it failed)
+    DONE = "done"  # applied before: acknowledge, change nothing
+    IN_PROGRESS = "in_progress"  # being applied by another request (or by a process that died)
+
+
 class SeenDeliveries:
-    """Delivery ids already accepted: Redis ``SET NX EX`` when given, else an in-process map."""
+    """Delivery ids: claimed while they are applied, done once applied. A claim lasts
+    ``claim_ttl_s``, so a process that dies while applying one leaves nothing acknowledged:
+    the sender's retry finds the claim expired and applies it. Redis when given, else in
+    process."""
 
     def __init__(
         self,
@@ -87,25 +102,42 @@ class SeenDeliveries:
         prefix: str,
         clock: Callable[[], float] = time.monotonic,
         health: Dependency = REDIS,
+        claim_ttl_s: float = _CLAIM_TTL_S,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._clock = clock
         self._health = health
-        self._local: OrderedDict[str, float] = OrderedDict()
+        self._claim_ttl_s = claim_ttl_s
+        self._local: OrderedDict[str, tuple[float, bool]] = OrderedDict()  # expiry, done
 
-    async def first_time(self, webhook_id: str) -> bool:
+    async def claim(self, webhook_id: str) -> Claim:
         if self._redis is not None:
+            key = self._prefix + webhook_id
             try:
-                stored = await self._redis.set(
-                    self._prefix + webhook_id, b"1", nx=True, ex=_SEEN_TTL_S
-                )
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.set(key, b"claimed", nx=True, px=max(1, int(self._claim_ttl_s * 1000)))
+                    pipe.get(key)
+                    claimed, value = await pipe.execute()
             except RedisError as exc:
                 self._health.failed(Component.WEBHOOK_IDS, exc)
             else:
                 self._health.succeeded()
-                return bool(stored)
-        return self._first_time_locally(webhook_id)
+                if claimed:
+                    return Claim.NEW
+                return Claim.DONE if value == b"done" else Claim.IN_PROGRESS
+        return self._claim_locally(webhook_id)
+
+    async def complete(self, webhook_id: str) -> None:
+        """Applied (committed): a repeat of it is acknowledged from now on."""
+        self._local[webhook_id] = (self._clock() + _SEEN_TTL_S, True)
+        if self._redis is not None:
+            try:
+                await self._redis.set(self._prefix + webhook_id, b"done", ex=_SEEN_TTL_S)
+            except RedisError as exc:
+                self._health.failed(Component.WEBHOOK_IDS, exc)
+            else:
+                self._health.succeeded()
 
     async def forget(self, webhook_id: str) -> None:
         """After a failed delivery, so that the sender's retry is applied."""
@@ -118,16 +150,17 @@ class SeenDeliveries:
             else:
                 self._health.succeeded()
 
-    def _first_time_locally(self, webhook_id: str) -> bool:
+    def _claim_locally(self, webhook_id: str) -> Claim:
         now = self._clock()
         while self._local and (
-            next(iter(self._local.values())) <= now or len(self._local) > _SEEN_MAX_IN_PROCESS
+            next(iter(self._local.values()))[0] <= now or len(self._local) > _SEEN_MAX_IN_PROCESS
         ):
             self._local.popitem(last=False)
-        if webhook_id in self._local:
-            return False
-        self._local[webhook_id] = now + _SEEN_TTL_S
-        return True
+        found = self._local.get(webhook_id)
+        if found is not None and found[0] > now:
+            return Claim.DONE if found[1] else Claim.IN_PROGRESS
+        self._local[webhook_id] = (now + self._claim_ttl_s, False)
+        return Claim.NEW
 
 
 class _Delivery(BaseModel):
@@ -156,14 +189,19 @@ class CustomerExperienceWebhooks:
         webhook_id, sent_at = verify(secret.get_secret_value(), request.headers, body)
         delivery = _parse(body)
         seen = self._seen_store(runtime)
-        if not await seen.first_time(webhook_id):
+        claim = await seen.claim(webhook_id)
+        if claim is Claim.DONE:
             _log.info("webhooks.customer_experience.replay_ignored", webhook_id=webhook_id)
             return Response(status_code=204)
+        if claim is Claim.IN_PROGRESS:
+            # Not acknowledged: it may never be applied (the process applying it may die).
+            raise Conflict("This delivery is being applied; send it again later")
         try:
             await self._apply(runtime, delivery, datetime.fromtimestamp(sent_at, UTC))
         except BaseException:
             await seen.forget(webhook_id)
             raise
+        await seen.complete(webhook_id)
         return Response(status_code=204)
 
     def _seen_store(self, runtime: Runtime) -> SeenDeliveries:

@@ -119,7 +119,8 @@ class Relay:
             now=now,
             retry_at=now + timedelta(seconds=backoff),
             # The broker being away never parks a row; a message it refuses does.
-            max_attempts=10**9 if failure.transient else self.settings.relay_max_attempts,
+            max_attempts=self.settings.relay_max_attempts,
+            transient=failure.transient,
         )
         _log.warning("outbox.publish_failed", relay=self.name, rows=len(ids), error=str(failure))
 
@@ -170,11 +171,14 @@ def _split(
     delivered: list[int] = []
     failed: dict[Delivery, list[int]] = {}
     broken: dict[str, Delivery] = {}
+    # One entry (and one log line) per kind of failure, not per row.
+    kinds: dict[tuple[str, bool], Delivery] = {}
     for row, result in zip(rows, results, strict=True):
         failure = result or broken.get(row.key)
         if failure is None:
             delivered.append(row.id)
             continue
+        failure = kinds.setdefault((str(failure), failure.transient), failure)
         broken.setdefault(row.key, failure)
         failed.setdefault(failure, []).append(row.id)
     return delivered, failed

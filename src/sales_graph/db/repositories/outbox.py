@@ -123,6 +123,11 @@ async def mark_published(session: AsyncSession, ids: Sequence[int], now: datetim
         )
 
 
+# Transient failures count up to here: with the default backoff (0.5 s doubling) the wait has
+# reached its 30 s ceiling by then.
+TRANSIENT_ATTEMPTS = 7
+
+
 async def mark_failed(
     session: AsyncSession,
     ids: Sequence[int],
@@ -131,16 +136,20 @@ async def mark_failed(
     now: datetime,
     retry_at: datetime,
     max_attempts: int,
+    transient: bool = False,
 ) -> None:
-    """Counts a failed attempt; a row that reached ``max_attempts`` is parked with its error."""
+    """Counts a failed attempt; a row that reached ``max_attempts`` is parked with its error.
+    A transient failure (the broker away) counts only up to ``TRANSIENT_ATTEMPTS`` (enough for
+    the longest backoff) and never parks: an outage of any length leaves a row as many
+    refusals from parking as an outage of a minute."""
     if not ids:
         return
     rows = (await session.exec(select(OutboxEvent).where(col(OutboxEvent.id).in_(ids)))).all()
     for row in rows:
-        row.attempts += 1
+        row.attempts = min(row.attempts + 1, TRANSIENT_ATTEMPTS) if transient else row.attempts + 1
         row.last_error = error[:4000]
         row.next_attempt_at = retry_at
-        if row.attempts >= max_attempts:
+        if not transient and row.attempts >= max_attempts:
             row.parked_at = now
         session.add(row)
     await session.flush()
