@@ -26,7 +26,7 @@ OUR_TOPICS = (
 )  # fmt: skip
 MARKETING_DLQ = "marketing.leads.dlq"
 # No answer may take longer: a new database connection gives up after 5 s, a wait for a pooled
-# one after 10 s, an upstream call at its deadline (1-2 s).
+# one after 10 s, an upstream call at its deadline (8 s, retries included).
 LONGEST_ANSWER_S = 16.0
 
 
@@ -100,10 +100,14 @@ async def read_topics(topics: tuple[str, ...]) -> list[KafkaMessage]:
 
 
 async def audit(
-    record: Record, billing_url: str, redelivery_windows: list[tuple[float, float]]
+    record: Record,
+    billing_url: str,
+    redelivery_windows: list[tuple[float, float]],
+    gateway_kills: list[float],
 ) -> list[Check]:
     """``redelivery_windows``: when (Unix times, from and to) the relay could lose track of
-    what Kafka had: the worker process killed, Kafka stopped."""
+    what Kafka had: the worker process killed, Kafka stopped. ``gateway_kills``: when (seconds
+    into the run) a gateway worker was killed."""
     connection = await asyncpg.connect(DSN)
     try:
         checks = [
@@ -118,7 +122,8 @@ async def audit(
             await _events(connection, redelivery_windows),
             await _marketing(connection, record),
             await _webhooks(connection, record),
-            _answers(record),
+            _answers(record, gateway_kills),
+            await _dead_letters(),
             _rate_limits(record),
         ]
     finally:
@@ -126,18 +131,32 @@ async def audit(
     return checks
 
 
-def _answers(record: Record) -> Check:
-    """Every answer is one a client can act on; no answer only when a gateway worker died."""
+def _answers(record: Record, gateway_kills: list[float]) -> Check:
+    """Every answer is one a client can act on; no answer only for a request that was in
+    flight when a gateway worker was killed (``gateway_kills``: seconds into the run)."""
     check = Check("answers")
     for call in record.calls:
+        in_flight = any(call.at - 0.5 <= kill <= call.at + call.latency_s for kill in gateway_kills)
         if call.problem:
             check.fail(f"{call.kind} in {call.phase}: {call.problem} ({call.code})")
-        elif call.status == 0 and not call.phase.startswith("gateway_worker_killed"):
+        elif call.status == 0 and not in_flight:
             check.fail(f"{call.kind} in {call.phase}: no answer ({call.code})")
         elif call.latency_s > LONGEST_ANSWER_S:
             check.fail(f"{call.kind} in {call.phase}: answered after {call.latency_s:.1f}s")
     statuses = Counter(c.status for c in record.calls)
     check.figures = {"requests": len(record.calls), "statuses": dict(sorted(statuses.items()))}
+    return check
+
+
+async def _dead_letters() -> Check:
+    """Our own consumers dead-letter nothing: every event we publish is valid, and every
+    outage of the run is shorter than their wait for our database or Redis."""
+    check = Check("dead letters: none from our own consumers")
+    messages = await read_topics(tuple(f"{topic}.dlq" for topic in OUR_TOPICS))
+    for m in messages[:5]:
+        check.fail(f"{m.topic}: {m.headers.get('dlq_consumer')}: {m.headers.get('dlq_error')}")
+    check.failures += max(0, len(messages) - 5)
+    check.figures = {"dead_letters": len(messages)}
     return check
 
 
@@ -382,10 +401,17 @@ async def _marketing(connection: asyncpg.Connection, record: Record) -> Check:
         except (orjson.JSONDecodeError, AttributeError):
             event_id = m.headers.get("event_id", "")
         dead[event_id] = m.headers.get("dlq_error", "")
+    for message in record.messages:
+        if not message.acked:
+            check.fail(f"{message.event_id}: Kafka never took it (Marketing could not send)")
     for message in acked:
         if message.event_id in dead:
             if not dead[message.event_id]:
                 check.fail(f"{message.event_id}: dead-lettered without a reason")
+            elif message.valid:
+                # Every outage of the run is shorter than the consumer's wait for our own
+                # database or Redis (CONSUMER_UNAVAILABLE_DEADLINE_S): nothing valid may go.
+                check.fail(f"{message.event_id}: valid, dead-lettered: {dead[message.event_id]}")
             continue
         if not message.valid:
             check.fail(f"{message.event_id}: invalid but not dead-lettered")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import statistics
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 
-from soak.audit import audit
+from soak.audit import Check, audit
 from soak.stack import DSN, Stack, services
 from soak.workload import Clock, Driver
 
@@ -94,7 +95,8 @@ def schedule(run: Run, driver: Driver) -> list[Fault]:
         statuses = asyncio.run_coroutine_threadsafe(
             driver.burst(p.burst_s, p.burst_per_s), driver_loop
         ).result()
-        run.burst = {str(k): v for k, v in sorted(statuses.items())}
+        for status, count in statuses.items():
+            run.burst[str(status)] = run.burst.get(str(status), 0) + count
 
     faults = []
     for _ in range(p.cycles):
@@ -195,11 +197,12 @@ async def drain(run: Run, driver: Driver) -> dict[str, float]:
         for name, (sql, args) in conditions.items():
             began = time.monotonic()
             deadline = began + 180
-            while time.monotonic() < deadline:
-                if await connection.fetchval(sql, *args):
-                    break
-                await asyncio.sleep(0.5)
-            waited[name] = round(time.monotonic() - began, 1)
+            done = False
+            while not done and time.monotonic() < deadline:
+                done = bool(await connection.fetchval(sql, *args))
+                if not done:
+                    await asyncio.sleep(0.5)
+            waited[name] = round(time.monotonic() - began, 1) if done else -1.0
     finally:
         await connection.close()
     return waited
@@ -233,6 +236,37 @@ def phases(run: Run, driver: Driver) -> list[dict[str, Any]]:
             "max_ms": round(max(c.latency_s for c in calls) * 1000, 1),
         })  # fmt: skip
     return table
+
+
+# Each fault must be over by itself within these (seconds from its end): readiness ok with every
+# gateway worker serving and a write acknowledged; the outbox caught up (the relay's backoff is
+# at most 30 s, then the backlog).
+READY_WITHIN_S = 30.0
+OUTBOX_WITHIN_S = 90.0
+
+
+def recovery_check(run: Run, driver: Driver) -> Check:
+    """Each fault is over by itself in time; while Kafka or Redis is away readiness says
+    degraded (200) and never unready."""
+    check = Check("recovery: each fault over by itself; readiness degraded, not unready")
+    found = recoveries(run, driver)
+    for row in found:
+        for name, bound in (
+            ("ready_after_s", READY_WITHIN_S),
+            ("first_write_after_s", READY_WITHIN_S),
+            ("outbox_caught_up_after_s", OUTBOX_WITHIN_S),
+        ):
+            if row[name] is None or row[name] > bound:
+                check.fail(f"{row['fault']}: {name} {row[name]} (bound {bound:.0f} s)")
+    for fault in run.faults:
+        if fault.name not in ("kafka_down", "redis_down"):
+            continue
+        # From 2 s after the stop (the first check to notice) to the restart.
+        seen = [s.ready for s in run.samples if fault.began_at + 2 <= s.at < fault.restored_at - 1]
+        if "degraded" not in seen or {"unready", "no answer"} & set(seen):
+            check.fail(f"{fault.name}: readiness during the fault was {sorted(set(seen))}")
+    check.figures = {"faults": len(found)}
+    return check
 
 
 def recoveries(run: Run, driver: Driver) -> list[dict[str, Any]]:
@@ -294,7 +328,16 @@ async def load(run: Run, driver: Driver) -> dict[str, Any]:
         for f in run.faults
         if f.name in ("worker_killed", "kafka_down")
     ]
-    checks = await audit(driver.record, run.stack.sim_env["SALES_GRAPH_BILLING__BASE_URL"], windows)
+    kills = [f.began_at for f in run.faults if f.name == "gateway_worker_killed"]
+    checks = await audit(
+        driver.record, run.stack.sim_env["SALES_GRAPH_BILLING__BASE_URL"], windows, kills
+    )
+    drained = Check("drain: the backlog cleared after the load (180 s at most each)")
+    for name, seconds in waited.items():
+        if seconds < 0:
+            drained.fail(f"{name}: not cleared within 180 s")
+    drained.figures = waited
+    checks += [drained, recovery_check(run, driver)]
     await driver.close()
     return {"drained_s": waited, "retried": retried, "checks": checks}
 
@@ -357,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="short")
     parser.add_argument("--work", type=Path, default=None, help="logs and results (a temp dir)")
     args = parser.parse_args(argv)
+    # A SIGTERM (a test runner's timeout, Ctrl-C's cousin) still stops what the run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = args.work or Path(tempfile.mkdtemp(prefix="sales-graph-soak-"))
     profile = PROFILES[args.profile]
     stack = Stack(work)

@@ -26,14 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "sales-graph")
 SERVICES = str(ROOT / "scripts" / "services")
 HOST = "127.0.0.1"
-# Ports of the soak's services: none of them is a default of scripts/services.
+# Ports of the soak's services: none of them is a default of scripts/services. Two soaks at
+# once (a long run beside the test suite's short one) set SALES_GRAPH_SOAK_PORT_OFFSET in one.
+OFFSET = int(os.environ.get("SALES_GRAPH_SOAK_PORT_OFFSET") or 0)
 PORTS = {
-    "SALES_GRAPH_PG_PORT": 25432,
-    "SALES_GRAPH_REDIS_PORT": 26379,
-    "SALES_GRAPH_KAFKA_PORT": 29092,
-    "SALES_GRAPH_KAFKA_CONTROLLER_PORT": 29093,
-    "SALES_GRAPH_KAFKA_FAULTS_PORT": 29094,
-    "SALES_GRAPH_KAFKA_PROXIED_PORT": 29095,
+    "SALES_GRAPH_PG_PORT": 25432 + OFFSET,
+    "SALES_GRAPH_REDIS_PORT": 26379 + OFFSET,
+    "SALES_GRAPH_KAFKA_PORT": 29092 + OFFSET,
+    "SALES_GRAPH_KAFKA_CONTROLLER_PORT": 29093 + OFFSET,
+    "SALES_GRAPH_KAFKA_FAULTS_PORT": 29094 + OFFSET,
+    "SALES_GRAPH_KAFKA_PROXIED_PORT": 29095 + OFFSET,
 }
 DATABASE = "sales_graph_soak"
 PG = f"sales_graph:sales_graph@{HOST}:{PORTS['SALES_GRAPH_PG_PORT']}"
@@ -50,7 +52,7 @@ MANAGERS = ("jane.smith@ionoi-inc.com", "lars.berg@ionoi-inc.com")
 
 def services_dir() -> Path:
     base = os.environ.get("SALES_GRAPH_SERVICES_DIR") or str(ROOT / ".services")
-    return Path(base) / "soak"
+    return Path(base) / ("soak" if not OFFSET else f"soak-{OFFSET}")
 
 
 def _clean_environ() -> dict[str, str]:
@@ -168,7 +170,6 @@ class Stack:
             "SALES_GRAPH_RATE_LIMIT__GLOBAL_LIMIT": "1000000",
             "SALES_GRAPH_AUTH__ACCESS_TOKEN_TTL_S": "14400",
             "SALES_GRAPH_METRICS__WORKER_PORT": "",
-            # The slow upstream must not open the breaker for the whole fault: it is measured.
             "SALES_GRAPH_FINANCE_SYNC__ENABLED": "false",
         }
 
