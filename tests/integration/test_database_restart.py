@@ -5,6 +5,7 @@ SERVICE_UNAVAILABLE), never a 500, and the next request is served on fresh conne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -141,4 +142,56 @@ async def test_a_stalled_database_costs_at_most_the_connect_timeout(stalled_post
         await db.dispose()
     elapsed = time.perf_counter() - begun
     assert elapsed < CONNECT_TIMEOUT_S + 3, elapsed  # not asyncpg's 60 s
+    assert is_unavailable(caught.value), repr(caught.value)
+
+
+@pytest.fixture
+async def postgres_proxy(
+    services: ServiceUrls, postgres_url: str
+) -> AsyncIterator[tuple[str, Callable[[], Awaitable[None]]]]:
+    """A toxiproxy in front of the real PostgreSQL, and how to stall it (accept, never answer)."""
+    require_reachable("toxiproxy", services.toxiproxy)
+    name = f"sales-graph-test-{uuid.uuid4().hex[:12]}"
+    rest = postgres_url.split("//", 1)[1]
+    credentials, _, location = rest.rpartition("@")
+    upstream, _, database = location.partition("/")
+    async with httpx.AsyncClient(base_url=services.toxiproxy, timeout=5) as toxiproxy:
+        created = await toxiproxy.post(
+            "/proxies", json={"name": name, "listen": "127.0.0.1:0", "upstream": upstream}
+        )
+        created.raise_for_status()
+        listen = created.json()["listen"]
+
+        async def stall() -> None:
+            toxic = {"type": "timeout", "attributes": {"timeout": 0}}
+            (await toxiproxy.post(f"/proxies/{name}/toxics", json=toxic)).raise_for_status()
+
+        try:
+            yield f"postgresql+asyncpg://{credentials}@{listen}/{database}", stall
+        finally:
+            await toxiproxy.delete(f"/proxies/{name}")
+
+
+async def test_a_database_that_stalls_under_an_open_connection_costs_the_command_timeout(
+    postgres_proxy: tuple[str, Callable[[], Awaitable[None]]],
+) -> None:
+    """The connection was open (pooled) before the database stopped answering: the pre-ping
+    and the statement end at the command timeout, as a retryable error, not a hang."""
+    url, stall = postgres_proxy
+    db = Database(url, command_timeout_s=2)
+    try:
+        await db.ping()  # a pooled connection, open and answering
+        await stall()
+        begun = time.perf_counter()
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - any error, judged below
+            async with db.session() as session:
+                await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        elapsed = time.perf_counter() - begun
+    finally:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(10):
+                await db.dispose()
+    # Bounded by the command timeout (then the connect timeout of a fresh connection),
+    # not by asyncpg's defaults: no timeout at all on a statement.
+    assert elapsed < 2 + CONNECT_TIMEOUT_S + 3, elapsed
     assert is_unavailable(caught.value), repr(caught.value)

@@ -49,9 +49,15 @@ _JSON = {"json_serializer": _json_dumps, "json_deserializer": loads_stored}
 
 CONNECT_TIMEOUT_S = 5.0
 POOL_TIMEOUT_S = 10.0
+# Every statement on a connection already open (the pool's pre-ping included): a database
+# that stops answering mid-request (a stalled network, a stopping server) ends the statement,
+# and the request is a retryable 503. Far above what any statement of ours takes.
+COMMAND_TIMEOUT_S = 30.0
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, command_timeout_s: float = COMMAND_TIMEOUT_S
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One connection: the embedded footprint serialises its transactions instead of
         # meeting SQLite's "database is locked" when two writers upgrade their locks.
@@ -70,17 +76,20 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_recycle=1800,
         # A database that accepts connections and never answers (a stalled network, a server
         # stopping) costs a request at most these, then a retryable 503 (docs/errors.md),
-        # instead of asyncpg's 60 s connect timeout and an unbounded wait for the pool.
+        # instead of asyncpg's 60 s connect timeout and unbounded waits for the pool and for
+        # a statement on a connection that was open before the stall.
         pool_timeout=POOL_TIMEOUT_S,
-        connect_args={"timeout": CONNECT_TIMEOUT_S},
+        connect_args={"timeout": CONNECT_TIMEOUT_S, "command_timeout": command_timeout_s},
         **_JSON,
     )
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, command_timeout_s: float = COMMAND_TIMEOUT_S
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo)
+        self.engine = create_engine(url, echo=echo, command_timeout_s=command_timeout_s)
         instrument_engine(self.engine.sync_engine)  # SQL spans, when tracing is on
         instrument_sqlalchemy(self.engine.sync_engine)
         self._sessions = async_sessionmaker(
