@@ -142,6 +142,27 @@ def _problem(kind: str, response: httpx.Response, body: Any) -> str | None:
     return None
 
 
+_UPSTREAM_FIELDS = ("health", "tickets", "nps")
+
+
+def _partial(body: Any) -> str | None:
+    """An account page while an upstream fails: our own fields are answered, and an upstream
+    field is either there or null with an UPSTREAM_* error at its path."""
+    account = ((body or {}).get("data") or {}).get("account")
+    if not account or not account.get("name"):
+        return "the account's own fields were not answered"
+    failed = {
+        tuple(error.get("path") or ()): (error.get("extensions") or {}).get("code", "")
+        for error in (body or {}).get("errors") or []
+    }
+    for name in _UPSTREAM_FIELDS:
+        if account.get(name) is None:
+            code = failed.get(("account", name), "")
+            if not code.startswith("UPSTREAM_"):
+                return f"account.{name} null without an UPSTREAM_* error ({code or 'none'})"
+    return None
+
+
 def _code(body: Any) -> str | None:
     if isinstance(body, dict):
         if isinstance(body.get("error"), dict):
@@ -274,13 +295,15 @@ class Driver:
         account = self.random.choice(self.accounts)
         # The head of sales sees every account (a manager only their territories').
         who = ADMIN
-        await self.gql(
+        status, body = await self.gql(
             "read.account_page", who,
             "query($id: ID!) { account(id: $id) { name owner { name } "
             "opportunities { name stage } health { score stale } "
             "tickets { stale items { ticketId status } } nps { score } } }",
             id=account,
         )  # fmt: skip
+        if status == 200:
+            self.record.calls[-1].problem = self.record.calls[-1].problem or _partial(body)
 
     async def pipeline_and_forecast(self) -> None:
         who = self.random.choice(list(MANAGERS))
@@ -467,16 +490,25 @@ class Driver:
         key = base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
         signed = f"{delivery.webhook_id}.{delivery.timestamp}.".encode() + body
         signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        headers = {
+            "content-type": "application/json", "webhook-id": delivery.webhook_id,
+            "webhook-timestamp": str(delivery.timestamp),
+            "webhook-signature": f"v1,{signature}",
+        }  # fmt: skip
         status, _, _ = await self.send(
             "webhook.customer_experience", "POST", "/webhooks/customer-experience",
-            headers={
-                "content-type": "application/json", "webhook-id": delivery.webhook_id,
-                "webhook-timestamp": str(delivery.timestamp),
-                "webhook-signature": f"v1,{signature}",
-            },
-            content=body,
+            headers=headers, content=body,
         )  # fmt: skip
         delivery.status = status
+        if status == 204 and self.random.random() < 0.1:
+            # Customer Experience's retry of a delivery it did not see acknowledged: it must
+            # be acknowledged as a replay (204), or refused while still being applied (409).
+            again, _, _ = await self.send(
+                "webhook.customer_experience.again", "POST", "/webhooks/customer-experience",
+                headers=headers, content=body,
+            )  # fmt: skip
+            if again not in (204, 409):
+                self.record.calls[-1].problem = f"a repeated delivery answered {again}"
 
     def marketing_message(self) -> tuple[Message, bytes]:
         lead_id = str(uuid.uuid4())
