@@ -35,8 +35,13 @@ async def record_account_signals(
     """Stores the signals given; None when the account is not ours. A report older than the
     stored signals is ignored (deliveries can arrive out of order)."""
     # Customer Experience reports on the organisation's accounts: the system records them.
+    # Locked: two deliveries for one account at once are applied one after the other, so the
+    # later report is the one kept (not whichever transaction committed last).
     account = await account_repo.get(
-        session, AccessScope.as_system("customer experience signals"), signals.account_id
+        session,
+        AccessScope.as_system("customer experience signals"),
+        signals.account_id,
+        for_update=True,
     )
     if account is None:
         return None
