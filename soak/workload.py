@@ -138,7 +138,7 @@ def _problem(kind: str, response: httpx.Response, body: Any) -> str | None:
         for error in body.get("errors") or []:
             code = (error.get("extensions") or {}).get("code")
             if code in (None, "INTERNAL_ERROR"):
-                return f"GraphQL error code {code}"
+                return f"GraphQL error code {code}: {str(error.get('message'))[:300]}"
     return None
 
 
