@@ -42,9 +42,10 @@ def clean_environ() -> dict[str, str]:
     return env
 
 
-async def recreate_database(name: str) -> None:
-    """Drops (closing its connections) and creates the PostgreSQL database ``name``."""
-    connection = await asyncpg.connect(f"postgresql://{PG}/postgres")
+async def recreate_database(name: str, server: str = PG) -> None:
+    """Drops (closing its connections) and creates the PostgreSQL database ``name`` on
+    ``server`` (``user:password@host:port``)."""
+    connection = await asyncpg.connect(f"postgresql://{server}/postgres")
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')

@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 from bench.procs import Process, free_port, spawn
+from bench.stack import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "sales-graph")
@@ -98,15 +99,6 @@ def shared_toxiproxy_up() -> None:
     )  # fmt: skip
 
 
-async def _recreate_database() -> None:
-    connection = await asyncpg.connect(f"postgresql://{PG}/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await connection.close()
-
-
 async def _delete_topics() -> None:
     """Every topic of an earlier run, so that the audit reads this run's messages only."""
     from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
@@ -180,7 +172,7 @@ class Stack:
         (self.work / "data").mkdir(exist_ok=True)
         services("up", "postgres", "redis", "kafka")
         shared_toxiproxy_up()
-        asyncio.run(_recreate_database())
+        asyncio.run(recreate_database(DATABASE, PG))
         asyncio.run(_delete_topics())
         self._flush_redis()
         self._start_simulators()

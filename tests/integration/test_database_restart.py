@@ -110,28 +110,6 @@ async def test_what_counts_as_the_database_being_away() -> None:
     assert not is_unavailable(ValueError("a bug"))
 
 
-@pytest.fixture
-async def stalled_postgres(services: ServiceUrls, postgres_url: str) -> AsyncIterator[str]:
-    """A toxiproxy in front of the real PostgreSQL that accepts connections and never answers."""
-    require_reachable("toxiproxy", services.toxiproxy)
-    name = f"sales-graph-test-{uuid.uuid4().hex[:12]}"
-    rest = postgres_url.split("//", 1)[1]
-    credentials, _, location = rest.rpartition("@")
-    upstream, _, database = location.partition("/")
-    async with httpx.AsyncClient(base_url=services.toxiproxy, timeout=5) as toxiproxy:
-        created = await toxiproxy.post(
-            "/proxies", json={"name": name, "listen": "127.0.0.1:0", "upstream": upstream}
-        )
-        created.raise_for_status()
-        listen = created.json()["listen"]
-        try:
-            stall = {"type": "timeout", "attributes": {"timeout": 0}}
-            (await toxiproxy.post(f"/proxies/{name}/toxics", json=stall)).raise_for_status()
-            yield f"postgresql+asyncpg://{credentials}@{listen}/{database}"
-        finally:
-            await toxiproxy.delete(f"/proxies/{name}")
-
-
 async def test_a_stalled_database_costs_at_most_the_connect_timeout(stalled_postgres: str) -> None:
     db = Database(stalled_postgres)
     begun = time.perf_counter()
@@ -170,6 +148,14 @@ async def postgres_proxy(
             yield f"postgresql+asyncpg://{credentials}@{listen}/{database}", stall
         finally:
             await toxiproxy.delete(f"/proxies/{name}")
+
+
+@pytest.fixture
+async def stalled_postgres(postgres_proxy: tuple[str, Callable[[], Awaitable[None]]]) -> str:
+    """A toxiproxy in front of the real PostgreSQL that accepts connections and never answers."""
+    url, stall = postgres_proxy
+    await stall()
+    return url
 
 
 async def test_a_database_that_stalls_under_an_open_connection_costs_the_command_timeout(
