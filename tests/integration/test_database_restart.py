@@ -9,6 +9,8 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,9 +18,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from sales_graph.app import create_app
 from sales_graph.db.engine import CONNECT_TIMEOUT_S, Database
 from sales_graph.db.unavailable import is_unavailable
+from sales_graph.schema.context import Context
 from sales_graph.services import leads, users
+from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway, gateway
 from tests.services import ServiceUrls, require_reachable
 
@@ -123,14 +128,30 @@ async def test_a_stalled_database_costs_at_most_the_connect_timeout(stalled_post
     assert is_unavailable(caught.value), repr(caught.value)
 
 
-@pytest.fixture
-async def postgres_proxy(
-    services: ServiceUrls, postgres_url: str
-) -> AsyncIterator[tuple[str, Callable[[], Awaitable[None]]]]:
-    """A toxiproxy in front of the real PostgreSQL, and how to stall it (accept, never answer)."""
+@dataclass
+class PostgresProxy:
+    """A toxiproxy in front of the real PostgreSQL: the URL to connect through, and faults."""
+
+    url: str
+    toxiproxy: httpx.AsyncClient
+    name: str
+
+    async def stall(self) -> None:
+        """Accept, never answer."""
+        toxic = {"type": "timeout", "attributes": {"timeout": 0}}
+        (await self.toxiproxy.post(f"/proxies/{self.name}/toxics", json=toxic)).raise_for_status()
+
+    async def set_enabled(self, enabled: bool) -> None:
+        """Disabled: open connections are cut and new ones refused, as a stopped server does."""
+        answer = await self.toxiproxy.post(f"/proxies/{self.name}", json={"enabled": enabled})
+        answer.raise_for_status()
+
+
+@contextlib.asynccontextmanager
+async def proxied(services: ServiceUrls, database_url: str) -> AsyncIterator[PostgresProxy]:
     require_reachable("toxiproxy", services.toxiproxy)
     name = f"sales-graph-test-{uuid.uuid4().hex[:12]}"
-    rest = postgres_url.split("//", 1)[1]
+    rest = database_url.split("//", 1)[1]
     credentials, _, location = rest.rpartition("@")
     upstream, _, database = location.partition("/")
     async with httpx.AsyncClient(base_url=services.toxiproxy, timeout=5) as toxiproxy:
@@ -139,35 +160,35 @@ async def postgres_proxy(
         )
         created.raise_for_status()
         listen = created.json()["listen"]
-
-        async def stall() -> None:
-            toxic = {"type": "timeout", "attributes": {"timeout": 0}}
-            (await toxiproxy.post(f"/proxies/{name}/toxics", json=toxic)).raise_for_status()
-
+        url = f"postgresql+asyncpg://{credentials}@{listen}/{database}"
         try:
-            yield f"postgresql+asyncpg://{credentials}@{listen}/{database}", stall
+            yield PostgresProxy(url, toxiproxy, name)
         finally:
             await toxiproxy.delete(f"/proxies/{name}")
 
 
 @pytest.fixture
-async def stalled_postgres(postgres_proxy: tuple[str, Callable[[], Awaitable[None]]]) -> str:
+async def postgres_proxy(services: ServiceUrls, postgres_url: str) -> AsyncIterator[PostgresProxy]:
+    async with proxied(services, postgres_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+async def stalled_postgres(postgres_proxy: PostgresProxy) -> str:
     """A toxiproxy in front of the real PostgreSQL that accepts connections and never answers."""
-    url, stall = postgres_proxy
-    await stall()
-    return url
+    await postgres_proxy.stall()
+    return postgres_proxy.url
 
 
 async def test_a_database_that_stalls_under_an_open_connection_costs_the_command_timeout(
-    postgres_proxy: tuple[str, Callable[[], Awaitable[None]]],
+    postgres_proxy: PostgresProxy,
 ) -> None:
     """The connection was open (pooled) before the database stopped answering: the pre-ping
     and the statement end at the command timeout, as a retryable error, not a hang."""
-    url, stall = postgres_proxy
-    db = Database(url, command_timeout_s=2)
+    db = Database(postgres_proxy.url, command_timeout_s=2)
     try:
         await db.ping()  # a pooled connection, open and answering
-        await stall()
+        await postgres_proxy.stall()
         begun = time.perf_counter()
         with pytest.raises(Exception) as caught:  # noqa: PT011 - any error, judged below
             async with db.session() as session:
@@ -181,3 +202,51 @@ async def test_a_database_that_stalls_under_an_open_connection_costs_the_command
     # not by asyncpg's defaults: no timeout at all on a statement.
     assert elapsed < 2 + CONNECT_TIMEOUT_S + 3, elapsed
     assert is_unavailable(caught.value), repr(caught.value)
+
+
+async def test_a_query_whose_snapshot_cannot_begin_gets_a_retryable_503(
+    services: ServiceUrls,
+    fresh_postgres: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database goes away after the caller was authenticated and before the query's
+    snapshot (its first statement) began: the error is SERVICE_UNAVAILABLE with Retry-After in
+    GraphQL and REST alike, not an error without a code (a hook of the operation failed, not a
+    field), and the requests after the database is back are served."""
+    async with proxied(services, fresh_postgres) as proxy:
+        org = await seeded_org(proxy.url)
+        app = create_app(gateway_settings(tmp_path, proxy.url))
+        async with app_client(app) as client:
+            gateway = Gateway(client, app, org, "postgresql")
+            token = gateway.token(org.admin)
+            original = Context.read_one_snapshot
+
+            async def database_gone(context: Context) -> None:
+                await proxy.set_enabled(False)
+                await original(context)
+
+            monkeypatch.setattr(Context, "read_one_snapshot", database_gone)
+            for accept in ("application/graphql-response+json", "application/json"):
+                answer = await client.post(
+                    "/graphql",
+                    json={"query": "{ leads(first: 1) { totalCount } }"},
+                    headers={"Authorization": f"Bearer {token}", "Accept": accept},
+                )
+                assert answer.status_code == 503, answer.text
+                assert answer.headers["Retry-After"] == "1"
+                errors = answer.json()["errors"]
+                assert [e["extensions"]["code"] for e in errors] == ["SERVICE_UNAVAILABLE"]
+                assert "retry" in errors[0]["message"]
+                await proxy.set_enabled(True)
+            rest = await client.get("/api/v1/leads", headers={"Authorization": f"Bearer {token}"})
+            assert rest.status_code == 503, rest.text
+            assert rest.headers["Retry-After"] == "1"
+            assert rest.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+            await proxy.set_enabled(True)
+
+            monkeypatch.undo()
+            data = await gateway.data(org.admin, "{ leads(first: 1) { totalCount } }")
+            assert data["leads"]["totalCount"] >= 0
+            served = await client.get("/api/v1/leads", headers={"Authorization": f"Bearer {token}"})
+            assert served.status_code == 200, served.text

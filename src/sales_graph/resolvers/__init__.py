@@ -11,12 +11,12 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from sales_graph.resolvers.mutation import Mutation
 from sales_graph.resolvers.query import Query
 from sales_graph.schema.authentication import AuthenticationRequired
-from sales_graph.schema.errors import ErrorCodes
+from sales_graph.schema.errors import ErrorCodes, coded, has_code
 from sales_graph.schema.execution import EXECUTORS
 from sales_graph.schema.limits import query_limit_extensions
 from sales_graph.schema.scalars import SCALAR_OVERRIDES
@@ -31,6 +31,14 @@ class _Schema(strawberry.Schema):
     ) -> None:
         # ErrorCodes has logged what deserves a log line; the rest is the caller's mistake.
         return None
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        if result.errors and not all(has_code(error) for error in result.errors):
+            # An extension's hook that raised (the snapshot of a query with the database away,
+            # say) ends the operation before ErrorCodes sees its result: its errors are coded here.
+            result.errors = [e if has_code(e) else coded(e) for e in result.errors]
+        return result
 
 
 def build_schema(

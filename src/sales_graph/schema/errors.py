@@ -120,38 +120,45 @@ class ErrorCodes(MaskErrors):
             result.errors = sorted(errors, key=_in_response_order(getattr(result, "data", None)))  # type: ignore[attr-defined]
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._coded(error) for error in errors]
+        return [coded(error, self.error_message) for error in errors]
 
-    def _coded(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, UnreadableValue):
-            _log.warning("graphql.unreadable_value", path=error.path)
-        if isinstance(original, SalesGraphError):
-            extensions: dict[str, object] = {"code": original.code}
-            if original.details:
-                extensions["details"] = _graphql_details(original.details)
-            return _with_extensions(error, original.message, extensions)
-        # A scalar's parser that raised while the document was validated: the caller's value.
-        before_execution = error.path is None and isinstance(original, ValueError | TypeError)
-        if original is None or isinstance(original, GraphQLError) or before_execution:
-            # Errors of the document or its variables; no schema hints leak out.
-            message = _SUGGESTION.sub("", error.message)
-            extensions = {"code": "VALIDATION_ERROR"}
-            if found := _variable_field(message):
-                extensions["details"] = {"fields": dict([found])}
-            elif field := _bad_field(error, message):
-                extensions["details"] = {"fields": {field: message.split("; ", 1)[-1]}}
-            return _with_extensions(error, message, extensions)
-        if is_unavailable(original):
-            _log.warning("graphql.database_unavailable", path=error.path, error=repr(original))
-            return _with_extensions(
-                error,
-                DATABASE_UNAVAILABLE,
-                {"code": "SERVICE_UNAVAILABLE", "details": {"retry_after_s": 1}},
-            )
-        _log.error(
-            "graphql.unexpected_error",
-            path=error.path,
-            exc_info=(type(original), original, original.__traceback__),
+
+def has_code(error: GraphQLError) -> bool:
+    return bool((error.extensions or {}).get("code"))
+
+
+def coded(error: GraphQLError, masked_message: str = "Internal server error") -> GraphQLError:
+    """``error`` with its ``code`` (and ``details``) in ``extensions``; what is not the caller's
+    doing and not a known failure is logged and masked as INTERNAL_ERROR."""
+    original = error.original_error
+    if isinstance(original, UnreadableValue):
+        _log.warning("graphql.unreadable_value", path=error.path)
+    if isinstance(original, SalesGraphError):
+        extensions: dict[str, object] = {"code": original.code}
+        if original.details:
+            extensions["details"] = _graphql_details(original.details)
+        return _with_extensions(error, original.message, extensions)
+    # A scalar's parser that raised while the document was validated: the caller's value.
+    before_execution = error.path is None and isinstance(original, ValueError | TypeError)
+    if original is None or isinstance(original, GraphQLError) or before_execution:
+        # Errors of the document or its variables; no schema hints leak out.
+        message = _SUGGESTION.sub("", error.message)
+        extensions = {"code": "VALIDATION_ERROR"}
+        if found := _variable_field(message):
+            extensions["details"] = {"fields": dict([found])}
+        elif field := _bad_field(error, message):
+            extensions["details"] = {"fields": {field: message.split("; ", 1)[-1]}}
+        return _with_extensions(error, message, extensions)
+    if is_unavailable(original):
+        _log.warning("graphql.database_unavailable", path=error.path, error=repr(original))
+        return _with_extensions(
+            error,
+            DATABASE_UNAVAILABLE,
+            {"code": "SERVICE_UNAVAILABLE", "details": {"retry_after_s": 1}},
         )
-        return _with_extensions(error, self.error_message, {"code": "INTERNAL_ERROR"})
+    _log.error(
+        "graphql.unexpected_error",
+        path=error.path,
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return _with_extensions(error, masked_message, {"code": "INTERNAL_ERROR"})

@@ -140,6 +140,11 @@ class GraphQLApp(GraphQL[Context, None]):
                 error = error_for_status(exc.status_code, exc.reason)
                 response = error_response(error)
             else:
+                if getattr(request.state, "unavailable", False):
+                    # Nothing ran because the database is away: a retryable 503, whatever the
+                    # media type, as the authentication step answers it.
+                    response.status_code = 503
+                    response.headers["Retry-After"] = "1"
                 if prefers_graphql_response(request.headers.get("accept")):
                     response.headers["content-type"] = GRAPHQL_RESPONSE
                     if response.status_code == 200 and getattr(
@@ -169,10 +174,16 @@ class GraphQLApp(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
+        # Set on every request: a state shared by requests (asgi-lifespan's) keeps no stale flag.
+        request.state.failed_before_execution = request.state.unavailable = False
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
-            # No field ran: parse, validation or variable errors, a limit, no credentials.
+            # No field ran: parse, validation or variable errors, a limit, no credentials, or
+            # the database away before the operation's first statement.
             processed.pop("data", None)
             request.state.failed_before_execution = True
+            request.state.unavailable = any(
+                (e.extensions or {}).get("code") == "SERVICE_UNAVAILABLE" for e in result.errors
+            )
         return processed
 
     async def get_context(
