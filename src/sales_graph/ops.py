@@ -175,7 +175,7 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
 
     from sales_graph.logs import configure_logging
     from sales_graph.telemetry import metrics, tracing
-    from sales_graph.worker.launch import start_in_process, start_kafka
+    from sales_graph.worker.launch import start_in_process, start_kafka_when_it_answers
 
     configure_logging(settings.log_level, json=settings.log_json)
     owns_tracing = tracing.configure("sales-graph-worker")
@@ -188,7 +188,12 @@ async def run_worker(settings: Settings, *, relays: int, consumers: bool) -> Non
     try:
         with worker_metrics(settings):
             if settings.kafka_bootstrap_servers:
-                events = await start_kafka(runtime, relays=relays, consumers=consumers)
+                started = await start_kafka_when_it_answers(
+                    runtime, stop, relays=relays, consumers=consumers
+                )
+                if started is None:
+                    return  # stopped while Kafka was away
+                events = started
             else:
                 events = start_in_process(runtime)
             events.start()

@@ -18,6 +18,7 @@ from sales_graph.db.repositories import outbox as outbox_repo
 from sales_graph.db.repositories.outbox import Pending
 from sales_graph.events import payloads
 from sales_graph.events.outbox import record
+from sales_graph.worker.launch import start_kafka_when_it_answers
 from sales_graph.worker.relay import Relay
 from sales_graph.worker.sinks import KafkaSink
 from tests.events.conftest import (
@@ -385,3 +386,45 @@ async def test_a_message_kafka_refuses_is_parked_with_its_error(
     assert row.attempts == 2
     assert row.last_error is not None
     assert "MessageSizeTooLarge" in row.last_error
+
+
+async def test_a_worker_started_while_kafka_is_away_waits_for_it_and_then_publishes(
+    proxied_gateway: EventGateway, kafka_proxy: tuple[httpx.AsyncClient, str]
+) -> None:
+    """``sales-graph worker`` before the broker (or during its restart): it tries again with a
+    backoff instead of exiting, nothing half-started stays open, and once Kafka answers the
+    changes committed meanwhile are published. Stopped while waiting, it ends cleanly."""
+    gateway = proxied_gateway
+    api, proxy = kafka_proxy
+    (await api.post(f"/proxies/{proxy}", json={"enabled": False})).raise_for_status()
+    stop = asyncio.Event()
+    starting = asyncio.create_task(
+        start_kafka_when_it_answers(gateway.runtime, stop, consumers=False)
+    )
+    # Several attempts are refused (1 s, 2 s, ...) and it is still waiting, not gone.
+    done, _ = await asyncio.wait({starting}, timeout=4)
+    assert not done
+    opportunities = await _opportunities(gateway, 3)
+    (await api.post(f"/proxies/{proxy}", json={"enabled": True})).raise_for_status()
+    events = await asyncio.wait_for(starting, 60)
+    assert events is not None
+    events.start()
+    gateway._started.append(events)
+    await until(lambda: _zero(gateway), deadline_s=60)
+    created = await read_topic(
+        gateway.bootstrap,
+        gateway.topics.opportunities,
+        count=3,
+        where=lambda m: m.value["event_type"] == "opportunity.created",
+    )
+    assert sorted(m.key or "" for m in created) == sorted(opportunities)
+
+    # Stopped while Kafka is away: None, promptly.
+    (await api.post(f"/proxies/{proxy}", json={"enabled": False})).raise_for_status()
+    waiting = asyncio.create_task(
+        start_kafka_when_it_answers(gateway.runtime, stop2 := asyncio.Event(), consumers=False)
+    )
+    done, _ = await asyncio.wait({waiting}, timeout=2)
+    assert not done
+    stop2.set()
+    assert await asyncio.wait_for(waiting, 35) is None

@@ -109,10 +109,12 @@ class Consumer:
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
-                # Partitions side by side, each in order (one key stays on one partition).
-                await asyncio.gather(
-                    *(self._partition(consumer, tp, records) for tp, records in batches.items())
-                )
+                # Partitions side by side, each in order (one key stays on one partition). One
+                # that fails cancels the others before the client stops: their uncommitted
+                # messages come again on the next run (the inbox skips what was applied).
+                async with asyncio.TaskGroup() as partitions:
+                    for tp, records in batches.items():
+                        partitions.create_task(self._partition(consumer, tp, records))
                 await self._report_lag(consumer)
         finally:
             with contextlib.suppress(Exception):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from sales_graph.events.subscriptions import (
     BILLING_CONTRACTS,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sales_graph.runtime import Runtime
 
 _log = get_logger("sales_graph.events")
+KAFKA_START_BACKOFF_MAX_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class EventRuntime:
     producer: AIOKafkaProducer | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _starters: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -169,18 +171,58 @@ async def start_kafka(runtime: Runtime, *, relays: int = 1, consumers: bool = Tr
     bootstrap = settings.kafka_bootstrap_servers
     if not bootstrap:
         raise RuntimeError("SALES_GRAPH_KAFKA_BOOTSTRAP_SERVERS is not set")
-    await ensure_topics(bootstrap, topic_names(runtime), settings.events.topic_partitions)
     events = EventRuntime(relays=[])
+    try:
+        await ensure_topics(bootstrap, topic_names(runtime), settings.events.topic_partitions)
+        _add_kafka_parts(events, runtime, bootstrap, relays=relays, consumers=consumers)
+        for start in events._starters:
+            await start()
+    except BaseException:
+        # Kafka away at the start, say: nothing stays open for the next attempt to leak.
+        for close in reversed(events._closers):
+            with contextlib.suppress(Exception):
+                await close()
+        raise
+    return events
+
+
+async def start_kafka_when_it_answers(
+    runtime: Runtime, stop: asyncio.Event, *, relays: int = 1, consumers: bool = True
+) -> EventRuntime | None:
+    """:func:`start_kafka`, tried again while Kafka cannot be reached (a worker started before
+    the broker, or while it restarts) with a backoff up to ``KAFKA_START_BACKOFF_MAX_S``; None
+    when stopped first. Other failures (a bad setting) end the process."""
+    delay = 1.0
+    attempts = 0
+    while not stop.is_set():
+        try:
+            return await start_kafka(runtime, relays=relays, consumers=consumers)
+        except (KafkaError, OSError) as exc:
+            attempts += 1
+            _log.warning(
+                "events.kafka_unreachable_at_start", attempts=attempts, retry_in_s=delay,
+                error=repr(exc),
+            )  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, KAFKA_START_BACKOFF_MAX_S)
+    return None
+
+
+def _add_kafka_parts(
+    events: EventRuntime, runtime: Runtime, bootstrap: str, *, relays: int, consumers: bool
+) -> None:
+    settings = runtime.settings
     for index in range(relays):
         sink = KafkaSink(bootstrap, settings.events.topics)
-        await sink.start()
+        events._starters.append(sink.start)
         events._closers.append(sink.stop)
         events.relays.append(Relay(runtime.db, sink, settings.events, name=f"relay-{index}"))
     if consumers:
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
         )
-        await producer.start()
+        events._starters.append(producer.start)
         events.producer = producer
         events._closers.append(producer.stop)
         for subscription in subscriptions():
@@ -201,7 +243,6 @@ async def start_kafka(runtime: Runtime, *, relays: int = 1, consumers: bool = Tr
                 )
             )
         events.services = background_services(runtime)
-    return events
 
 
 def start_in_process(runtime: Runtime) -> EventRuntime:
