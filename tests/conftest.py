@@ -25,6 +25,9 @@ SERVICES = read_service_urls()
 # Apps built by tests do not run the embedded relay and bus in the background (they would add
 # statements to the counted ones); the event tests start the machinery themselves.
 os.environ.setdefault("SALES_GRAPH_EVENTS__IN_PROCESS", "false")
+# Nor, with Kafka, their own reader of the topics for GraphQL subscriptions (tests/subscriptions
+# turns it on).
+os.environ.setdefault("SALES_GRAPH_SUBSCRIPTIONS__KAFKA_FEED", "false")
 # Every document the suite sends runs planned, each inline value checked against graphql-core's
 # generic execution of the field (schema/execution.py, docs/testing.md): a difference fails it.
 os.environ.setdefault("SALES_GRAPH_GRAPHQL__EXECUTION", "verified")

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from sales_graph.errors import SalesGraphError
 from sales_graph.gctune import freeze_startup_heap
@@ -31,7 +31,7 @@ from sales_graph.web.metrics import MetricsEndpoint
 from sales_graph.web.middleware import RequestContextMiddleware
 from sales_graph.web.ratelimit import RateLimitMiddleware
 from sales_graph.web.webhooks import webhook_routes
-from sales_graph.worker.launch import start_in_process
+from sales_graph.worker.launch import start_in_process, start_live_feed
 
 _log = get_logger("sales_graph.app")
 
@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     graphql = GraphQLApp(
         schema,
         graphiql=not settings.is_production,
+        connection_init_timeout_s=settings.subscriptions.connection_init_timeout_s,
+        # A browser page on another origin opens the WebSocket only when CORS allows it.
+        allowed_origins=settings.http.cors_origins,
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
@@ -66,6 +69,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             # The embedded footprint: the outbox feeds events.jsonl and the in-process bus.
             events = start_in_process(app.state.runtime)
             events.start()
+        # With Kafka, this process reads the events its subscriptions answer (docs/real-time.md).
+        feed = start_live_feed(app.state.runtime) if owned else None
         if owned and settings.gc_freeze:
             freeze_startup_heap()
         _log.info("app.started", env=settings.env.value, database=app.state.runtime.db.dialect)
@@ -74,6 +79,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         finally:
             if events is not None:
                 await events.stop()
+            if feed is not None:
+                await feed.stop()
             if owned:
                 await app.state.runtime.close()
             multiproc.process_exiting()
@@ -85,6 +92,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Subscriptions over graphql-transport-ws (docs/real-time.md).
+        WebSocketRoute("/graphql", graphql),
         *auth_routes(),
         *webhook_routes(),
         *rest_routes(schema),

@@ -17,6 +17,7 @@ from sales_graph.auth.tokens import TokenIssuer
 from sales_graph.cache.forecasts import ForecastCache, InProcessForecastCache, build_forecast_cache
 from sales_graph.connectors import Connectors, build_connectors
 from sales_graph.db.engine import Database
+from sales_graph.events.fanout import Fanout
 from sales_graph.limiter import RateLimiter, build_rate_limiter
 from sales_graph.services.scoring import PRIOR, Model
 from sales_graph.settings import Settings
@@ -42,6 +43,8 @@ class Runtime:
     forecast_cache: ForecastCache = field(
         default_factory=lambda: InProcessForecastCache(3600, keep_values=False)
     )
+    # Committed events for this process's GraphQL subscriptions (docs/real-time.md).
+    fanout: Fanout = field(default_factory=Fanout)
 
     async def close(self) -> None:
         await self.authenticator.aclose()

@@ -173,6 +173,29 @@ class EventSettings(BaseModel):
     forecast_cache_ttl_s: int = Field(default=26 * 3600, gt=0)
 
 
+class SubscriptionSettings(BaseModel):
+    """GraphQL subscriptions (docs/real-time.md): ``SALES_GRAPH_SUBSCRIPTIONS__...``."""
+
+    # Operations one WebSocket connection may run at once (an SSE request runs one).
+    max_per_connection: int = Field(default=10, gt=0)
+    # Subscriptions one principal (a user, a partner client) may hold in one gateway process.
+    max_per_principal: int = Field(default=50, gt=0)
+    # Events waiting for one subscription; a subscriber that lets more pile up is closed.
+    queue_size: int = Field(default=100, gt=0)
+    # A graphql-transport-ws ``ping`` (WebSocket) or a comment line (SSE) this often.
+    heartbeat_s: float = Field(default=15.0, gt=0)
+    # The credentials of an open connection are checked again this often (a revoked key or
+    # client, a deactivated user), and at a token's expiry.
+    recheck_s: float = Field(default=60.0, gt=0)
+    # Seconds to wait for ``connection_init`` after the WebSocket opened.
+    connection_init_timeout_s: float = Field(default=10.0, gt=0)
+    # pipelineChanged waits this long after a change for more before it answers once.
+    coalesce_s: float = Field(default=0.5, ge=0)
+    # With Kafka: each gateway process reads the topics itself (no consumer group, from the
+    # latest offset); false: subscriptions get no events from Kafka.
+    kafka_feed: bool = True
+
+
 class FinanceSyncSettings(BaseModel):
     """The scheduled sync with Finance (docs/finance.md): reports and commissions of closed
     periods, checked at each slot of ``cron`` in ``timezone``."""
@@ -268,6 +291,7 @@ class Settings(BaseSettings):
     http: HTTPSettings = HTTPSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     events: EventSettings = EventSettings()
+    subscriptions: SubscriptionSettings = SubscriptionSettings()
     finance_sync: FinanceSyncSettings = FinanceSyncSettings()
     tracing: TracingSettings = TracingSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -1,5 +1,6 @@
-"""The root operations (Query, Mutation) over the types of ``sales_graph.schema``, assembled into
-the Strawberry schema: the central contract, exported to ``schema/schema.graphql``.
+"""The root operations (Query, Mutation, Subscription) over the types of
+``sales_graph.schema``, assembled into the Strawberry schema: the central contract, exported to
+``schema/schema.graphql``.
 
 Resolvers are thin: arguments -> service -> type. The types, their field resolvers and the
 dataloaders live in ``sales_graph.schema``, which never imports this package.
@@ -15,10 +16,12 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from sales_graph.resolvers.mutation import Mutation
 from sales_graph.resolvers.query import Query
+from sales_graph.resolvers.subscription import Subscription
 from sales_graph.schema.authentication import AuthenticationRequired
 from sales_graph.schema.errors import ErrorCodes, coded, has_code
 from sales_graph.schema.execution import EXECUTORS
 from sales_graph.schema.limits import query_limit_extensions
+from sales_graph.schema.live import SubscriptionsOverStreams
 from sales_graph.schema.scalars import SCALAR_OVERRIDES
 from sales_graph.schema.snapshot import ReadSnapshot
 from sales_graph.schema.tracing import graphql_tracing
@@ -55,11 +58,13 @@ def build_schema(
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             *graphql_tracing(resolvers=resolver_spans),
             ErrorCodes,
             *query_limit_extensions(limits, introspection=introspection),
             AuthenticationRequired,
+            SubscriptionsOverStreams,
             ReadSnapshot,
         ],
         scalar_overrides=SCALAR_OVERRIDES,

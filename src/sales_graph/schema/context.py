@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
 
 import strawberry
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
@@ -29,8 +29,9 @@ T = TypeVar("T")
 
 @dataclass
 class Context:
-    request: Request
-    response: Response
+    # The HTTP request; for a subscription event, the WebSocket or the SSE request.
+    request: HTTPConnection
+    response: Response | None
     runtime: Runtime
     session: AsyncSession
     principal: Principal | None

@@ -63,6 +63,7 @@ from graphql import (
 )
 from sales_graph.errors import ValidationError
 from sales_graph.jsonlimits import has_nul
+from sales_graph.schema.delivery import Delivery
 from sales_graph.schema.doccache import DocumentCache, cacheable
 from sales_graph.settings import GraphQLSettings
 
@@ -432,10 +433,28 @@ class QueryLimits(SchemaExtension):
 class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor with graphql-core's ``hide_suggestions`` on (variable errors)."""
 
+    _delivery: Delivery | None = None
+
     @classmethod
     def build(cls, *args: Any, **kwargs: Any) -> Any:
         kwargs["hide_suggestions"] = True
         return super().build(*args, **kwargs)
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        """A subscription event carries its own context (``schema/delivery.py``): each event is
+        executed with a session, scope and loaders of its own, closed when it is complete."""
+        executor = super().build_per_event_executor(payload)
+        if isinstance(payload, Delivery) and isinstance(executor, SuggestionFreeExecutor):
+            executor.root_value = payload.value
+            executor.context_value = payload.context
+            executor._delivery = payload
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        result = super().execute_operation(serially)
+        if self._delivery is None:
+            return result
+        return self._delivery.closing(result)
 
 
 def query_limit_extensions(

@@ -11,6 +11,7 @@ A GET without a query from a browser (``Accept`` names ``text/html``) gets the G
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -24,15 +25,21 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
+from graphql import OperationType
 from sales_graph.errors import error_for_status
 from sales_graph.runtime import Runtime
 from sales_graph.schema.context import Context
+from sales_graph.schema.live import Connection
 from sales_graph.web.envelope import error_response
 from sales_graph.web.graphiql import page as graphiql_page
+from sales_graph.web.live import operation_type
 from sales_graph.web.media import media_type
 from sales_graph.web.metrics import observe_operation
+from sales_graph.web.sse import serve_event_stream, wants_event_stream
+from sales_graph.web.websocket import LiveTransportWSHandler
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 
@@ -75,6 +82,19 @@ class _RequestAdapter(StarletteRequestAdapter):
         return media_type(super().content_type) or None
 
 
+async def _subscription_body(request: Request) -> dict[str, Any] | None:
+    """The body of a POST asking for an event stream when it names a subscription; None for
+    anything else, which is then answered as any other POST (JSON, or its error)."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    kind = operation_type(body.get("query"), body.get("operationName"))
+    return body if kind is OperationType.SUBSCRIPTION else None
+
+
 def _without_body(send: Send) -> Send:
     async def send_head(message: Message) -> None:
         if message["type"] == "http.response.body":
@@ -84,15 +104,32 @@ def _without_body(send: Send) -> Send:
     return send_head
 
 
-class GraphQLApp(GraphQL[Context, None]):
+class GraphQLApp(GraphQL[Context | Connection, None]):
     """Strawberry's view; with ``graphiql=True`` a browser's GET without a query gets our
     GraphiQL page (``web/graphiql.py``); without (production) it is a GET without a query
-    like any other: a 400."""
+    like any other: a 400. Subscriptions run over graphql-transport-ws (``web/websocket.py``)
+    and over SSE (``web/sse.py``)."""
 
     request_adapter_class = _RequestAdapter
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
 
-    def __init__(self, schema: BaseSchema, *, graphiql: bool, **options: Any) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, **options)
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        graphiql: bool,
+        connection_init_timeout_s: float = 10.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=connection_init_timeout_s),
+            # Counted by the subscriptions themselves (SUBSCRIPTIONS__MAX_PER_CONNECTION).
+            max_subscriptions_per_connection=None,
+            **options,
+        )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         return (
@@ -130,6 +167,9 @@ class GraphQLApp(GraphQL[Context, None]):
             # RFC 9110 section 9.3.2: HEAD is GET without the content; Strawberry knows GET.
             scope, send = {**scope, "method": "GET"}, _without_body(send)
         request = Request(scope=scope, receive=receive)
+        if wants_event_stream(request) and (body := await _subscription_body(request)):
+            await serve_event_stream(self.schema, request, body, send)
+            return
         runtime: Runtime = request.app.state.runtime
         async with runtime.db.session() as session:
             request.state.session = session
@@ -158,7 +198,7 @@ class GraphQLApp(GraphQL[Context, None]):
         request: Request,
         request_adapter: AsyncHTTPRequestAdapter,
         sub_response: Response,
-        context: Context,
+        context: Context | Connection,
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
@@ -188,7 +228,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> Context:
+    ) -> Context | Connection:
+        if isinstance(request, WebSocket):
+            # Authenticated at connection_init (web/websocket.py).
+            return Connection(runtime=request.app.state.runtime, request=request)
         assert isinstance(request, Request)
         assert isinstance(response, Response)
         return Context(

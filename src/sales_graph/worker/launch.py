@@ -26,6 +26,7 @@ from sales_graph.events.subscriptions import (
 from sales_graph.logs import get_logger
 from sales_graph.worker.bus import Bus
 from sales_graph.worker.consumer import BatchHandler, Consumer, MessageHandler, dlq_topic
+from sales_graph.worker.live import KafkaFeed, feed_bus
 from sales_graph.worker.relay import Relay
 from sales_graph.worker.service import Service
 from sales_graph.worker.sinks import KafkaSink, LocalSink
@@ -256,6 +257,25 @@ def start_in_process(runtime: Runtime) -> EventRuntime:
     for subscription in subscriptions():
         if subscription.subscription.in_process:
             bus.subscribe(subscription.topic, subscription.handler(runtime))
+    feed_bus(bus, runtime.fanout)
     sink = LocalSink(settings.events_log_file, bus)
     relay = Relay(runtime.db, sink, settings.events, name="relay-embedded")
     return EventRuntime(relays=[relay], bus=bus, services=background_services(runtime))
+
+
+def start_live_feed(runtime: Runtime) -> EventRuntime | None:
+    """With Kafka: this gateway process's own reader of the topics its subscriptions answer
+    (``worker/live.py``), started; None without Kafka or with the feed turned off."""
+    settings = runtime.settings
+    bootstrap = settings.kafka_bootstrap_servers
+    if not bootstrap or not settings.subscriptions.kafka_feed:
+        return None
+    feed = KafkaFeed(
+        bootstrap,
+        settings.events.topics,
+        runtime.fanout,
+        partitions=settings.events.topic_partitions,
+    )
+    events = EventRuntime(relays=[], services=[feed])
+    events.start()
+    return events

@@ -4,7 +4,13 @@
 (function () {
   "use strict";
   var settings = JSON.parse(document.getElementById("graphiql-settings").textContent);
-  var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+  // Subscriptions go over graphql-transport-ws on the same path (docs/real-time.md); the
+  // headers editor's Authorization (or X-API-Key) becomes connection_init's payload.
+  var socket = (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host;
+  var fetcher = GraphiQL.createFetcher({
+    url: window.location.pathname,
+    subscriptionUrl: socket + window.location.pathname,
+  });
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
     React.createElement(GraphiQL, {

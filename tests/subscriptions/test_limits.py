@@ -1,0 +1,105 @@
+"""The bounds of subscriptions: per-connection and per-principal limits, a slow consumer
+closed rather than buffered, heartbeats, credentials that expire or are revoked."""
+
+from __future__ import annotations
+
+import uuid
+
+from sales_graph.timeutil import format_datetime, utcnow
+from tests.subscriptions.conftest import OPPORTUNITY_CHANGED, LiveFactory, Ws
+
+
+async def _refused(ws: Ws, id: str) -> dict[str, object]:
+    message = await ws.receive()
+    assert (message["type"], message["id"]) == ("error", id), message
+    error: dict[str, object] = message["payload"][0]
+    return error
+
+
+async def test_per_connection_and_per_principal_limits(live_embedded: LiveFactory) -> None:
+    async with live_embedded(max_per_connection=2, max_per_principal=3) as gateway:
+        org = gateway.org
+        async with gateway.ws(org.r1) as first, gateway.ws(org.r1) as second:
+            await first.acked()
+            await second.acked()
+            for id in ("a", "b"):
+                await first.subscribe(id, OPPORTUNITY_CHANGED)
+            await gateway.until_listening(2)
+            await first.subscribe("c", OPPORTUNITY_CHANGED)
+            error = await _refused(first, "c")
+            assert error["extensions"]["code"] == "RATE_LIMIT_EXCEEDED"  # type: ignore[index]
+            assert "per connection" in str(error["message"])
+
+            await second.subscribe("a", OPPORTUNITY_CHANGED)
+            await gateway.until_listening(3)
+            await second.subscribe("b", OPPORTUNITY_CHANGED)
+            error = await _refused(second, "b")
+            assert "per caller" in str(error["message"])
+
+            # Another principal has room of its own; a completed subscription frees its slot.
+            async with gateway.ws(org.r2) as other:
+                await other.acked()
+                await other.subscribe("a", OPPORTUNITY_CHANGED)
+                await gateway.until_listening(4)
+            await gateway.until_listening(3)
+            await first.send({"id": "a", "type": "complete"})
+            await gateway.until_listening(2)
+            await second.subscribe("c", OPPORTUNITY_CHANGED)
+            await gateway.until_listening(3)
+
+
+async def test_a_slow_consumer_is_closed(live_embedded: LiveFactory) -> None:
+    async with live_embedded(queue_size=3) as gateway:
+        async with gateway.ws(gateway.org.r1) as rep:
+            await rep.acked()
+            await rep.subscribe("s", OPPORTUNITY_CHANGED)
+            await gateway.until_listening(1)
+            # More events at once than the subscription's queue holds.
+            for _ in range(10):
+                gateway.runtime.fanout.publish(
+                    "opportunities",
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "event_type": "opportunity.updated",
+                        "timestamp": format_datetime(utcnow()),
+                        "payload": {"opportunity_id": str(uuid.uuid4())},
+                    },
+                )
+            code, reason = await rep.closed()
+            assert code == 4413
+            assert reason.startswith("Slow consumer")
+        await gateway.until_listening(0)
+
+
+async def test_heartbeat_pings(live_embedded: LiveFactory) -> None:
+    async with live_embedded(heartbeat_s=0.2) as gateway, gateway.ws(gateway.org.r1) as rep:
+        await rep.acked()
+        await rep.ping()
+        await rep.ping()
+
+
+async def test_an_expired_token_ends_the_connection(live_embedded: LiveFactory) -> None:
+    async with live_embedded() as gateway:
+        org = gateway.org
+        token = gateway.runtime.tokens.issue(str(org.r1.id), roles=[org.r1.role], ttl_s=2)
+        async with gateway.ws(payload={"Authorization": f"Bearer {token}"}) as rep:
+            await rep.acked()
+            await rep.subscribe("s", OPPORTUNITY_CHANGED)
+            assert await rep.closed() == (4401, "The token expired")
+        await gateway.until_listening(0)
+
+
+async def test_a_revoked_key_ends_the_connection(live_embedded: LiveFactory) -> None:
+    from sales_graph.auth.admin import create_api_key, revoke
+
+    async with live_embedded(recheck_s=0.2) as gateway:
+        settings = gateway.runtime.settings
+        key = await create_api_key(settings, name="k", scopes="opportunities:read")
+        async with gateway.ws(payload={"X-API-Key": key.api_key}) as partner:
+            await partner.acked()
+            await partner.subscribe("s", OPPORTUNITY_CHANGED)
+            await gateway.until_listening(1)
+            await revoke(settings, key.prefix)
+            code, reason = await partner.closed()
+            assert code == 4401
+            assert reason.startswith("Credentials refused")
