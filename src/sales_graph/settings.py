@@ -8,6 +8,7 @@ rate limits, and the in-process event bus, kept in the working directory or in
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -140,6 +141,8 @@ class TopicSettings(BaseModel):
     billing: str = "sales.billing"
     operations: str = "sales.operations"
     forecasts: str = "sales.forecasts"
+    # Notices about partners' webhook endpoints (webhook.endpoint_disabled).
+    webhooks: str = "sales.webhooks"
     # Inbound: Marketing's lead.qualified events.
     marketing_leads: str = "marketing.leads"
 
@@ -194,6 +197,40 @@ class SubscriptionSettings(BaseModel):
     # With Kafka: each gateway process reads the topics itself (no consumer group, from the
     # latest offset); false: subscriptions get no events from Kafka.
     kafka_feed: bool = True
+
+
+class WebhookSettings(BaseModel):
+    """Outbound webhooks to partners (docs/real-time.md, "Outbound webhooks")."""
+
+    # The worker (and the embedded gateway) fans events out to endpoints and sends them.
+    enabled: bool = True
+    # Networks a target URL may resolve into although they are loopback, private, link-local or
+    # otherwise not global (CIDRs, e.g. "127.0.0.1/32" for a receiver on this machine).
+    allowed_networks: list[str] = Field(default_factory=list)
+    # Only https:// targets (http:// only when this is off: tests, development).
+    require_https: bool = True
+    # One attempt's whole time (connect, send, answer).
+    timeout_s: float = Field(default=10.0, gt=0)
+    # Attempts of one delivery, and the backoff between them: base_backoff_s doubling after each
+    # failure up to max_backoff_s, each wait drawn from [0.75, 1.25] of it (jitter). With the
+    # defaults the 15 attempts span about a day.
+    max_attempts: int = Field(default=15, ge=1, le=100)
+    base_backoff_s: float = Field(default=10.0, ge=0)
+    max_backoff_s: float = Field(default=6 * 3600.0, ge=0)
+    # The dispatcher: deliveries claimed per round, idle poll interval, rounds sent at once.
+    dispatch_batch_size: int = Field(default=50, gt=0, le=1000)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    # After a secret rotation the previous secret also signs for this long.
+    secret_overlap_s: float = Field(default=24 * 3600.0, ge=0)
+    # Endpoints per partner client.
+    max_endpoints_per_client: int = Field(default=20, gt=0)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
 
 
 class FinanceSyncSettings(BaseModel):
@@ -293,6 +330,7 @@ class Settings(BaseSettings):
     events: EventSettings = EventSettings()
     subscriptions: SubscriptionSettings = SubscriptionSettings()
     finance_sync: FinanceSyncSettings = FinanceSyncSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     tracing: TracingSettings = TracingSettings()
     metrics: MetricsSettings = MetricsSettings()
 

@@ -10,6 +10,10 @@ writes gets its own database. Callers:
 * ``client_rX``: an OAuth client bound to rX with scopes leads:read opportunities:read
   commissions:read (rX's own lines, not a partner's all), its token from ``POST /oauth/token``;
 * ``rB1+key``: rB1's token sent with a partner key holding leads:read accounts:read.
+
+Webhook endpoints (disabled, each with one delivery) belong to the clients of partner_all,
+partner_webhooks:manage, partner_leads:read and a client no caller holds: each partner with
+webhooks:manage sees its own client's only, a user none (docs/real-time.md).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 from graphql import GraphQLSchema
@@ -36,7 +41,7 @@ from sales_graph.app import create_app
 from sales_graph.auth.clients import issue_api_key, register_client
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
-from sales_graph.db.models import User
+from sales_graph.db.models import User, WebhookDelivery, WebhookEndpoint
 from sales_graph.runtime import Runtime
 from sales_graph.simulators import RunningSimulators, serve_simulators
 from tests.access.org import (
@@ -192,6 +197,7 @@ async def register_callers(world: World) -> dict[str, tuple[str, str]]:
     OAuth clients' (client_id, secret) returned."""
     async with world.runtime.db.session() as session:
         keys = {}
+        partner_clients: dict[str | None, uuid.UUID] = {}
         for caller in CALLERS.values():
             if caller.kind == "partner":
                 assert caller.scopes is not None
@@ -199,6 +205,12 @@ async def register_callers(world: World) -> dict[str, tuple[str, str]]:
                     session, name=caller.name, scopes=caller.scopes, expires_at=None, client=None
                 )
                 keys[caller.name] = issued.plaintext
+                partner_clients[caller.name] = issued.client.id
+        outsider = await issue_api_key(
+            session, name="outsider", scopes=frozenset(ALL_SCOPES), expires_at=None, client=None
+        )
+        partner_clients[None] = outsider.client.id
+        await seed_webhooks(session, world.org, partner_clients)
         key_for_user = await issue_api_key(
             session, name="key-for-rB1", scopes=KEY_WITH_USER_SCOPES, expires_at=None, client=None
         )
@@ -220,6 +232,41 @@ async def register_callers(world: World) -> dict[str, tuple[str, str]]:
         "X-API-Key": key_for_user.plaintext,
     }
     return {"client_rX": (client_id, secret)}
+
+
+async def seed_webhooks(
+    session: AsyncSession, org: Org, clients: dict[str | None, uuid.UUID]
+) -> None:
+    """Each partner's webhook endpoint with one delivery. Disabled, so that the writes of the
+    tests fan nothing out to them (and the dispatcher sends nothing)."""
+    for hook in org.webhooks.values():
+        session.add(
+            WebhookEndpoint(
+                id=uuid.UUID(hook.id),
+                client_id=clients[hook.owner],
+                url="https://partner.example.com/hooks",
+                event_types=["lead.created"],
+                secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                enabled=False,
+                disabled_reason="seeded",
+            )
+        )
+    await session.flush()
+    for hook in org.webhooks.values():
+        session.add(
+            WebhookDelivery(
+                id=int(hook.delivery_id),
+                endpoint_id=uuid.UUID(hook.id),
+                event_id=uuid.uuid4(),
+                event_type="lead.created",
+                ordering_key=f"lead:{hook.key}",
+                envelope={"event_type": "lead.created", "payload": {}},
+                status="delivered",
+                attempts=1,
+                last_status_code=204,
+            )
+        )
+    await session.flush()
 
 
 @asynccontextmanager

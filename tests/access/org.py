@@ -74,6 +74,7 @@ WRITE_SCOPES = (
     "territories:write",
     "forecasts:write",
     "quotas:write",
+    "webhooks:manage",
 )
 ALL_SCOPES = frozenset(READ_SCOPES + WRITE_SCOPES)
 
@@ -107,6 +108,8 @@ TYPE_SCOPE: dict[str, str] = {
     "CommissionLine": "commissions:read",
     "PipelineReportLine": "forecasts:read",
     "TerritoryPerformance": "forecasts:read",
+    "WebhookEndpoint": "webhooks:manage",
+    "WebhookDelivery": "webhooks:manage",
 }
 # Types whose records are the sales data (visibility by ownership) and the directory (all users).
 SALES_TYPES = ("Lead", "Account", "Contact", "Opportunity", "Quota", "Forecast")
@@ -115,7 +118,10 @@ DIRECTORY_TYPES = ("User", "Territory")
 # lines without an id. OWNED_TYPES: every type whose ids the oracle decides by ownership.
 FINANCE_RECORD_TYPES = ("CommissionLine",)
 FINANCE_LINE_TYPES = ("PipelineReportLine", "TerritoryPerformance")
-OWNED_TYPES = (*SALES_TYPES, *FINANCE_RECORD_TYPES)
+# A partner client's own records (its webhook endpoints and their deliveries): seen by that
+# client's keys with webhooks:manage, by nobody else (docs/real-time.md).
+CLIENT_TYPES = ("WebhookEndpoint", "WebhookDelivery")
+OWNED_TYPES = (*SALES_TYPES, *FINANCE_RECORD_TYPES, *CLIENT_TYPES)
 
 OPEN_STAGES = ("discovery", "qualification", "proposal", "negotiation")
 STAGE_ORDER = (*OPEN_STAGES, "closed_won", "closed_lost")
@@ -298,6 +304,17 @@ class ForecastRec:
     amount: Decimal
     notes: str
     by: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class WebhookRec:
+    """A webhook endpoint of the client of the caller ``owner`` (None: a client no caller
+    holds), with one delivery (its id a number)."""
+
+    key: str
+    owner: str | None
+    delivery_id: str
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -634,6 +651,16 @@ def build_org() -> Org:
         reports={r.key: r for r in reports},
         pipeline_lines={x.key: x for x in pipeline_lines},
         performance={x.key: x for x in performance},
+        webhooks={
+            w.key: w
+            for w in (
+                WebhookRec("W_all", "partner_all", "970000001"),
+                WebhookRec("W_hooks", "partner_webhooks:manage", "970000002"),
+                # A key without webhooks:manage sees not even its own client's endpoints.
+                WebhookRec("W_leads", "partner_leads:read", "970000003"),
+                WebhookRec("W_outsider", None, "970000004"),
+            )
+        },
     )
 
 
@@ -651,6 +678,7 @@ class Org:
     reports: dict[str, ReportRec]
     pipeline_lines: dict[str, PipelineLineRec]
     performance: dict[str, PerformanceRec]
+    webhooks: dict[str, WebhookRec] = field(default_factory=dict)
 
     # -------------------------------------------------------------- ids
 
@@ -683,6 +711,8 @@ class Org:
             "Quota": {q.id for q in self.quotas.values()},
             "Forecast": {f.id for f in self.forecasts.values()},
             "CommissionLine": {c.id for c in self.commissions.values()},
+            "WebhookEndpoint": {w.id for w in self.webhooks.values()},
+            "WebhookDelivery": {w.delivery_id for w in self.webhooks.values()},
         }
 
     def key_of(self, record_id: str) -> str:
@@ -701,6 +731,9 @@ class Org:
             for key, record in table.items():
                 if record.id == record_id:
                     return key
+        for key, hook in self.webhooks.items():
+            if record_id in (hook.id, hook.delivery_id):
+                return key if record_id == hook.id else f"{key}.delivery"
         return record_id
 
     def keys(self, ids: Iterable[str]) -> list[str]:
@@ -1254,7 +1287,15 @@ class Oracle:
             "Quota": {o.quotas[k].id for k in self.quotas(caller)},
             "Forecast": {o.forecasts[k].id for k in self.submitted(caller)},
             "CommissionLine": {o.commissions[k].id for k in self.commission_keys(caller)},
+            "WebhookEndpoint": {w.id for w in self.webhooks(caller)},
+            "WebhookDelivery": {w.delivery_id for w in self.webhooks(caller)},
         }
+
+    def webhooks(self, caller: Caller) -> list[WebhookRec]:
+        """A partner's own client's endpoints, with webhooks:manage; none for a user."""
+        if caller.kind != "partner" or not caller.has("webhooks:manage"):
+            return []
+        return [w for w in self.org.webhooks.values() if w.owner == caller.name]
 
     def invisible_ids(self, caller: Caller) -> set[str]:
         visible = self.visible_ids(caller)

@@ -20,6 +20,7 @@ import pytest_asyncio
 from graphql import GraphQLObjectType, get_named_type
 from tests.access.conftest import CALLERS, World
 from tests.access.org import (
+    CLIENT_TYPES,
     CURRENT,
     DIRECTORY_TYPES,
     FINANCE_LINE_TYPES,
@@ -116,6 +117,7 @@ def representatives(world: World, caller: Caller, type_name: str) -> list[str]:
         "Quota": world.org.quotas,
         "Forecast": world.org.forecasts,
         "User": world.org.users,
+        "WebhookEndpoint": world.org.webhooks,
     }
     table = tables[type_name]
     chosen = [table[k].id for k in INTERESTING.get(type_name, []) if table[k].id in visible]
@@ -137,7 +139,7 @@ def bindings(
     for name, type_name in document.variables.items():
         if type_name.rstrip("!") == "ID":
             record = id_type_of(world.schema, name, root_type)
-            if name == "id" or record in SALES_TYPES:
+            if name == "id" or record in SALES_TYPES or record in CLIENT_TYPES:
                 assert record is not None, f"{document.root}({name}): no record type"
                 choices[name] = representatives(world, caller, record)
             elif record in DIRECTORY_TYPES:
@@ -397,7 +399,8 @@ class RestJudge:
             return
         for key, item in value.items():
             here = f"{where}.{key}"
-            if key == "request_id":
+            # Not records: the request's id, a webhook delivery's event (its id and envelope).
+            if key in ("request_id", "event_id", "event"):
                 continue
             if isinstance(item, str) and UUID_RE.fullmatch(item):
                 self.check(here, key, item, current if key == "id" else self.record_type(key, ""))
@@ -426,7 +429,10 @@ class RestJudge:
         self.ids(where, body, resource)
         if isinstance(body, dict) and isinstance(body.get("data"), list):
             expected = self.visible.get(resource)
-            if expected is not None and resource in SALES_TYPES and resource != "Forecast":
+            listed = (resource in SALES_TYPES and resource != "Forecast") or (
+                resource == "WebhookEndpoint"
+            )
+            if expected is not None and listed:
                 got = {item.get("id") for item in body["data"]}
                 total = (body.get("pagination") or {}).get("total")
                 if total is not None and total != len(expected):
@@ -576,6 +582,7 @@ async def test_rest_get_routes(world: World, openapi: dict[str, Any], caller_nam
             resource not in SALES_TYPES
             and resource not in DIRECTORY_TYPES
             and resource not in FINANCE_TYPES
+            and resource not in CLIENT_TYPES
         ):
             judge.fail(path, f"resource {resource} unknown to the oracle")
             continue
@@ -598,16 +605,18 @@ async def test_rest_get_routes(world: World, openapi: dict[str, Any], caller_nam
             dict(zip(query_choices, values, strict=True))
             for values in itertools.product(*query_choices.values())
         ] or [{}]
+        # The id of a path names its resource, but for an endpoint's deliveries (the endpoint).
+        named_by_id = "WebhookEndpoint" if path.endswith("/deliveries") else resource
         if "id" in path_params:
             for record_id in (
-                representatives(world, caller, resource)
+                representatives(world, caller, named_by_id)
                 if caller.user or caller.has(TYPE_SCOPE.get(resource, ""))
                 else []
             ):
                 variants.append(({"id": record_id}, {}, "visible"))
-            invisible = world.org.all_ids().get(resource, set()) - world.oracle.visible_ids(
+            invisible = world.org.all_ids().get(named_by_id, set()) - world.oracle.visible_ids(
                 caller
-            ).get(resource, set())
+            ).get(named_by_id, set())
             for record_id in sorted(invisible):
                 variants.append(({"id": record_id}, {}, "invisible"))
         elif "period" in path_params:
@@ -666,7 +675,11 @@ async def test_rest_get_routes(world: World, openapi: dict[str, Any], caller_nam
                 continue
             body = response.json()
             judge.body(where, path, resource, body, query)
-            if kind == "visible" and body.get("id") != path_values["id"]:
+            if (
+                kind == "visible"
+                and named_by_id == resource
+                and body.get("id") != path_values["id"]
+            ):
                 judge.fail(where, f"asked for {path_values['id']}, got {body.get('id')}")
     if refused_for_embedded:
         print(f"{caller_name}: refused for the scope of an embedded type: {refused_for_embedded}")

@@ -68,6 +68,7 @@ ID_PREFIX_TYPE = {
     "actor": "User",
     "member": "User",
     "manager": "User",
+    "endpoint": "WebhookEndpoint",
 }
 
 

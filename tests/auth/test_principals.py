@@ -48,7 +48,7 @@ def test_scope_names() -> None:
     with pytest.raises(ScopeError):
         parse_scopes('leads:read "quoted"')
     assert format_scopes(set(KNOWN_SCOPES)).split()[0] == "leads:read"
-    assert len(KNOWN_SCOPES) == 13
+    assert len(KNOWN_SCOPES) == 14
 
 
 def test_client_secret_hash_is_salted_and_checked() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sales_graph.db.models import Quota
+from sales_graph.db.models import Quota, WebhookEndpoint
 from sales_graph.domain import (
     AssignmentMethod,
     BillingFrequency,
@@ -172,6 +172,25 @@ def event_type_model(name: str) -> type[m.ReportPayload]:
     return payload
 
 
+def _endpoint_disabled(r: Rows) -> EventPayload:
+    endpoint = WebhookEndpoint(
+        client_id=uuid.uuid4(),
+        url="https://partner.example.com/hooks",
+        event_types=["lead.created"],
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        enabled=False,
+        disabled_at=NOW,
+        disabled_reason="15 attempts failed; the last: HTTP 503",
+    )
+    return payloads.webhook_endpoint_disabled(
+        endpoint,
+        client_id="sgc_5d1e8a0b9c2f4e77",
+        reason="15 attempts failed; the last: HTTP 503",
+        delivery_id=42,
+        event_id=uuid.uuid4(),
+    )
+
+
 def _attained(quota: Quota) -> Quota:
     quota.attained_at = NOW
     return quota
@@ -237,6 +256,7 @@ PAYLOADS: list[tuple[str, str, Callable[[Rows], EventPayload]]] = [
         "empty",
         lambda r: _report(r, "report.territory_performance", lines=False),
     ),
+    ("webhook.endpoint_disabled", "after failures", _endpoint_disabled),
 ]
 
 

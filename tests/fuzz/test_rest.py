@@ -98,11 +98,20 @@ PARTNER_NAMES_OWNER = Acceptance(
     uri="/api/v1/opportunities",
     response=('"message":"a partner names the owner"',),
 )
+# A webhook URL is a string in the document; whether its host resolves, and only to public
+# addresses (and is https), is known when it is registered: 400 naming ``url``
+# (docs/real-time.md, "Where an endpoint may point").
+WEBHOOK_TARGET = Acceptance(
+    "positive_data_acceptance",
+    "a webhook URL the gateway will not call",
+    uri="/api/v1/webhooks/endpoints",
+    response=('"fields":{"url":',),
+)
 ACCEPTANCES = {
     "admin": EVERYONE,
     "manager": (*EVERYONE, ROUTED_AWAY),
     "rep": (*EVERYONE, ROUTED_AWAY),
-    "partner-all-scopes": (*EVERYONE, PARTNER_NAMES_OWNER),
+    "partner-all-scopes": (*EVERYONE, PARTNER_NAMES_OWNER, WEBHOOK_TARGET),
     "partner-leads-read": (*EVERYONE, PARTNER_NAMES_OWNER),
 }
 

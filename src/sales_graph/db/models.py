@@ -577,3 +577,74 @@ class CommissionLine(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     superseded_by_version: int | None = None
+
+
+# --- outbound webhooks to partners (docs/real-time.md) ---------------------------------------
+
+
+class WebhookEndpoint(_Timestamps, table=True):
+    """A partner client's target URL and the event types it receives there. The secret signs
+    the deliveries (Standard Webhooks), so it is kept as it is, not hashed; after a rotation
+    the previous one signs as well until ``previous_secret_expires_at``."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    # The owner: the partner client (api_clients.id) that registered it.
+    client_id: uuid.UUID = Field(foreign_key="api_clients.id", index=True)
+    url: str = Field(max_length=2000)
+    description: str | None = Field(default=None, max_length=500)
+    event_types: list[str] = Field(default_factory=list, sa_type=JSONDoc)
+    secret: str = Field(max_length=100)
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    enabled: bool = True
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    version: int = 1
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: pending until the endpoint answers 2xx (delivered) or the
+    attempts run out (failed). A replay is a new row naming the one it replays."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The dispatchers' queue: pending rows only.
+        Index(
+            "ix_webhook_deliveries_pending",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        # An event reaches an endpoint once (replays aside): the fan-out's second guard.
+        Index(
+            "ix_webhook_deliveries_event",
+            "endpoint_id",
+            "event_id",
+            unique=True,
+            postgresql_where=text("replay_of IS NULL"),
+            sqlite_where=text("replay_of IS NULL"),
+        ),
+        # The log of an endpoint, newest first, and its aggregates' order.
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "ordering_key", "id"),
+    )
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=AutoId, sa_column_kwargs={"autoincrement": True}
+    )
+    endpoint_id: uuid.UUID = Field(foreign_key="webhook_endpoints.id")
+    event_id: uuid.UUID
+    event_type: str = Field(max_length=64)
+    # The event's topic and message key: deliveries of one key to one endpoint go in id order.
+    ordering_key: str = Field(max_length=300)
+    envelope: dict[str, Any] = Field(sa_type=JSONDoc)
+    status: str = Field(default="pending", max_length=16)  # pending | delivered | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=1000)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    replay_of: int | None = Field(default=None, sa_type=AutoId)

@@ -24,6 +24,7 @@ SCOPES: tuple[str, ...] = (
     "quotas:write",
     "users:read",
     "commissions:read",
+    "webhooks:manage",
 )
 KNOWN_SCOPES: frozenset[str] = frozenset(SCOPES)
 

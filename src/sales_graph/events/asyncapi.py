@@ -18,7 +18,7 @@ from sales_graph.events.schemas import (
     inbound_lead_qualified_schema,
     payload_schemas,
 )
-from sales_graph.events.subscriptions import SUBSCRIPTIONS
+from sales_graph.events.subscriptions import SUBSCRIPTIONS, Subscription
 from sales_graph.settings import EventSettings, TopicSettings
 
 Schema = dict[str, Any]
@@ -165,11 +165,12 @@ def _ref(*parts: str) -> dict[str, str]:
 
 def _channels_and_operations(topics: dict[str, str]) -> tuple[Schema, Schema]:
     settings = EventSettings()
-    consumers = {s.topic: s for s in SUBSCRIPTIONS}
-    if len(consumers) < len(SUBSCRIPTIONS):
-        # Each receive operation is named by its topic (receive_<topic>): a second consumer of a
-        # topic would replace the first one's in the document. Name them per consumer first.
-        raise RuntimeError("two consumers read one topic; their receive operations would clash")
+    # A topic's consumers in the order of SUBSCRIPTIONS: the first one's receive operation is
+    # receive_<topic>, another's receive_<topic>_<consumer>, less the topic's
+    # name (webhooks-opportunities: receive_opportunities_webhooks).
+    consumers: dict[str, list[Subscription]] = {}
+    for subscription in SUBSCRIPTIONS:
+        consumers.setdefault(subscription.topic, []).append(subscription)
     by_topic: dict[str, list[EventType]] = {}
     for kind in EVENTS.values():
         by_topic.setdefault(kind.topic, []).append(kind)
@@ -203,32 +204,36 @@ def _channels_and_operations(topics: dict[str, str]) -> tuple[Schema, Schema]:
                 " once; consumers deduplicate by event_id), in order per key.",
                 "messages": [_ref("channels", attribute, "messages", k.name) for k in kinds],
             }
-        consumer = consumers.get(attribute)
-        if consumer is None:
+        readers = consumers.get(attribute, [])
+        for index, consumer in enumerate(readers):
+            group = f"{settings.consumer_group}.{consumer.name}"
+            role = consumer.name.removesuffix("-" + attribute.replace("_", "-"))
+            suffix = "" if index == 0 else "_" + role.replace("-", "_")
+            operations[f"receive_{attribute}{suffix}"] = {
+                "action": "receive",
+                "channel": _ref("channels", attribute),
+                "title": f"Consume {address} ({consumer.name})",
+                "summary": consumer.purpose,
+                "messages": [_ref("channels", attribute, "messages", name) for name in messages],
+                "bindings": {
+                    "kafka": {
+                        "groupId": _string(
+                            "SALES_GRAPH_EVENTS__CONSUMER_GROUP, a dot, the consumer's name.",
+                            enum=[group],
+                        ),
+                        "clientId": _string(enum=[f"sales-graph-{consumer.name}"]),
+                        "bindingVersion": KAFKA_BINDING_VERSION,
+                    }
+                },
+            }
+        if not readers:
             continue
-        group = f"{settings.consumer_group}.{consumer.name}"
-        operations[f"receive_{attribute}"] = {
-            "action": "receive",
-            "channel": _ref("channels", attribute),
-            "title": f"Consume {address} ({consumer.name})",
-            "summary": consumer.purpose,
-            "messages": [_ref("channels", attribute, "messages", name) for name in messages],
-            "bindings": {
-                "kafka": {
-                    "groupId": _string(
-                        "SALES_GRAPH_EVENTS__CONSUMER_GROUP, a dot, the consumer's name.",
-                        enum=[group],
-                    ),
-                    "clientId": _string(enum=[f"sales-graph-{consumer.name}"]),
-                    "bindingVersion": KAFKA_BINDING_VERSION,
-                }
-            },
-        }
+        names = " or ".join(c.name for c in readers)
         operations[f"dead_letter_{attribute}"] = {
             "action": "send",
             "channel": _ref("channels", f"{attribute}_dlq"),
             "title": f"Dead-letter {address} messages",
-            "summary": f"A message {consumer.name} rejects, or that fails"
+            "summary": f"A message {names} rejects, or that fails"
             f" {settings.consumer_max_attempts} attempts, goes to {address}.dlq.",
             "messages": [_ref("channels", f"{attribute}_dlq", "messages", "dead_letter")],
         }

@@ -174,6 +174,13 @@ EVENTS: dict[str, EventType] = _types(
         "For Finance: quota, closed-won, forecast, attainment and coverage of each territory"
         " for a closed quarter.",
     ),
+    EventType(
+        "webhook.endpoint_disabled",
+        "webhooks",
+        "endpoint",
+        m.WebhookEndpointDisabled,
+        "A partner's webhook endpoint was disabled after a delivery failed every attempt.",
+    ),
 )
 
 

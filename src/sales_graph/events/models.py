@@ -450,6 +450,28 @@ class TerritoryPerformanceReport(ReportPayload):
     lines: list[TerritoryPerformance]
 
 
+# --- webhooks --------------------------------------------------------------------------------
+
+
+class WebhookEndpointDisabled(EventPayload):
+    """A partner's webhook endpoint was disabled: a delivery to it failed every attempt
+    (docs/real-time.md, "Outbound webhooks")."""
+
+    endpoint_id: uuid.UUID
+    """The endpoint."""
+    client_id: str
+    """The partner client that owns it."""
+    url: str
+    """Its target URL."""
+    disabled_at: Time
+    reason: str
+    """Why, e.g. the last attempt's answer."""
+    delivery_id: Annotated[int, Field(ge=1)] | None
+    """The delivery whose attempts ran out."""
+    event_id: uuid.UUID | None
+    """The event that delivery carried."""
+
+
 # --- inbound: Marketing's lead.qualified (the spec's Marketing schema, as the consumer takes it) --
 
 Text100 = Annotated[str, Field(max_length=100)]

@@ -21,6 +21,7 @@ from sales_graph.db.models import (
     Territory,
     TerritoryRule,
     User,
+    WebhookEndpoint,
 )
 from sales_graph.domain import AssignmentMethod, OpportunityStage
 from sales_graph.events import models as m
@@ -255,4 +256,24 @@ def forecast_updated(forecast: ComputedForecast) -> m.ForecastUpdated:
         forecast,
         m.ForecastUpdated,
         breakdown=[_from(line, m.StageTotal) for line in forecast.breakdown],
+    )
+
+
+def webhook_endpoint_disabled(
+    row: WebhookEndpoint,
+    *,
+    client_id: str,
+    reason: str,
+    delivery_id: int | None,
+    event_id: uuid.UUID | None,
+) -> m.WebhookEndpointDisabled:
+    assert row.disabled_at is not None
+    return _from(
+        row,
+        m.WebhookEndpointDisabled,
+        endpoint_id=row.id,
+        client_id=client_id,
+        reason=reason[:500],
+        delivery_id=delivery_id,
+        event_id=event_id,
     )

@@ -41,4 +41,33 @@ FORECAST_REFRESH = Subscription(
     " (coalesced), published as forecast.updated.",
 )
 
-SUBSCRIPTIONS: tuple[Subscription, ...] = (MARKETING_LEADS, BILLING_CONTRACTS, FORECAST_REFRESH)
+# Outbound webhooks: every topic we publish is read by a consumer of its own that turns each
+# event into deliveries to the partner endpoints that asked for its type (one inbox for all:
+# WEBHOOK_INBOX). The dispatcher then sends them (docs/real-time.md, "Outbound webhooks").
+WEBHOOK_INBOX = "webhooks"
+PUBLISHED_TOPICS: tuple[str, ...] = (
+    "leads",
+    "opportunities",
+    "territories",
+    "quotas",
+    "billing",
+    "operations",
+    "forecasts",
+    "webhooks",
+)
+WEBHOOK_FAN_OUT: tuple[Subscription, ...] = tuple(
+    Subscription(
+        f"webhooks-{topic}",
+        topic,
+        "Records a delivery of each event for every enabled partner webhook endpoint that"
+        " subscribed to its type (once per event_id); the dispatcher sends them, signed.",
+    )
+    for topic in PUBLISHED_TOPICS
+)
+
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    MARKETING_LEADS,
+    BILLING_CONTRACTS,
+    FORECAST_REFRESH,
+    *WEBHOOK_FAN_OUT,
+)

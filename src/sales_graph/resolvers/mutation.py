@@ -6,6 +6,7 @@ import strawberry
 
 from sales_graph.resolvers.common import mutate
 from sales_graph.resolvers.opportunities import OpportunityMutations
+from sales_graph.resolvers.webhooks import WebhookMutations
 from sales_graph.schema.common import input_values, parse_id
 from sales_graph.schema.context import Info
 from sales_graph.schema.leads import (
@@ -26,7 +27,7 @@ from sales_graph.services.validation import parse
 
 
 @strawberry.type
-class Mutation(OpportunityMutations):
+class Mutation(OpportunityMutations, WebhookMutations):
     @strawberry.mutation(description="Create a lead; it is assigned a territory and a rep.")
     async def create_lead(self, info: Info, input: CreateLeadInput) -> Lead:
         data = parse(leads.NewLead, input_values(input))

@@ -12,6 +12,7 @@ from sales_graph.domain import Role as RoleValue
 from sales_graph.resolvers.common import optional_id, page_of, paging, read, search_text
 from sales_graph.resolvers.finance import FinanceQueries
 from sales_graph.resolvers.opportunities import OpportunityQueries
+from sales_graph.resolvers.webhooks import WebhookQueries
 from sales_graph.schema.accounts import Account, AccountConnection, AccountOrder
 from sales_graph.schema.common import parse_id
 from sales_graph.schema.context import Info
@@ -23,7 +24,7 @@ from sales_graph.services import accounts, leads, territories, users
 
 
 @strawberry.type
-class Query(OpportunityQueries, FinanceQueries):
+class Query(OpportunityQueries, FinanceQueries, WebhookQueries):
     @strawberry.field(description="The gateway answers.")
     def health(self) -> Health:
         return Health(status="ok", version=__version__)

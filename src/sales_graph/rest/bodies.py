@@ -120,6 +120,10 @@ def _field(model: type[BaseModel], name: str, prop: JSONObject, defs: Mapping[st
         case "integer":
             return _integer(found)
         case "array":
+            item = _branch(found.get("items", {}), defs)
+            if item.get("type") == "string":  # a list of names (an enum's values)
+                limits = {k: found[k] for k in ("minItems", "maxItems") if k in found}
+                return {"type": "array", "items": _string(item), **limits}
             items = body_schema(_nested_model(model, name))
             limit = {"maxItems": found["maxItems"]} if "maxItems" in found else {}
             return {"type": "array", "items": items, **limit}

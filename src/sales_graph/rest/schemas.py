@@ -93,6 +93,8 @@ EXAMPLE_ID = "5f0c8a7e-3b1d-4c55-9a2e-7d6b1e9f4a10"
 PATH_PARAMETERS: dict[str, JSONObject] = {
     "id": {**UUID, "example": EXAMPLE_ID},
     "period": {**PERIOD, "example": "Q1_2026"},
+    # A webhook delivery's id: a positive integer.
+    "delivery_id": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$", "example": "42"},
 }
 # An opportunity's version, as ``ETag`` sends it and ``If-Match`` takes it back (or ``*``).
 ETAG: JSONObject = {"type": "string", "pattern": r'^"[1-9][0-9]{0,9}"$'}

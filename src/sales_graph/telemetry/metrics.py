@@ -169,6 +169,11 @@ DEAD_LETTERS = Counter(
     "Messages a consumer sent to <topic>.dlq, by the topic they came from.",
     ["topic"],
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "sales_graph_webhook_attempts",
+    "Attempts to deliver an event to a partner's webhook endpoint, by outcome.",
+    ["outcome"],
+)
 JOB_LAST_SUCCESS = Gauge(
     "sales_graph_scheduled_job_last_success_timestamp_seconds",
     "Unix time at which the last successful run of a scheduled job finished, by task.",
@@ -414,6 +419,14 @@ def dead_lettered(topic: str) -> None:
     if not _recording:
         return
     DEAD_LETTERS.labels(topic).inc()
+
+
+def webhook_attempt(outcome: str) -> None:
+    """``delivered``, ``failed`` (tried again later), ``exhausted`` (the last attempt failed:
+    the endpoint is disabled) or ``refused`` (the target's address is not allowed)."""
+    if not _recording:
+        return
+    WEBHOOK_ATTEMPTS.labels(outcome).inc()
 
 
 def job_succeeded(task: str, finished_at: float) -> None:

@@ -21,6 +21,7 @@ from sales_graph.events.subscriptions import (
     FORECAST_REFRESH,
     MARKETING_LEADS,
     SUBSCRIPTIONS,
+    WEBHOOK_FAN_OUT,
     Subscription,
 )
 from sales_graph.logs import get_logger
@@ -58,12 +59,13 @@ class Subscriber:
 
 
 def subscriptions() -> list[Subscriber]:
-    from sales_graph.worker import billing, forecasts, marketing
+    from sales_graph.worker import billing, forecasts, marketing, webhooks
 
     handlers: dict[Subscription, Callable[[Runtime], MessageHandler]] = {
         MARKETING_LEADS: marketing.lead_qualified_handler,
         BILLING_CONTRACTS: billing.closed_won_handler,
         FORECAST_REFRESH: forecasts.refresh_handler,
+        **{fan_out: webhooks.fan_out_handler for fan_out in WEBHOOK_FAN_OUT},
     }
     batch_handlers: dict[Subscription, Callable[[Runtime], BatchHandler]] = {
         MARKETING_LEADS: marketing.lead_qualified_batch_handler,
@@ -72,7 +74,7 @@ def subscriptions() -> list[Subscriber]:
 
 
 def background_services(runtime: Runtime) -> list[Service]:
-    from sales_graph.worker import billing, finance, forecasts
+    from sales_graph.worker import billing, finance, forecasts, webhooks
     from sales_graph.worker.monitor import BacklogMonitor
 
     monitor = BacklogMonitor(
@@ -84,6 +86,7 @@ def background_services(runtime: Runtime) -> list[Service]:
         *forecasts.services(runtime),
         *billing.services(runtime),
         *finance.services(runtime),
+        *webhooks.services(runtime),
         monitor,
     ]
 

@@ -17,6 +17,7 @@ from sales_graph.rest.routes import (
     leads,
     opportunities,
     territories,
+    webhooks,
 )
 from sales_graph.rest.table import RestRoute
 
@@ -29,6 +30,7 @@ _RESOURCES = {
     "Forecasts": forecasts,
     "Accounts": accounts,
     "Finance": finance,
+    "Webhooks": webhooks,
 }
 ROUTES: tuple[RestRoute, ...] = tuple(
     replace(route, tags=(tag,)) for tag, module in _RESOURCES.items() for route in module.ROUTES

@@ -1,0 +1,323 @@
+"""Partners' webhook endpoints and the deliveries of events to them (docs/real-time.md).
+
+Every read a partner makes names its owner, the partner client's row id (``api_clients.id``):
+an endpoint or a delivery of another client is not found. The dispatchers claim due deliveries
+``FOR UPDATE SKIP LOCKED`` and leave out a delivery whose endpoint has an earlier pending one of
+the same ordering key (the event's topic and aggregate) that they do not hold, as the outbox
+relays do, so one aggregate's events reach an endpoint in order. A claimed delivery is leased
+(not due again for a while) and the claim commits before anything is sent: no transaction is
+held open while a partner answers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, literal, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sales_graph.db.models import ApiClient, WebhookDelivery, WebhookEndpoint
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+
+async def add_endpoint(session: AsyncSession, row: WebhookEndpoint) -> WebhookEndpoint:
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def endpoints_of(session: AsyncSession, owner: uuid.UUID) -> list[WebhookEndpoint]:
+    query = (
+        select(WebhookEndpoint)
+        .where(col(WebhookEndpoint.client_id) == owner)
+        .order_by(col(WebhookEndpoint.created_at), col(WebhookEndpoint.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def count_endpoints(session: AsyncSession, owner: uuid.UUID) -> int:
+    query = (
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(col(WebhookEndpoint.client_id) == owner)
+    )
+    return int((await session.exec(query)).one())
+
+
+async def endpoint_of(
+    session: AsyncSession, owner: uuid.UUID, endpoint_id: uuid.UUID, *, lock: bool = False
+) -> WebhookEndpoint | None:
+    query = (
+        select(WebhookEndpoint)
+        .where(col(WebhookEndpoint.id) == endpoint_id)
+        .where(col(WebhookEndpoint.client_id) == owner)
+    )
+    if lock:
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def subscribed(
+    session: AsyncSession, event_type: str
+) -> list[tuple[WebhookEndpoint, ApiClient]]:
+    """The enabled endpoints of clients not revoked that asked for ``event_type``, with their
+    clients (whose scopes decide whether they may still receive it)."""
+    query = (
+        select(WebhookEndpoint, ApiClient)
+        .join(ApiClient, col(ApiClient.id) == col(WebhookEndpoint.client_id))
+        .where(col(WebhookEndpoint.enabled).is_(True))
+        .where(col(ApiClient.revoked_at).is_(None))
+        .order_by(col(WebhookEndpoint.id))
+    )
+    rows = (await session.exec(query)).all()
+    return [(e, c) for e, c in rows if event_type in e.event_types]
+
+
+async def disable(
+    session: AsyncSession, endpoint_id: uuid.UUID, now: datetime, reason: str
+) -> WebhookEndpoint | None:
+    """Disables an enabled endpoint; None when it was not enabled (another dispatcher did)."""
+    row = await session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+    if row is None or not row.enabled:
+        return None
+    row.enabled = False
+    row.disabled_at = now
+    row.disabled_reason = reason[:500]
+    row.updated_at = now
+    row.version += 1
+    session.add(row)
+    await session.flush()
+    return row
+
+
+# --- deliveries --------------------------------------------------------------------------------
+
+
+async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Inserts deliveries (their columns); one already there for its endpoint and event is
+    skipped. The number inserted."""
+    if not rows:
+        return 0
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    statement = (
+        insert(WebhookDelivery)
+        .values(list(rows))
+        .on_conflict_do_nothing(
+            index_elements=["endpoint_id", "event_id"],
+            index_where=col(WebhookDelivery.replay_of).is_(None),
+        )
+        .returning(col(WebhookDelivery.id))
+    )
+    return len(list((await session.exec(statement)).scalars()))
+
+
+async def add_delivery(session: AsyncSession, row: WebhookDelivery) -> WebhookDelivery:
+    session.add(row)
+    await session.flush()
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A claimed delivery with what sending it needs."""
+
+    id: int
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    ordering_key: str
+    attempts: int
+    envelope: dict[str, Any]
+    url: str
+    secrets: tuple[str, ...]
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
+    """The oldest due deliveries of enabled endpoints of clients not revoked that this
+    dispatcher may send now, locked for its transaction; a delivery behind an earlier pending
+    one of its endpoint and ordering key that it does not hold (held by another dispatcher, or
+    waiting for its retry) is left."""
+    d, e = WebhookDelivery, WebhookEndpoint
+    query = (
+        sa_select(
+            col(d.id),
+            col(d.endpoint_id),
+            col(d.event_id),
+            col(d.ordering_key),
+            col(d.attempts),
+            col(d.envelope),
+            col(e.url),
+            col(e.secret),
+            col(e.previous_secret),
+            col(e.previous_secret_expires_at),
+        )
+        .join(e, col(e.id) == col(d.endpoint_id))
+        .join(ApiClient, col(ApiClient.id) == col(e.client_id))
+        .where(col(d.status) == PENDING)
+        .where(col(d.next_attempt_at) <= now)
+        .where(col(e.enabled).is_(True))
+        # A revoked client receives nothing more (its deliveries wait, unsent).
+        .where(col(ApiClient.revoked_at).is_(None))
+        .order_by(col(d.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=d)
+    )
+    rows = [
+        Due(
+            i,
+            endpoint,
+            event,
+            key,
+            attempts,
+            envelope,
+            url,
+            (secret,) + ((previous,) if previous and expires and expires > now else ()),
+        )
+        for i, endpoint, event, key, attempts, envelope, url, secret, previous, expires in (
+            await session.exec(query)  # type: ignore[call-overload]
+        )
+    ]
+    if not rows:
+        return rows
+    ours = [r.id for r in rows]
+    earlier = d.__table__.alias("earlier")  # type: ignore[attr-defined]
+    # The earliest pending delivery of each (endpoint, key) that this dispatcher does not hold:
+    # its rows after that one wait.
+    first_query = (
+        sa_select(earlier.c.endpoint_id, earlier.c.ordering_key, func.min(earlier.c.id))
+        .where(earlier.c.status == PENDING)
+        .where(earlier.c.id < max(ours))
+        .where(earlier.c.id.not_in(ours))
+        .where(earlier.c.endpoint_id.in_({r.endpoint_id for r in rows}))
+        .where(earlier.c.ordering_key.in_({r.ordering_key for r in rows}))
+        .group_by(earlier.c.endpoint_id, earlier.c.ordering_key)
+    )
+    blocked: dict[tuple[uuid.UUID, str], int] = {
+        (endpoint_id, key): int(first)
+        for endpoint_id, key, first in await session.exec(first_query)  # type: ignore[call-overload]
+    }
+    return [
+        r
+        for r in rows
+        if (r.endpoint_id, r.ordering_key) not in blocked
+        or r.id < blocked[(r.endpoint_id, r.ordering_key)]
+    ]
+
+
+async def lease(session: AsyncSession, ids: Sequence[int], until: datetime) -> None:
+    """Claimed deliveries are not due again before ``until``: the dispatcher sends them outside
+    the claim's transaction, and one that dies meanwhile leaves them to be sent again then."""
+    if ids:
+        await session.exec(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_(ids))
+            .values(next_attempt_at=until)
+        )
+
+
+async def mark_delivered(
+    session: AsyncSession, delivery_id: int, now: datetime, status_code: int
+) -> None:
+    await session.exec(
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id) == delivery_id)
+        .where(col(WebhookDelivery.status) == PENDING)
+        .values(
+            status=DELIVERED,
+            attempts=WebhookDelivery.attempts + 1,
+            last_attempt_at=now,
+            last_status_code=status_code,
+            last_error=None,
+            delivered_at=now,
+        )
+    )
+
+
+async def mark_failed(
+    session: AsyncSession,
+    delivery_id: int,
+    now: datetime,
+    *,
+    status_code: int | None,
+    error: str,
+    retry_at: datetime | None,
+) -> None:
+    """A failed attempt: tried again at ``retry_at``, or failed for good when it is None."""
+    values: dict[str, Any] = {
+        "attempts": WebhookDelivery.attempts + 1,
+        "last_attempt_at": now,
+        "last_status_code": status_code,
+        "last_error": error[:1000],
+    }
+    if retry_at is None:
+        values["status"] = FAILED
+    else:
+        values["next_attempt_at"] = retry_at
+    await session.exec(
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id) == delivery_id)
+        .where(col(WebhookDelivery.status) == PENDING)
+        .values(**values)
+    )
+
+
+async def deliveries_of(
+    session: AsyncSession,
+    owner: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    *,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> list[WebhookDelivery]:
+    """An endpoint's delivery log, newest first (none when the endpoint is not the owner's)."""
+    query = (
+        select(WebhookDelivery)
+        .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
+        .where(col(WebhookEndpoint.client_id) == owner)
+        .where(col(WebhookDelivery.endpoint_id) == endpoint_id)
+        .order_by(col(WebhookDelivery.id).desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if status is not None:
+        query = query.where(col(WebhookDelivery.status) == status)
+    return list((await session.exec(query)).all())
+
+
+async def delivery_of(
+    session: AsyncSession, owner: uuid.UUID, delivery_id: int
+) -> WebhookDelivery | None:
+    query = (
+        select(WebhookDelivery)
+        .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
+        .where(col(WebhookEndpoint.client_id) == owner)
+        .where(col(WebhookDelivery.id) == delivery_id)
+    )
+    return (await session.exec(query)).first()
+
+
+async def pending_count(session: AsyncSession) -> int:
+    query = (
+        select(func.count())
+        .select_from(WebhookDelivery)
+        .where(col(WebhookDelivery.status) == literal(PENDING))
+    )
+    return int((await session.exec(query)).one())

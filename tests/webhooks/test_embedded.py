@@ -1,0 +1,42 @@
+"""The embedded footprint (SQLite, the in-process bus): the same fan-out and dispatcher, in the
+gateway's process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sales_graph.app import create_app
+from sales_graph.settings import EventSettings
+from tests.events.conftest import until
+from tests.gateways import app_client, gateway_settings, seeded_org
+from tests.webhooks.conftest import TEST_WEBHOOKS, HookGateway, Receiver
+
+
+async def test_embedded_gateway_delivers_webhooks(
+    fresh_sqlite: str, tmp_path: Path, hooks: Receiver
+) -> None:
+    org = await seeded_org(fresh_sqlite)
+    app = create_app(
+        gateway_settings(
+            tmp_path,
+            fresh_sqlite,
+            events=EventSettings(in_process=True, relay_poll_interval_s=0.1),
+            webhooks=TEST_WEBHOOKS,
+        )
+    )
+    async with app_client(app) as client:
+        gateway = HookGateway(client, app, org, "sqlite")
+        key = await gateway.api_key("leads:read leads:write webhooks:manage")
+        endpoint_id, secret = await gateway.register(key, hooks.url, "lead.created")
+        lead_id = await gateway.create_lead(key, "embedded@example.com")
+
+        async def delivered() -> bool:
+            return len(hooks.delivered()) >= 1
+
+        await until(delivered)
+        (received,) = hooks.requests
+        event = hooks.verify(secret, received)
+        assert event["event_type"] == "lead.created"
+        assert event["payload"]["lead_id"] == lead_id
+        (logged,) = await gateway.deliveries(key, endpoint_id)
+        assert logged["status"] == "delivered"

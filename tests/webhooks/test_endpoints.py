@@ -1,0 +1,184 @@
+"""Registering endpoints: who may, what they may receive, where they may point (SSRF), and who
+sees them (docs/real-time.md, "Outbound webhooks")."""
+
+from __future__ import annotations
+
+import pytest
+
+from sales_graph.services.webhooks import blocked_address
+from tests.webhooks.conftest import HookGateway, Receiver
+
+MANAGE = "leads:read webhooks:manage"
+
+
+@pytest.mark.parametrize(
+    ("address", "blocked"),
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("100.64.0.1", True),
+        ("0.0.0.0", True),  # noqa: S104 - an address checked, not bound
+        ("::1", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("224.0.0.1", True),
+        ("93.184.216.34", False),
+        ("2606:4700:4700::1111", False),
+    ],
+)
+def test_addresses_that_are_not_public_are_blocked(address: str, blocked: bool) -> None:
+    assert blocked_address(address, []) is blocked
+    assert blocked_address(address, ["0.0.0.0/0", "::/0"]) is False
+
+
+async def test_private_targets_are_refused(gateway: HookGateway) -> None:
+    key = await gateway.api_key(MANAGE)
+    strict = gateway.runtime.settings.webhooks.model_copy(update={"allowed_networks": []})
+    gateway.runtime.settings.webhooks = strict
+    for url in (
+        "http://127.0.0.1:9/hooks",
+        "http://localhost/hooks",
+        "http://[::1]/hooks",
+        "http://10.0.0.5/hooks",
+        "http://169.254.169.254/latest/meta-data",
+        "http://0x7f000001/hooks",
+        "ftp://example.com/hooks",
+        "http://user:pw@example.com/hooks",
+        "http://no-such-host.invalid/hooks",
+    ):
+        response = await gateway.rest(
+            key,
+            "POST",
+            "/api/v1/webhooks/endpoints",
+            json={"url": url, "event_types": ["lead.created"]},
+        )
+        assert response.status_code == 400, (url, response.text)
+        assert "url" in response.json()["error"]["details"]["fields"], response.text
+
+
+async def test_https_is_required_unless_the_setting_says_otherwise(
+    gateway: HookGateway, hooks: Receiver
+) -> None:
+    key = await gateway.api_key(MANAGE)
+    gateway.runtime.settings.webhooks = gateway.runtime.settings.webhooks.model_copy(
+        update={"require_https": True}
+    )
+    response = await gateway.rest(
+        key,
+        "POST",
+        "/api/v1/webhooks/endpoints",
+        json={"url": hooks.url, "event_types": ["lead.created"]},
+    )
+    assert response.status_code == 400, response.text
+
+
+async def test_scopes_decide_who_registers_what(gateway: HookGateway, hooks: Receiver) -> None:
+    no_manage = await gateway.api_key("leads:read")
+    response = await gateway.rest(
+        no_manage,
+        "POST",
+        "/api/v1/webhooks/endpoints",
+        json={"url": hooks.url, "event_types": ["lead.created"]},
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["details"] == {"required_scope": "webhooks:manage"}
+
+    manage_only = await gateway.api_key("webhooks:manage")
+    response = await gateway.rest(
+        manage_only,
+        "POST",
+        "/api/v1/webhooks/endpoints",
+        json={"url": hooks.url, "event_types": ["opportunity.closed_won"]},
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["details"]["event_type"] == "opportunity.closed_won"
+
+    response = await gateway.rest(
+        manage_only,
+        "POST",
+        "/api/v1/webhooks/endpoints",
+        json={"url": hooks.url, "event_types": ["no.such_event"]},
+    )
+    assert response.status_code == 400, response.text
+
+
+async def test_a_user_has_no_endpoints(gateway: HookGateway, hooks: Receiver) -> None:
+    admin = gateway.org.admin
+    data = await gateway.data(admin, "{ webhookEndpoints { id } }")
+    assert data == {"webhookEndpoints": []}
+    error = await gateway.error(
+        admin,
+        "mutation($url: String!) { createWebhookEndpoint(input: {url: $url, "
+        'eventTypes: ["lead.created"]}) { secret } }',
+        url=hooks.url,
+    )
+    assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_partner_sees_and_manages_only_its_own_endpoints(
+    gateway: HookGateway, hooks: Receiver
+) -> None:
+    mine = await gateway.api_key(MANAGE)
+    theirs = await gateway.api_key(MANAGE)
+    endpoint_id, _ = await gateway.register(mine, hooks.url, "lead.created")
+
+    listed = await gateway.rest(theirs, "GET", "/api/v1/webhooks/endpoints")
+    assert listed.json() == {"data": []}
+    for method, path, body in (
+        ("GET", f"/api/v1/webhooks/endpoints/{endpoint_id}", None),
+        ("GET", f"/api/v1/webhooks/endpoints/{endpoint_id}/deliveries", None),
+        ("PUT", f"/api/v1/webhooks/endpoints/{endpoint_id}", {"enabled": False}),
+        ("POST", f"/api/v1/webhooks/endpoints/{endpoint_id}/rotate-secret", {}),
+    ):
+        response = await gateway.rest(theirs, method, path, json=body)
+        assert response.status_code == 404, (method, path, response.text)
+
+    own = await gateway.rest(mine, "GET", "/api/v1/webhooks/endpoints")
+    (listed_endpoint,) = own.json()["data"]
+    assert listed_endpoint["id"] == endpoint_id
+    assert listed_endpoint["event_types"] == ["lead.created"]
+    assert "secret" not in listed_endpoint
+
+    changed = await gateway.rest(
+        mine,
+        "PUT",
+        f"/api/v1/webhooks/endpoints/{endpoint_id}",
+        json={"event_types": ["lead.created", "lead.qualified"], "enabled": False},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["enabled"] is False
+    assert changed.json()["event_types"] == ["lead.created", "lead.qualified"]
+
+
+def test_every_topic_we_publish_is_fanned_out() -> None:
+    from sales_graph.events.catalog import EVENTS
+    from sales_graph.events.subscriptions import WEBHOOK_FAN_OUT
+    from sales_graph.services.webhooks import EVENT_SCOPES
+
+    assert {s.topic for s in WEBHOOK_FAN_OUT} == {kind.topic for kind in EVENTS.values()}
+    assert set(EVENT_SCOPES) == set(EVENTS)
+
+
+def test_the_default_retries_span_about_a_day() -> None:
+    from sales_graph.services.webhooks import schedule
+    from sales_graph.settings import WebhookSettings
+
+    waits = schedule(WebhookSettings())
+    assert len(waits) == 14
+    assert waits[:3] == [10, 20, 40]
+    assert max(waits) == 6 * 3600
+    assert 20 * 3600 < sum(waits) < 26 * 3600
+
+
+def test_an_attempt_connects_to_the_checked_address() -> None:
+    from sales_graph.services.webhooks import pinned
+
+    target = pinned("https://partner.example.com:8443/hooks?x=1", "93.184.216.34")
+    assert target.url == "https://93.184.216.34:8443/hooks?x=1"
+    assert target.host_header == "partner.example.com:8443"
+    assert target.server_name == "partner.example.com"
+    assert pinned("https://partner.example.com/h", "2606:4700::1").url == "https://[2606:4700::1]/h"
