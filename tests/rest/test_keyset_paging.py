@@ -7,7 +7,9 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
 
+from sales_graph.rest.schemas import TEXT_PATTERN
 from tests.rest.conftest import Rest
 from tests.rest.test_contract import new_lead
 
@@ -99,6 +101,26 @@ async def test_bad_cursors_are_validation_errors(rest: Rest) -> None:
     )
     assert error["code"] == "VALIDATION_ERROR"
     assert "after" in str(error["details"])
+
+
+async def test_a_nul_in_a_cursor_is_refused_as_the_document_says(rest: Rest) -> None:
+    """``after`` is text without NUL characters in /openapi.json, as every text is: a cursor
+    holding one is a schema-invalid request, refused with the envelope naming ``after`` (and
+    never a schema-valid one refused, which schemathesis' stateful phase once found)."""
+    document = (await rest.gateway.client.get("/openapi.json")).json()
+    (after,) = {
+        orjson.dumps(p["schema"])
+        for operation in document["paths"].values()
+        for p in operation.get("get", {}).get("parameters", [])
+        if p["name"] == "after"
+    }
+    assert orjson.loads(after)["pattern"] == TEXT_PATTERN
+    admin = rest.gateway.org.admin
+    for query in ("after=%00", "after=a%00b", "limit=199&offset=5&after=%C3%92%00"):
+        for path in ("/api/v1/leads", "/api/v1/opportunities"):
+            error = await rest.error(admin, "GET", f"{path}?{query}", status=400)
+            assert error["code"] == "VALIDATION_ERROR"
+            assert error["details"]["fields"] == {"after": "must not contain NUL characters"}
 
 
 async def test_a_query_parameter_sent_twice_is_refused(rest: Rest) -> None:

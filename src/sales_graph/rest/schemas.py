@@ -112,4 +112,11 @@ IDEMPOTENCY_KEY: JSONObject = {
 }
 LIMIT: JSONObject = {"type": "integer", "minimum": 1, "maximum": 200}
 OFFSET: JSONObject = {"type": "integer", "minimum": 0, "maximum": INT_MAX}
-CURSOR: JSONObject = {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH}
+# Opaque; the document says what no cursor holds (a NUL, refused for every text), so that a
+# cursor the schema allows is refused only for not being one the gateway minted.
+CURSOR: JSONObject = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_CURSOR_LENGTH,
+    "pattern": TEXT_PATTERN,
+}
