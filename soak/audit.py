@@ -22,7 +22,7 @@ from soak.workload import Record, Write
 
 OUR_TOPICS = (
     "sales.leads", "sales.opportunities", "sales.territories", "sales.quotas", "sales.billing",
-    "sales.operations", "sales.forecasts",
+    "sales.operations", "sales.forecasts", "sales.webhooks",
 )  # fmt: skip
 MARKETING_DLQ = "marketing.leads.dlq"
 # No answer may take longer: a new database connection gives up after 5 s, a wait for a pooled

@@ -202,8 +202,10 @@ def live_kafka(fresh_postgres: str, kafka_bootstrap: str, tmp_path: Path) -> Liv
             fresh_postgres,
             kafka_bootstrap_servers=kafka_bootstrap,
             events=EventSettings(topics=unique_topics(), relay_poll_interval_s=0.2),
-            subscriptions=SubscriptionSettings(**subscriptions),
+            # The suite turns the feed off (tests/conftest.py); these tests need it.
+            subscriptions=SubscriptionSettings(**({"kafka_feed": True} | subscriptions)),
         )
+        assert settings.subscriptions.kafka_feed
         app = create_app(settings)
         async with live_server(app) as client:
             ws_url = str(client.base_url).replace("http://", "ws://").rstrip("/") + "/graphql"

@@ -77,6 +77,9 @@ async def test_a_change_through_one_gateway_reaches_the_other(
         "SALES_GRAPH_DATA_DIR": str(tmp_path),
         "SALES_GRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "SALES_GRAPH_EVENTS__IN_PROCESS": "false",
+        # Each gateway's own reader of the topics: what this test is about (the suite's
+        # environment turns it off, tests/conftest.py).
+        "SALES_GRAPH_SUBSCRIPTIONS__KAFKA_FEED": "true",
         "SALES_GRAPH_RATE_LIMIT__ENABLED": "false",
         "SALES_GRAPH_FINANCE_SYNC__ENABLED": "false",
         "SALES_GRAPH_LOG_LEVEL": "WARNING",
