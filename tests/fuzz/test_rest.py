@@ -54,6 +54,17 @@ EVERYONE = (
         uri="/api/v1/territories/assign",
         response=('"message":"the user is not a member of the territory"',),
     ),
+    # A lead's status moves by its own table (docs/graphql.md, "Rules": a disqualified lead is
+    # not converted): a rule about the lead's current status, which no request schema can say,
+    # answered 400 VALIDATION_ERROR with current_status, requested_status, allowed_statuses,
+    # like the stage table's. The gateway serves every run of the session, and the GraphQL runs
+    # disqualify leads that the REST runs then try to convert.
+    Acceptance(
+        "positive_data_acceptance",
+        "a lead status move its status table forbids",
+        uri="/api/v1/leads/",
+        response=('"requested_status":"',),
+    ),
     # Free-form JSON (``metadata``, a product line's ``configuration``) is a plain object
     # schema, so that client generators take it; its limits (depth, keys in all, encoded size,
     # NUL characters: src/sales_graph/jsonlimits.py) are named in the field's description
