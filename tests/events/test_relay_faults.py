@@ -159,13 +159,18 @@ async def test_kafka_away_for_30_s_loses_nothing_and_keeps_order(
     loop = asyncio.get_running_loop()
     began = loop.time()
     await asyncio.gather(*(_walk(gateway, o, 10) for o in opportunities))
-    assert await _unpublished(gateway) >= 1000  # every change committed, its event waiting
+    # Every change committed, its event waiting: none published, none parked (a broker away is
+    # a transient failure, however long; a branch that parked rows on it failed here with 231).
+    assert await _unpublished(gateway) >= 1000
+    assert await _parked(gateway) == 0
     # The rest of the outage (a fault's duration, not a wait for a result).
     await asyncio.sleep(max(0.0, OUTAGE_S - (loop.time() - began)))
     assert await _unpublished(gateway) >= 1000
+    assert await _parked(gateway) == 0
     (await api.post(f"/proxies/{proxy}", json={"enabled": True})).raise_for_status()
 
     await until(lambda: _zero(gateway), deadline_s=90, every_s=0.5)
+    assert await _parked(gateway) == 0  # drained by publishing, not by parking
     messages = _stage_changes(
         await read_topic(gateway.bootstrap, gateway.topics.opportunities, count=1100, deadline_s=60)
     )
@@ -176,6 +181,11 @@ async def test_kafka_away_for_30_s_loses_nothing_and_keeps_order(
 
 async def _zero(gateway: EventGateway) -> bool:
     return await _unpublished(gateway) == 0
+
+
+async def _parked(gateway: EventGateway) -> int:
+    async with gateway.runtime.db.session() as session:
+        return (await outbox_repo.backlog(session)).parked
 
 
 async def test_a_relay_killed_after_sending_publishes_again_and_it_is_applied_once(
