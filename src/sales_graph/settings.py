@@ -194,6 +194,12 @@ class SubscriptionSettings(BaseModel):
     connection_init_timeout_s: float = Field(default=10.0, gt=0)
     # pipelineChanged waits this long after a change for more before it answers once.
     coalesce_s: float = Field(default=0.5, ge=0)
+    # Deliveries of one process that hold a database connection at once (reading the event
+    # again, running its selection); the others wait their turn for as long as it takes, not
+    # for a pooled connection, whose wait times out (a burst of 1,000 subscribers would end
+    # those that waited longest with SERVICE_UNAVAILABLE). Below the pool's 10 + 20, so
+    # requests keep connections of their own.
+    max_concurrent_deliveries: int = Field(default=10, gt=0)
     # With Kafka: each gateway process reads the topics itself (no consumer group, from the
     # latest offset); false: subscriptions get no events from Kafka.
     kafka_feed: bool = True

@@ -3,8 +3,12 @@ closed rather than buffered, heartbeats, credentials that expire or are revoked.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
+import pytest
+
+from sales_graph.db import engine
 from sales_graph.timeutil import format_datetime, utcnow
 from tests.subscriptions.conftest import OPPORTUNITY_CHANGED, LiveFactory, Ws
 
@@ -69,6 +73,38 @@ async def test_a_slow_consumer_is_closed(live_embedded: LiveFactory) -> None:
             assert code == 4413
             assert reason.startswith("Slow consumer")
         await gateway.until_listening(0)
+
+
+@pytest.mark.parametrize("turns", [None, 1])
+async def test_a_burst_of_deliveries_takes_turns_instead_of_waiting_for_the_pool(
+    live_kafka: LiveFactory, monkeypatch: pytest.MonkeyPatch, turns: int | None
+) -> None:
+    """One event reaching more subscriptions of a process than its pool has connections (10 +
+    20): the deliveries take turns (SUBSCRIPTIONS__MAX_CONCURRENT_DELIVERIES, by default and at
+    1), so none waits for a pooled connection until the pool's timeout (10 s, here 10 ms) ends
+    its subscription with SERVICE_UNAVAILABLE, and every subscription gets the change."""
+    monkeypatch.setattr(engine, "POOL_TIMEOUT_S", 0.01)
+    settings = {} if turns is None else {"max_concurrent_deliveries": turns}
+    async with live_kafka(max_per_principal=100, **settings) as gateway:
+        admin = gateway.org.admin
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [await stack.enter_async_context(gateway.ws(admin)) for _ in range(6)]
+            for ws in sockets:
+                await ws.acked()
+                for n in range(10):
+                    await ws.subscribe(str(n), OPPORTUNITY_CHANGED)
+            await gateway.until_listening(60)
+
+            deal = await gateway.create_opportunity(gateway.org.r1, "Everyone's deal")
+            for ws in sockets:
+                delivered: dict[str, str] = {}
+                while len(delivered) < 10:
+                    message = await ws.receive()
+                    assert message["type"] == "next", message
+                    assert "errors" not in message["payload"], message
+                    changed = message["payload"]["data"]["opportunityChanged"]
+                    delivered[message["id"]] = changed["opportunity"]["id"]
+                assert delivered == {str(n): deal for n in range(10)}
 
 
 async def test_heartbeat_pings(live_embedded: LiveFactory) -> None:

@@ -91,6 +91,16 @@ class Fanout:
         # Set once the feed reads (the Kafka reader has its partitions and positions).
         self.ready = asyncio.Event()
         self.published = 0
+        self._slots: asyncio.Semaphore | None = None
+
+    def delivery_slots(self, size: int) -> asyncio.Semaphore:
+        """The process's turns for deliveries that use the database: one event reaches every
+        listener at once, and without turns they would all wait for a pooled connection, the
+        last ones until the pool's timeout ends them (``SUBSCRIPTIONS__MAX_CONCURRENT_DELIVERIES``;
+        the first caller's size counts)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(size)
+        return self._slots
 
     def publish(self, topic: str, envelope: dict[str, Any]) -> None:
         event = LiveEvent(topic, envelope)

@@ -134,10 +134,15 @@ class LiveStream:
 
     async def _deliver(self, event: LiveEvent) -> Delivery | None:
         delivery = Delivery(value=None, context=None)
+        runtime = self.connection.runtime
         try:
-            session = await delivery.resources.enter_async_context(
-                self.connection.runtime.db.session()
+            # A turn first (held until the delivery closes, its selection complete): at most
+            # MAX_CONCURRENT_DELIVERIES of the process hold a connection, the rest wait here.
+            slots = runtime.fanout.delivery_slots(
+                runtime.settings.subscriptions.max_concurrent_deliveries
             )
+            await delivery.resources.enter_async_context(slots)
+            session = await delivery.resources.enter_async_context(runtime.db.session())
             context = self.connection.event_context(session)
             await context.read_one_snapshot()
             scope = await context.scope()
