@@ -51,10 +51,10 @@ def _topics() -> TopicSettings:
     )
 
 
-def _payload(n: int) -> OpportunityStageChanged:
-    """A real opportunity.stage_changed payload."""
+def stage_changed(n: int, opportunity_id: uuid.UUID | None = None) -> OpportunityStageChanged:
+    """A real opportunity.stage_changed payload (of a new opportunity unless one is named)."""
     return OpportunityStageChanged(
-        opportunity_id=uuid.uuid4(),
+        opportunity_id=opportunity_id or uuid.uuid4(),
         name=f"Deal {n}",
         account_id=uuid.uuid4(),
         lead_id=None,
@@ -75,7 +75,11 @@ def _payload(n: int) -> OpportunityStageChanged:
     )
 
 
-async def _fill_outbox(db: Database, count: int, keys: int) -> None:
+async def fill_outbox(
+    db: Database, count: int, keys: int, *, aggregates: list[uuid.UUID] | None = None
+) -> None:
+    """``count`` events in transactions of 1,000, keyed ``opp-<n % keys>``; their payloads name
+    a new opportunity each, or ``aggregates[n % len(aggregates)]``."""
     batch = 1000
     for start in range(0, count, batch):
         async with db.session() as session:
@@ -84,7 +88,7 @@ async def _fill_outbox(db: Database, count: int, keys: int) -> None:
                     session,
                     "opportunity.stage_changed",
                     f"opp-{n % keys}",
-                    _payload(n),
+                    stage_changed(n, aggregates[n % len(aggregates)] if aggregates else None),
                     actor_id=None,
                 )
 
@@ -92,7 +96,7 @@ async def _fill_outbox(db: Database, count: int, keys: int) -> None:
 async def _relay_once(db: Database, topics: TopicSettings, count: int) -> tuple[float, float]:
     """One round: ``count`` outbox rows through the relay, then the same messages from memory
     through a raw producer with the relay's settings. Returns (relay seconds, raw seconds)."""
-    await _fill_outbox(db, count, keys=500)
+    await fill_outbox(db, count, keys=500)
     settings = EventSettings(topics=topics)
     sink = KafkaSink(KAFKA, topics)
     await sink.start()
@@ -182,7 +186,7 @@ async def outbox_lag(
                     session,
                     "opportunity.stage_changed",
                     f"lag-{n % 200}",
-                    _payload(n),
+                    stage_changed(n),
                     actor_id=None,
                 )
         achieved = total / (time.perf_counter() - start)

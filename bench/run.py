@@ -3,6 +3,7 @@ from another process next to its references, and write ``bench/results/<date>.js
 tables of ``docs/performance.md``. The method is in ``bench/README.md``.
 
     python -m bench.run [--duration 4] [--rounds 2] [--scales 10000,100000,1000000] [--quick]
+    python -m bench.run --only realtime     # scenario 7 alone, a few minutes
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench import events, peer, report, scenarios
+from bench import events, peer, realtime, report, scenarios
 from bench.load import Wrk, ensure_wrk
 from bench.org import ADMIN_EMAIL, REP_EMAIL, VP_EMAIL, Org
 from bench.procs import Process, ServerConfig, free_port, spawn, uvicorn, wait_ready
@@ -34,6 +35,9 @@ from bench.seed import seed
 from bench.stack import CLI, DSN, ROOT, Stack
 
 MAIN_SCALE = 100_000
+# Parts that run alone (--only): their results go to bench/results/<date>-<part>.json and only
+# their section of the generated block of docs/performance.md is rewritten.
+ONLY = ("realtime",)
 SIMULATOR_LATENCY_MS = 50
 # Gateways started next to each other for the interleaved comparisons (bench.apps).
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
@@ -58,6 +62,8 @@ class Options:
     scales: list[int]
     sweep: bool
     services: bool
+    quick: bool = False
+    only: str | None = None
 
 
 @dataclass
@@ -254,6 +260,40 @@ def scenario_5_events(run: Run) -> dict[str, Any]:
     }
 
 
+def _every_scenario(run: Run) -> None:
+    """``make bench``: the sweep, the servers side by side, scenarios 1 to 7, the scale curves."""
+    options = run.options
+    if options.sweep:
+        run.config = scenarios.sweep(run)
+    run.results["server"] = {"config": run.config.label, **dataclasses.asdict(run.config)}
+    run.results["json_encoding"] = scenarios.json_encoders()
+    run.log(f"gateway variants, floor and PostGraphile ({run.config.label})")
+    for name, (factory, settings) in VARIANTS.items():
+        run.start_gateway(name, factory, settings)
+    run.start_tracing_gateway()
+    run.start_floor()
+    run.start_postgraphile()
+    for name, server in run.servers.items():
+        if name != "postgraphile":
+            wait_ready(server, "/healthz" if name != "floor" else "/floor/opportunities")
+    scenarios.checks(run)
+    scenarios.rest_floor_and_overheads(run)
+    scenarios.nested_page(run)
+    scenarios.federation(run)
+    scenarios.scale_point(run, MAIN_SCALE)
+    scenarios.profiles(run)
+    run.stop(*(name for name in list(run.servers) if name != "gateway"))
+    realtime.scenario_7(run, quick=options.quick)
+    for rows in options.scales:
+        if rows == MAIN_SCALE:
+            continue
+        _seed(run, rows)
+        scenarios.scale_point(run, rows)
+    run.results.setdefault("scenarios", {})["5"] = scenario_5_events(run)
+    scenarios.scale_goals(run)
+    scenarios.rss_summary(run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
@@ -264,6 +304,11 @@ def main() -> None:
     parser.add_argument("--no-services", action="store_true", help="do not run scripts/services up")
     parser.add_argument("--quick", action="store_true", help="1 s runs, 1 round: a smoke test")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--only",
+        choices=ONLY,
+        help="run one part alone on a fresh seed: realtime = scenario 7 (subscriptions, webhooks)",
+    )
     args = parser.parse_args()
     options = Options(
         duration_s=1.0 if args.quick else args.duration,
@@ -272,6 +317,8 @@ def main() -> None:
         scales=sorted(int(s) for s in args.scales.split(",")),
         sweep=not args.no_sweep,
         services=not args.no_services,
+        quick=args.quick,
+        only=args.only,
     )
     began = time.monotonic()
     stack = Stack(ROOT / "bench" / ".work")
@@ -293,39 +340,25 @@ def main() -> None:
             "rep": stack.token(REP_EMAIL),
         }
         run.start_simulators()
-        if options.sweep:
-            run.config = scenarios.sweep(run)
-        run.results["server"] = {"config": run.config.label, **dataclasses.asdict(run.config)}
-        run.results["json_encoding"] = scenarios.json_encoders()
-        run.log(f"gateway variants, floor and PostGraphile ({run.config.label})")
-        for name, (factory, settings) in VARIANTS.items():
-            run.start_gateway(name, factory, settings)
-        run.start_tracing_gateway()
-        run.start_floor()
-        run.start_postgraphile()
-        for name, server in run.servers.items():
-            if name != "postgraphile":
-                wait_ready(server, "/healthz" if name != "floor" else "/floor/opportunities")
-        scenarios.checks(run)
-        scenarios.rest_floor_and_overheads(run)
-        scenarios.nested_page(run)
-        scenarios.federation(run)
-        scenarios.scale_point(run, MAIN_SCALE)
-        scenarios.profiles(run)
-        run.stop(*(name for name in list(run.servers) if name != "gateway"))
-        for rows in options.scales:
-            if rows == MAIN_SCALE:
-                continue
-            _seed(run, rows)
-            scenarios.scale_point(run, rows)
-        run.results.setdefault("scenarios", {})["5"] = scenario_5_events(run)
-        scenarios.scale_goals(run)
-        scenarios.rss_summary(run)
+        if options.only == "realtime":
+            run.results["server"] = {"config": run.config.label, **dataclasses.asdict(run.config)}
+            realtime.scenario_7(run, quick=options.quick)
+        else:
+            _every_scenario(run)
     finally:
         run.shutdown()
+    _finish(run, args.output, started_at, began)
+
+
+def _finish(run: Run, output: Path, started_at: datetime, began: float) -> None:
+    """The results JSON and the generated block of ``docs/performance.md`` (only scenario 7's
+    part of it after ``--only realtime``)."""
+    options = run.options
     run.results["started_at"] = started_at.isoformat(timespec="seconds")
     run.results["duration_s"] = round(time.monotonic() - began, 1)
-    run.results["command"] = "make bench"
+    run.results["command"] = (
+        f"python -m bench.run --only {options.only}" if options.only else "make bench"
+    ) + (" --quick" if options.quick else "")
     run.results["connections"] = options.connections
     run.results["run_seconds"] = options.duration_s
     run.results["rounds"] = options.rounds
@@ -335,7 +368,7 @@ def main() -> None:
         "python": platform.python_version(),
         "postgres": scenarios.postgres_version(),
     }
-    path = report.write(run.results, args.output, started_at)
+    path = report.write(run.results, output, started_at, only=options.only)
     run.log(f"wrote {path} and docs/performance.md in {run.results['duration_s']}s")
 
 

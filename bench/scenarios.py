@@ -87,7 +87,7 @@ def measure(
         connections=conns,
         threads=2 if conns > 1 else 1,
         rss=server == "gateway",
-        database_pids=lambda: asyncio.run(_backends()),
+        database_pids=lambda: asyncio.run(database_backends()),
     )
     if server == "gateway":
         peaks = run.results.setdefault("rss_peak_mb", {})
@@ -98,7 +98,7 @@ def measure(
     return load
 
 
-async def _backends() -> list[int]:
+async def database_backends() -> list[int]:
     """The PostgreSQL backends serving the run's database (the servers' pooled connections)."""
     connection = await asyncpg.connect(DSN)
     try:

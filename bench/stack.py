@@ -38,7 +38,9 @@ def clean_environ() -> dict[str, str]:
     """The caller's environment without any SALES_GRAPH_* (the Makefile exports a data dir)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALES_GRAPH_")}
     env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = str(ROOT)
+    # This checkout's code, also when it is a worktree: the virtualenv's editable install points
+    # at the repository it was made in.
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
     return env
 
 
