@@ -47,6 +47,7 @@ class Runtime:
     fanout: Fanout = field(default_factory=Fanout)
 
     async def close(self) -> None:
+        await self.fanout.close()
         await self.authenticator.aclose()
         if self.connectors is not None:
             await self.connectors.aclose()

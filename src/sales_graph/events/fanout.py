@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Coroutine, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class SlowConsumer(Exception):
@@ -25,10 +28,15 @@ class TooManyListeners(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
-    """A committed event: its logical topic (``leads``, ``opportunities`` ...) and envelope."""
+    """A committed event: its logical topic (``leads``, ``opportunities`` ...) and envelope.
+
+    One object reaches every listener of its topic; ``shared`` holds what the subscriptions of
+    one audience work out about it once for all of them (``schema/live.py``). It lives as long
+    as the event does (in a queue or a delivery): bounded like the queues."""
 
     topic: str
     envelope: dict[str, Any]
+    shared: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def event_type(self) -> str:
@@ -92,6 +100,27 @@ class Fanout:
         self.ready = asyncio.Event()
         self.published = 0
         self._slots: asyncio.Semaphore | None = None
+        # Deliveries' shared work (schema/live.py), running on its own: held here until done.
+        self._work: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """``work`` in a task of its own, which no subscriber going away cancels; its failure
+        is the waiting subscribers' (retrieved here when none waits any more)."""
+        task = asyncio.create_task(work)
+        self._work.add(task)
+        task.add_done_callback(self._work_done)
+        return task
+
+    def _work_done(self, task: asyncio.Task[Any]) -> None:
+        self._work.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    async def close(self) -> None:
+        """Cancels the work still running (the process stops)."""
+        for task in list(self._work):
+            task.cancel()
+        await asyncio.gather(*self._work, return_exceptions=True)
 
     def delivery_slots(self, size: int) -> asyncio.Semaphore:
         """The process's turns for deliveries that use the database: one event reaches every

@@ -1,32 +1,91 @@
-"""One subscription event on its way out: the value its selection is executed on, the context
-(a session, the scope and the loaders of its own) it is executed with, and what ends them.
+"""One subscription event on its way out, answered once per *audience* (docs/real-time.md).
 
-The executor (``schema/limits.py``) runs the event's selection with ``context`` instead of the
-connection's and closes the delivery as soon as the result is complete, before it is sent: a
-slow client never holds a database connection.
+Subscribers whose answer to an event is necessarily the same share it: the same principal (all
+of it: subject, user, role, scopes, client, API key; what the access scope and the field
+checks depend on) and the same operation (its document as parsed, the fragments it uses, its
+variables as coerced). The first of them to reach the event reads it (a session, the scope,
+the record) and executes the selection in a task of its own; the others wait for that task and
+get the same :class:`ExecutionResult`. Anything else that differs (another principal, a
+principal changed by a credentials check, another selection or variable) is another audience.
+
+The executor (``schema/limits.py``) binds itself to the stream (:class:`EventSource`), so the
+stream can execute an event's selection before it yields, and answers a :class:`Delivery`
+with its result instead of executing it again.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from graphql import ExecutionResult, FragmentDefinitionNode, OperationDefinitionNode, print_ast
+from sales_graph.domain.principal import Principal
 
 
-@dataclass(eq=False)
+class EventExecutor(Protocol):
+    def execute_event(
+        self, value: object, context: object
+    ) -> Awaitable[ExecutionResult] | ExecutionResult:
+        """The operation's selection executed on ``value`` with ``context``."""
+
+
+class EventSource:
+    """A source stream the subscription's executor binds itself to."""
+
+    executor: EventExecutor | None = None
+
+    def bind_executor(self, executor: EventExecutor) -> None:
+        self.executor = executor
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """The key of a shared answer (with the event it answers): equal only when the answers
+    cannot differ."""
+
+    principal: Principal
+    operation: Hashable
+
+
+@dataclass(eq=False, slots=True)
 class Delivery:
-    value: object
-    context: object
-    resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    """An event's answer for one subscriber: the result of its audience's execution."""
 
-    async def close(self) -> None:
-        """Ends the delivery's session (idempotent)."""
-        await self.resources.aclose()
+    result: ExecutionResult
 
-    async def closing(self, result: Awaitable[Any] | Any) -> Any:
-        """``result`` of the event's execution, awaited; the delivery closed after it."""
-        try:
-            return await result if isinstance(result, Awaitable) else result
-        finally:
-            await self.close()
+    def answer(self) -> ExecutionResult:
+        """A result of its own (the errors list may be changed on the way out); the data is
+        shared, and only read from here on."""
+        result = self.result
+        errors = list(result.errors) if result.errors else None
+        return ExecutionResult(result.data, errors, result.extensions)
+
+
+def operation_key(
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+) -> Hashable:
+    """What of a subscription's request its answers depend on: the operation and its
+    fragments as printed from the parsed document (spacing and comments aside, the same text)
+    and the coerced variables, each value with its type."""
+    return (
+        print_ast(operation),
+        tuple(sorted((name, print_ast(fragment)) for name, fragment in fragments.items())),
+        _frozen(variables),
+    )
+
+
+def _frozen(value: Any) -> Hashable:
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((str(k), _frozen(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(_frozen(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:
+        # Never equal to another value: such a subscriber is an audience of its own.
+        return ("object", id(value), object())
+    # The type too: 1, 1.0 and True are equal in Python, not in GraphQL.
+    return (type(value).__qualname__, value)

@@ -63,7 +63,7 @@ from graphql import (
 )
 from sales_graph.errors import ValidationError
 from sales_graph.jsonlimits import has_nul
-from sales_graph.schema.delivery import Delivery
+from sales_graph.schema.delivery import Delivery, EventSource
 from sales_graph.schema.doccache import DocumentCache, cacheable
 from sales_graph.settings import GraphQLSettings
 
@@ -431,7 +431,12 @@ class QueryLimits(SchemaExtension):
 
 
 class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor with graphql-core's ``hide_suggestions`` on (variable errors)."""
+    """Strawberry's executor with graphql-core's ``hide_suggestions`` on (variable errors).
+
+    For a subscription (``schema/delivery.py``) it binds itself to the source stream, which
+    executes an event's selection once for the subscribers of an audience
+    (:meth:`execute_event`) and yields each of them a :class:`Delivery` holding the result:
+    the per-event executor answers that result instead of executing the selection again."""
 
     _delivery: Delivery | None = None
 
@@ -440,21 +445,29 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
         kwargs["hide_suggestions"] = True
         return super().build(*args, **kwargs)
 
+    def cancellable_iterable(self, iterable: Any) -> Any:
+        # Called with the source stream before its first event is asked for.
+        if isinstance(iterable, EventSource):
+            iterable.bind_executor(self)
+        return super().cancellable_iterable(iterable)
+
+    def execute_event(self, value: object, context: object) -> Any:
+        """The subscription's selection executed on ``value`` with ``context`` (a session,
+        scope and loaders of the event's own)."""
+        executor = super().build_per_event_executor(value)
+        executor.context_value = context
+        return executor.execute_operation(False)
+
     def build_per_event_executor(self, payload: Any) -> Any:
-        """A subscription event carries its own context (``schema/delivery.py``): each event is
-        executed with a session, scope and loaders of its own, closed when it is complete."""
         executor = super().build_per_event_executor(payload)
         if isinstance(payload, Delivery) and isinstance(executor, SuggestionFreeExecutor):
-            executor.root_value = payload.value
-            executor.context_value = payload.context
             executor._delivery = payload
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        result = super().execute_operation(serially)
-        if self._delivery is None:
-            return result
-        return self._delivery.closing(result)
+        if self._delivery is not None:
+            return self._delivery.answer()
+        return super().execute_operation(serially)
 
 
 def query_limit_extensions(

@@ -4,18 +4,20 @@ A :class:`Connection` is what a subscription's root resolver sees as ``info.cont
 principal authenticated when the connection opened (kept current by the transport), and a way
 to end the connection with a close code. :func:`live_stream` registers a listener of the
 process's :class:`~sales_graph.events.fanout.Fanout` (the limits are checked there) and
-returns a :class:`LiveStream`: for each event, a fresh :class:`Context` (its own session,
-the subscriber's scope read again, its own loaders) reads what the subscriber sees of it,
-and the event's selection is executed with that context (``schema/delivery.py``).
+returns a :class:`LiveStream`. For each event, the subscriptions of one *audience* (the same
+principal, operation and variables: ``schema/delivery.py``) share one answer: the first of them
+to get there reads the event (a fresh :class:`Context`: its own session, the principal's scope
+read again, its own loaders) and executes the selection on it, in a task the others join.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, NoReturn, TypeAlias, TypeVar, cast
 
 from graphql.error import GraphQLError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,14 +26,20 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as StrawberryInfo
 from strawberry.types.graphql import OperationType
 
+from graphql import ExecutionResult
 from sales_graph.domain.principal import Principal
 from sales_graph.domain.scope import AccessScope
 from sales_graph.errors import RateLimitExceeded, Unauthorized, ValidationError
 from sales_graph.events.fanout import Listener, LiveEvent, SlowConsumer, TooManyListeners
 from sales_graph.runtime import Runtime
 from sales_graph.schema.context import Context
-from sales_graph.schema.delivery import Delivery
+from sales_graph.schema.delivery import Audience, Delivery, EventSource, operation_key
 from sales_graph.services.access import scope_for
+
+# How long after it was worked out an audience's answer to an event still serves a subscriber
+# of that audience who reaches the event late (one busy sending the previous answer): later, it
+# is worked out again, so a subscriber far behind still gets what it sees when it gets there.
+SHARE_WINDOW_S = 1.0
 
 
 class CloseCode(IntEnum):
@@ -53,6 +61,8 @@ class Connection:
     # graphql-transport-ws connection_init payload (Strawberry sets it).
     connection_params: dict[str, Any] | None = None
     subscriptions: int = 0
+    # The bearer token's exp (web/live.py sets it), after which nothing is delivered.
+    expires_at: float | None = None
     ending: asyncio.Future[tuple[CloseCode, str]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -66,14 +76,15 @@ class Connection:
         async with self.runtime.db.session() as session:
             return await scope_for(session, self.principal)
 
-    def event_context(self, session: AsyncSession) -> Context:
-        return Context(
-            request=self.request,
-            response=None,
-            runtime=self.runtime,
-            session=session,
-            principal=self.principal,
-        )
+    def valid_principal(self) -> Principal | None:
+        """The principal events are delivered to now; None when the connection is ending, or
+        its bearer token expired (then it ends, whether or not its watch has woken yet)."""
+        if self.ending.done():
+            return None
+        if self.expires_at is not None and time.time() >= self.expires_at:
+            self.end(CloseCode.UNAUTHORIZED, "The token expired")
+            return None
+        return self.principal
 
 
 StreamInfo: TypeAlias = StrawberryInfo[Connection, None]
@@ -82,14 +93,16 @@ T = TypeVar("T")
 Read: TypeAlias = Callable[[AsyncSession, AccessScope, LiveEvent], Awaitable[T | None]]
 
 
-class LiveStream:
-    """The source stream of one subscription: an async iterator of :class:`Delivery`."""
+class LiveStream(EventSource):
+    """The source stream of one subscription: an async iterator of :class:`Delivery`, each the
+    answer of the subscription's audience to an event (``schema/delivery.py``)."""
 
     def __init__(
         self,
         connection: Connection,
         listener: Listener,
         read: Read[object],
+        operation: Hashable,
         *,
         relevant: Callable[[LiveEvent], bool] | None = None,
         coalesce_s: float = 0.0,
@@ -97,28 +110,25 @@ class LiveStream:
         self.connection = connection
         self.listener = listener
         self.read = read
+        self.operation = operation
         self.relevant = relevant
         self.coalesce_s = coalesce_s
-        self._current: Delivery | None = None
         self._closed = False
 
     def __aiter__(self) -> LiveStream:
         return self
 
     async def __anext__(self) -> Delivery:
-        await self._end_current()
         while True:
             try:
                 event = await self._next_event()
             except SlowConsumer as exc:
                 self.connection.end(CloseCode.SLOW_CONSUMER, f"Slow consumer: {exc}")
                 # The transport closes the connection and cancels this operation.
-                await asyncio.Future()
-                continue
-            delivery = await self._deliver(event)
-            if delivery is not None:
-                self._current = delivery
-                return delivery
+                await _until_cancelled()
+            result = await self._answer(event)
+            if result is not None:
+                return Delivery(result)
 
     async def _next_event(self) -> LiveEvent:
         while True:
@@ -132,42 +142,82 @@ class LiveStream:
                 self.listener.pending()
             return event
 
-    async def _deliver(self, event: LiveEvent) -> Delivery | None:
-        delivery = Delivery(value=None, context=None)
+    async def _answer(self, event: LiveEvent) -> ExecutionResult | None:
+        """The audience's answer to ``event`` (None: nothing to deliver), worked out by the first
+        of its subscriptions to get there, or joined while it is at it."""
+        connection = self.connection
+        principal = connection.valid_principal()
+        if principal is None:
+            # Ending (expired, refused, a slow consumer): nothing more is delivered; the
+            # transport closes the connection and cancels this operation.
+            await _until_cancelled()
+        audience = Audience(principal, self.operation)
+        answer = event.shared.get(audience)
+        if not isinstance(answer, SharedAnswer) or not answer.reusable():
+            answer = SharedAnswer(connection.runtime.fanout.spawn(self._work(event, principal)))
+            event.shared[audience] = answer
+        # Shielded: a subscriber going away leaves the work to the others of its audience.
+        return await asyncio.shield(answer.task)
+
+    async def _work(self, event: LiveEvent, principal: Principal) -> ExecutionResult | None:
+        """Reads ``event`` as ``principal`` sees it now and executes the selection on it, in a
+        session, scope and loaders of its own, closed before the answer goes out."""
         runtime = self.connection.runtime
-        try:
-            # A turn first (held until the delivery closes, its selection complete): at most
-            # MAX_CONCURRENT_DELIVERIES of the process hold a connection, the rest wait here.
-            slots = runtime.fanout.delivery_slots(
-                runtime.settings.subscriptions.max_concurrent_deliveries
+        executor = self.executor
+        assert executor is not None, "the subscription's executor binds itself (schema/limits.py)"
+        # A turn first (held until the selection is complete): at most
+        # MAX_CONCURRENT_DELIVERIES of the process hold a connection, the rest wait here.
+        slots = runtime.fanout.delivery_slots(
+            runtime.settings.subscriptions.max_concurrent_deliveries
+        )
+        async with slots, runtime.db.session() as session:
+            context = Context(
+                request=self.connection.request,
+                response=None,
+                runtime=runtime,
+                session=session,
+                principal=principal,
             )
-            await delivery.resources.enter_async_context(slots)
-            session = await delivery.resources.enter_async_context(runtime.db.session())
-            context = self.connection.event_context(session)
             await context.read_one_snapshot()
             scope = await context.scope()
             value = await context.run(lambda s: self.read(s, scope, event))
-        except BaseException:
-            await delivery.close()
-            raise
-        if value is None:
-            await delivery.close()
-            return None
-        delivery.value, delivery.context = value, context
-        return delivery
-
-    async def _end_current(self) -> None:
-        if self._current is not None:
-            await self._current.close()
-            self._current = None
+            if value is None:
+                return None
+            result = executor.execute_event(value, context)
+            return await result if isinstance(result, Awaitable) else result
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        await self._end_current()
         self.connection.runtime.fanout.remove(self.listener)
         self.connection.subscriptions -= 1
+
+
+async def _until_cancelled() -> NoReturn:
+    await asyncio.Future()
+    raise AssertionError("unreachable")
+
+
+class SharedAnswer:
+    """The work on one event for one audience, and when it ended."""
+
+    def __init__(self, task: asyncio.Task[ExecutionResult | None]) -> None:
+        self.task = task
+        self.ended_at: float | None = None
+        task.add_done_callback(self._ended)
+
+    def _ended(self, _: asyncio.Task[ExecutionResult | None]) -> None:
+        self.ended_at = time.monotonic()
+
+    def reusable(self) -> bool:
+        """In progress, or answered within ``SHARE_WINDOW_S``: a failure is not (the next
+        subscriber tries again), nor an answer older than that (it reads the event again)."""
+        if not self.task.done():
+            return True
+        if self.task.cancelled() or self.task.exception() is not None:
+            return False
+        return self.ended_at is not None and time.monotonic() - self.ended_at <= SHARE_WINDOW_S
 
 
 async def live_stream(
@@ -206,7 +256,11 @@ async def live_stream(
             details={"limit": settings.max_per_principal},
         ) from None
     connection.subscriptions += 1
-    stream = LiveStream(connection, listener, read, relevant=relevant, coalesce_s=coalesce_s)
+    raw = info._raw_info
+    operation = operation_key(raw.operation, raw.fragments, info.variable_values)
+    stream = LiveStream(
+        connection, listener, read, operation, relevant=relevant, coalesce_s=coalesce_s
+    )
     return cast(AsyncIterator[T], stream)
 
 

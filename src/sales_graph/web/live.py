@@ -5,6 +5,7 @@ key or client, a deactivated user end it), and refuse operations other than subs
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -64,12 +65,16 @@ def token_expiry(headers: Headers) -> float | None:
 
 async def watch_credentials(connection: Connection, headers: Headers) -> None:
     """Ends the connection (``CloseCode.UNAUTHORIZED``) when its token expires or its
-    credentials are refused when checked again (every ``SUBSCRIPTIONS__RECHECK_S``); keeps the
-    principal current (a changed role) otherwise."""
+    credentials are refused when checked again (at most ``SUBSCRIPTIONS__RECHECK_S`` apart,
+    each wait drawn between half of it and all of it, so connections opened together are not
+    all checked in the same second); keeps the principal current (a changed role) otherwise.
+    Nothing is delivered once the token's ``exp`` has passed (``Connection.valid_principal``),
+    even before this wakes."""
     settings = connection.runtime.settings.subscriptions
     expiry = token_expiry(headers)
+    connection.expires_at = expiry
     while True:
-        wait = settings.recheck_s
+        wait = settings.recheck_s * random.uniform(0.5, 1.0)  # noqa: S311 (not a secret)
         if expiry is not None:
             wait = min(wait, max(0.0, expiry - time.time()))
         await asyncio.sleep(wait)
