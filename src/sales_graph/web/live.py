@@ -63,6 +63,12 @@ def token_expiry(headers: Headers) -> float | None:
     return float(exp) if isinstance(exp, int | float) else None
 
 
+def recheck_wait(recheck_s: float) -> float:
+    """The wait before a connection's next credentials check: between half of
+    ``SUBSCRIPTIONS__RECHECK_S`` and all of it, drawn anew each time."""
+    return recheck_s * random.uniform(0.5, 1.0)  # noqa: S311 (spreads load; not a secret)
+
+
 async def watch_credentials(connection: Connection, headers: Headers) -> None:
     """Ends the connection (``CloseCode.UNAUTHORIZED``) when its token expires or its
     credentials are refused when checked again (at most ``SUBSCRIPTIONS__RECHECK_S`` apart,
@@ -74,7 +80,7 @@ async def watch_credentials(connection: Connection, headers: Headers) -> None:
     expiry = token_expiry(headers)
     connection.expires_at = expiry
     while True:
-        wait = settings.recheck_s * random.uniform(0.5, 1.0)  # noqa: S311 (not a secret)
+        wait = recheck_wait(settings.recheck_s)
         if expiry is not None:
             wait = min(wait, max(0.0, expiry - time.time()))
         await asyncio.sleep(wait)
