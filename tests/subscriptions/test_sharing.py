@@ -53,29 +53,32 @@ async def updated(gateway: LiveGateway, subscribers: list[Ws], deal: str, amount
 async def test_one_read_per_event_for_subscribers_of_one_principal(live: LiveFactory) -> None:
     async with live() as gateway:
         org = gateway.org
-        async with gateway.ws(org.r1) as first, gateway.ws(org.r1) as second:
-            async with gateway.ws(org.r1) as third:
-                subscribers = [first, second, third]
-                for ws in subscribers:
-                    await ws.acked()
-                    await ws.subscribe("s", OPPORTUNITY_CHANGED)
-                await gateway.until_listening(3)
-                deal = await gateway.create_opportunity(org.r1, "Shared")
-                for ws in subscribers:
-                    assert (await ws.next("s"))["opportunityChanged"]["change"] == "CREATED"
-                # The mutation reads r1's scope once; the three deliveries once between them.
-                with statements(gateway) as seen:
-                    await updated(gateway, subscribers, deal, 2000)
-                assert scope_reads(seen) == 2, seen
+        async with (
+            gateway.ws(org.r1) as first,
+            gateway.ws(org.r1) as second,
+            gateway.ws(org.r1) as third,
+        ):
+            subscribers = [first, second, third]
+            for ws in subscribers:
+                await ws.acked()
+                await ws.subscribe("s", OPPORTUNITY_CHANGED)
+            await gateway.until_listening(3)
+            deal = await gateway.create_opportunity(org.r1, "Shared")
+            for ws in subscribers:
+                assert (await ws.next("s"))["opportunityChanged"]["change"] == "CREATED"
+            # The mutation reads r1's scope once; the three deliveries once between them.
+            with statements(gateway) as seen:
+                await updated(gateway, subscribers, deal, 2000)
+            assert scope_reads(seen) == 2, seen
 
-                # Another variable: an audience of its own, with a read of its own.
-                await third.send({"id": "s", "type": "complete"})
-                await gateway.until_listening(2)
-                await third.subscribe("s", OPPORTUNITY_CHANGED, stage="DISCOVERY")
-                await gateway.until_listening(3)
-                with statements(gateway) as seen:
-                    await updated(gateway, subscribers, deal, 3000)
-                assert scope_reads(seen) == 3, seen
+            # Another variable: an audience of its own, with a read of its own.
+            await third.send({"id": "s", "type": "complete"})
+            await gateway.until_listening(2)
+            await third.subscribe("s", OPPORTUNITY_CHANGED, stage="DISCOVERY")
+            await gateway.until_listening(3)
+            with statements(gateway) as seen:
+                await updated(gateway, subscribers, deal, 3000)
+            assert scope_reads(seen) == 3, seen
 
 
 async def test_principals_with_different_scopes_are_never_merged(live: LiveFactory) -> None:

@@ -9,8 +9,8 @@ get the same :class:`ExecutionResult`. Anything else that differs (another princ
 principal changed by a credentials check, another selection or variable) is another audience.
 
 The executor (``schema/limits.py``) binds itself to the stream (:class:`EventSource`), so the
-stream can execute an event's selection before it yields, and answers a :class:`Delivery`
-with its result instead of executing it again.
+stream can execute an event's selection before it yields; the :class:`Delivery` it yields
+then stands in for the per-event executor and answers that result.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ class Delivery:
 
     result: ExecutionResult
 
-    def answer(self) -> ExecutionResult:
-        """A result of its own (the errors list may be changed on the way out); the data is
-        shared, and only read from here on."""
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        """As a per-event executor (``schema/limits.py``): a result of its own (the errors
+        list may be changed on the way out); the data is shared, and only read from here on."""
         result = self.result
         errors = list(result.errors) if result.errors else None
         return ExecutionResult(result.data, errors, result.extensions)

@@ -435,10 +435,9 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
 
     For a subscription (``schema/delivery.py``) it binds itself to the source stream, which
     executes an event's selection once for the subscribers of an audience
-    (:meth:`execute_event`) and yields each of them a :class:`Delivery` holding the result:
-    the per-event executor answers that result instead of executing the selection again."""
-
-    _delivery: Delivery | None = None
+    (:meth:`execute_event`) and yields each of them a :class:`Delivery` holding the result,
+    which stands in for the per-event executor: it answers that result instead of executing
+    the selection again."""
 
     @classmethod
     def build(cls, *args: Any, **kwargs: Any) -> Any:
@@ -459,15 +458,11 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
         return executor.execute_operation(False)
 
     def build_per_event_executor(self, payload: Any) -> Any:
-        executor = super().build_per_event_executor(payload)
-        if isinstance(payload, Delivery) and isinstance(executor, SuggestionFreeExecutor):
-            executor._delivery = payload
-        return executor
-
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        if self._delivery is not None:
-            return self._delivery.answer()
-        return super().execute_operation(serially)
+        if isinstance(payload, Delivery):
+            # Executed already: no copy of the executor, only the answer (graphql-core calls
+            # nothing but ``execute_operation`` on a per-event executor).
+            return payload
+        return super().build_per_event_executor(payload)
 
 
 def query_limit_extensions(

@@ -113,6 +113,7 @@ class LiveStream(EventSource):
         self.operation = operation
         self.relevant = relevant
         self.coalesce_s = coalesce_s
+        self._audience: Audience | None = None
         self._closed = False
 
     def __aiter__(self) -> LiveStream:
@@ -151,7 +152,9 @@ class LiveStream(EventSource):
             # Ending (expired, refused, a slow consumer): nothing more is delivered; the
             # transport closes the connection and cancels this operation.
             await _until_cancelled()
-        audience = Audience(principal, self.operation)
+        if self._audience is None or self._audience.principal is not principal:
+            self._audience = Audience(principal, self.operation)
+        audience = self._audience
         answer = event.shared.get(audience)
         if not isinstance(answer, SharedAnswer) or not answer.reusable():
             answer = SharedAnswer(connection.runtime.fanout.spawn(self._work(event, principal)))
