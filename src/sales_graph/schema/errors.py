@@ -114,6 +114,10 @@ class ErrorCodes(MaskErrors):
         super().__init__(error_message="Internal server error")
 
     def _process_result(self, result: object) -> None:
+        if not getattr(result, "errors", None):
+            # Nothing to mask: skips MaskErrors' isinstance of a runtime-checkable Protocol,
+            # which is slow, and runs for every result (every subscription event's too).
+            return
         super()._process_result(result)
         errors = getattr(result, "errors", None)
         if errors and len(errors) > 1:
