@@ -219,3 +219,26 @@ def test_credentials_are_rechecked_at_jittered_times() -> None:
     waits = [recheck_wait(60.0) for _ in range(200)]
     assert all(30.0 <= wait <= 60.0 for wait in waits)
     assert len({int(wait) for wait in waits}) > 10
+
+
+async def test_nothing_is_delivered_to_a_connection_ending_or_expired() -> None:
+    """Even an answer shared with others: a connection whose token's exp has passed ends with
+    4401 at its next event, whether or not its watch has woken yet."""
+    import time
+
+    from sales_graph.schema.live import CloseCode, Connection
+
+    principal = Principal(subject="client:crm")
+    current = Connection(runtime=None, request=None, principal=principal)  # type: ignore[arg-type]
+    current.expires_at = time.time() + 60
+    assert current.valid_principal() is principal
+
+    expired = Connection(runtime=None, request=None, principal=principal)  # type: ignore[arg-type]
+    expired.expires_at = time.time() - 1
+    assert expired.valid_principal() is None
+    assert expired.ending.result() == (CloseCode.UNAUTHORIZED, "The token expired")
+
+    ending = Connection(runtime=None, request=None, principal=principal)  # type: ignore[arg-type]
+    ending.end(CloseCode.SLOW_CONSUMER, "Slow consumer")
+    assert ending.valid_principal() is None
+    assert ending.ending.result() == (CloseCode.SLOW_CONSUMER, "Slow consumer")

@@ -160,7 +160,11 @@ class LiveStream(EventSource):
             answer = SharedAnswer(connection.runtime.fanout.spawn(self._work(event, principal)))
             event.shared[audience] = answer
         # Shielded: a subscriber going away leaves the work to the others of its audience.
-        return await asyncio.shield(answer.task)
+        result = await asyncio.shield(answer.task)
+        if connection.valid_principal() is None:
+            # It began to end (or its token expired) while the answer was worked out.
+            await _until_cancelled()
+        return result
 
     async def _work(self, event: LiveEvent, principal: Principal) -> ExecutionResult | None:
         """Reads ``event`` as ``principal`` sees it now and executes the selection on it, in a
