@@ -37,7 +37,7 @@ from bench.stack import CLI, DSN, ROOT, Stack
 MAIN_SCALE = 100_000
 # Parts that run alone (--only): their results go to bench/results/<date>-<part>.json and only
 # their section of the generated block of docs/performance.md is rewritten.
-ONLY = ("realtime",)
+ONLY = ("realtime", "webhooks")
 SIMULATOR_LATENCY_MS = 50
 # Gateways started next to each other for the interleaved comparisons (bench.apps).
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
@@ -294,6 +294,26 @@ def _every_scenario(run: Run) -> None:
     scenarios.rss_summary(run)
 
 
+def _seeded_scenarios(run: Run) -> None:
+    """A fresh database at the main scale, then scenario 7 alone or every scenario."""
+    stack, options = run.stack, run.options
+    run.log("fresh database sales_graph_bench, migrated")
+    stack.create_database()
+    _seed(run, MAIN_SCALE)
+    run.results["main_scale"] = MAIN_SCALE
+    run.tokens = {
+        "admin": stack.token(ADMIN_EMAIL),
+        "vp": stack.token(VP_EMAIL),
+        "rep": stack.token(REP_EMAIL),
+    }
+    run.start_simulators()
+    if options.only == "realtime":
+        run.results["server"] = {"config": run.config.label, **dataclasses.asdict(run.config)}
+        realtime.scenario_7(run, quick=options.quick)
+    else:
+        _every_scenario(run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
@@ -307,7 +327,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         choices=ONLY,
-        help="run one part alone on a fresh seed: realtime = scenario 7 (subscriptions, webhooks)",
+        help="run one part alone: realtime = scenario 7 (subscriptions, webhooks) on a fresh"
+        " seed; webhooks = scenario 7's webhooks only (no seed, ~1 min)",
     )
     args = parser.parse_args()
     options = Options(
@@ -330,21 +351,13 @@ def main() -> None:
         if options.services:
             run.log("services up (scripts/services up postgres redis kafka)")
             stack.services_up()
-        run.log("fresh database sales_graph_bench, migrated")
-        stack.create_database()
-        _seed(run, MAIN_SCALE)
-        run.results["main_scale"] = MAIN_SCALE
-        run.tokens = {
-            "admin": stack.token(ADMIN_EMAIL),
-            "vp": stack.token(VP_EMAIL),
-            "rep": stack.token(REP_EMAIL),
-        }
-        run.start_simulators()
-        if options.only == "realtime":
-            run.results["server"] = {"config": run.config.label, **dataclasses.asdict(run.config)}
-            realtime.scenario_7(run, quick=options.quick)
+        if options.only == "webhooks":
+            found = run.results.setdefault("scenarios", {}).setdefault("7", {})
+            count = 1000 if options.quick else realtime.WEBHOOK_EVENTS
+            run.log(f"scenario 7: webhooks only ({count} events per round)")
+            found["webhooks"] = realtime.webhook_throughput(run, count)
         else:
-            _every_scenario(run)
+            _seeded_scenarios(run)
     finally:
         run.shutdown()
     _finish(run, args.output, started_at, began)

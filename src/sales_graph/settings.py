@@ -223,9 +223,11 @@ class WebhookSettings(BaseModel):
     max_attempts: int = Field(default=15, ge=1, le=100)
     base_backoff_s: float = Field(default=10.0, ge=0)
     max_backoff_s: float = Field(default=6 * 3600.0, ge=0)
-    # The dispatcher: deliveries claimed per round, idle poll interval, rounds sent at once.
-    dispatch_batch_size: int = Field(default=50, gt=0, le=1000)
+    # The dispatcher: deliveries claimed per round, idle poll interval, attempts of a round in
+    # flight at once (and connections kept alive).
+    dispatch_batch_size: int = Field(default=500, gt=0, le=1000)
     poll_interval_s: float = Field(default=1.0, gt=0)
+    max_concurrent_sends: int = Field(default=50, gt=0, le=1000)
     # After a secret rotation the previous secret also signs for this long.
     secret_overlap_s: float = Field(default=24 * 3600.0, ge=0)
     # Endpoints per partner client.

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import ipaddress
 import secrets
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -172,8 +173,8 @@ def _parts(url: str, settings: WebhookSettings) -> tuple[str, int]:
 
 async def check_target(url: str, settings: WebhookSettings) -> list[str]:
     """Refuses a URL whose host resolves (any of its addresses) into a network we do not send
-    to; else its addresses. Done at registration and again before every attempt (the name may
-    resolve elsewhere by then), which connects to an address checked here (:func:`pinned`);
+    to; else its addresses. Done at registration and again before each round of attempts (the
+    name may resolve elsewhere by then), which connect to an address checked here (:func:`pinned`);
     redirects are never followed."""
     host, port = _parts(url, settings)
     try:
@@ -425,33 +426,39 @@ def aggregate_key(event_type: str, payload: dict[str, Any]) -> str:
     return f"{kind.aggregate}:{key}"[:300]
 
 
-async def fan_out(session: AsyncSession, message: dict[str, Any]) -> int:
-    """Records a delivery of a committed event for each enabled endpoint that subscribed to its
-    type and whose client may read it now; once per event (the inbox), so a redelivered event
-    makes no second delivery. The number of deliveries recorded."""
+def _fanned(message: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """An event's type, id and payload, when it is an event endpoints may receive."""
     event_type = message.get("event_type")
     event_id = message.get("event_id")
     payload = message.get("payload")
     if event_type not in EVENT_SCOPES or not isinstance(event_id, str):
-        return 0
+        return None
     if not isinstance(payload, dict):
-        return 0
+        return None
+    return event_type, event_id, payload
+
+
+def _targets(
+    subscribed: list[tuple[WebhookEndpoint, ApiClient]], event_type: str, payload: dict[str, Any]
+) -> list[WebhookEndpoint]:
+    """The endpoints (of those subscribed to the type) whose client may read the event now."""
     needed = EVENT_SCOPES[event_type]
-    targets = [
+    return [
         endpoint
-        for endpoint, client in await repo.subscribed(session, event_type)
+        for endpoint, client in subscribed
         if client.user_id is None
         and needed <= set(client.scopes)
         # A notice about an endpoint goes to its own client's endpoints only.
         and (event_type != DISABLED_EVENT or payload.get("client_id") == client.client_id)
     ]
-    if not targets:
-        return 0
-    if not await outbox_repo.remember_processed(session, WEBHOOK_INBOX, event_id):
-        return 0
-    key = aggregate_key(event_type, payload)
-    now = utcnow()
-    rows = [
+
+
+def _delivery_rows(
+    targets: list[WebhookEndpoint], message: dict[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    event_type, event_id = message["event_type"], message["event_id"]
+    key = aggregate_key(event_type, message["payload"])
+    return [
         {
             "endpoint_id": endpoint.id,
             "event_id": uuid.UUID(event_id),
@@ -465,17 +472,68 @@ async def fan_out(session: AsyncSession, message: dict[str, Any]) -> int:
         }
         for endpoint in targets
     ]
+
+
+async def fan_out(session: AsyncSession, message: dict[str, Any]) -> int:
+    """Records a delivery of a committed event for each enabled endpoint that subscribed to its
+    type and whose client may read it now; once per event (the inbox), so a redelivered event
+    makes no second delivery. The number of deliveries recorded."""
+    fanned = _fanned(message)
+    if fanned is None:
+        return 0
+    event_type, event_id, payload = fanned
+    targets = _targets(await repo.subscribed(session, event_type), event_type, payload)
+    if not targets:
+        return 0
+    if not await outbox_repo.remember_processed(session, WEBHOOK_INBOX, event_id):
+        return 0
+    return await repo.add_deliveries(session, _delivery_rows(targets, message, utcnow()))
+
+
+async def fan_out_all(session: AsyncSession, messages: Sequence[dict[str, Any]]) -> int:
+    """:func:`fan_out` for a batch of events in the caller's transaction, set-based: the
+    subscribed endpoints read once per event type, the inbox rows of the events that have
+    targets inserted in one statement, their deliveries in one (per ``repo.INSERT_CHUNK``), in
+    the batch's order. An event twice in the batch, or processed before, makes nothing."""
+    subscribed: dict[str, list[tuple[WebhookEndpoint, ApiClient]]] = {}
+    wanted: list[tuple[dict[str, Any], list[WebhookEndpoint]]] = []
+    for message in messages:
+        fanned = _fanned(message)
+        if fanned is None:
+            continue
+        event_type, _, payload = fanned
+        if event_type not in subscribed:
+            subscribed[event_type] = await repo.subscribed(session, event_type)
+        targets = _targets(subscribed[event_type], event_type, payload)
+        if targets:
+            wanted.append((message, targets))
+    if not wanted:
+        return 0
+    event_ids = list(dict.fromkeys(str(message["event_id"]) for message, _ in wanted))
+    fresh = await outbox_repo.remember_processed_all(session, WEBHOOK_INBOX, event_ids)
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for message, targets in wanted:
+        if message["event_id"] in fresh:
+            fresh.discard(message["event_id"])  # its first occurrence in the batch only
+            rows += _delivery_rows(targets, message, now)
     return await repo.add_deliveries(session, rows)
 
 
 # --- attempts ----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    """A secret's signer (its key decoded once, not at every attempt)."""
+    return Webhook(secret)
+
+
 def signature_headers(
     secrets_: Iterable[str], message_id: str, timestamp: datetime, body: str
 ) -> dict[str, str]:
     """Standard Webhooks' headers; one ``v1,`` signature per secret, space-separated."""
-    signatures = " ".join(Webhook(s).sign(message_id, timestamp, body) for s in secrets_)
+    signatures = " ".join(_signer(s).sign(message_id, timestamp, body) for s in secrets_)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
@@ -510,6 +568,24 @@ class Attempt:
     @property
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+async def record_attempts(
+    session: AsyncSession, attempts: Sequence[tuple[Due, Attempt]], settings: WebhookSettings
+) -> list[bool]:
+    """:func:`record_attempt` for a round: the delivered ones in one statement, each failed one
+    as :func:`record_attempt` does. Whether each was delivered, in the order given."""
+    now = utcnow()
+    delivered = [
+        (due.id, attempt.status_code)
+        for due, attempt in attempts
+        if attempt.delivered and attempt.status_code is not None
+    ]
+    await repo.mark_all_delivered(session, delivered, now)
+    for due, attempt in attempts:
+        if not attempt.delivered:
+            await record_attempt(session, due, attempt, settings)
+    return [attempt.delivered for _, attempt in attempts]
 
 
 async def record_attempt(

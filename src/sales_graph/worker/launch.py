@@ -69,6 +69,7 @@ def subscriptions() -> list[Subscriber]:
     }
     batch_handlers: dict[Subscription, Callable[[Runtime], BatchHandler]] = {
         MARKETING_LEADS: marketing.lead_qualified_batch_handler,
+        **{fan_out: webhooks.fan_out_batch_handler for fan_out in WEBHOOK_FAN_OUT},
     }
     return [Subscriber(s, handlers[s], batch_handlers.get(s)) for s in SUBSCRIPTIONS]
 

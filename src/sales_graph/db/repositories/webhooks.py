@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, update
+from sqlalchemy import bindparam, func, literal, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import ApiClient, WebhookDelivery, WebhookEndpoint
+from sales_graph.db.types import UTCDateTime
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -111,22 +112,28 @@ async def disable(
 # --- deliveries --------------------------------------------------------------------------------
 
 
+# Rows per INSERT: 9 columns each, well under PostgreSQL's 32,767 parameters.
+INSERT_CHUNK = 1000
+
+
 async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Inserts deliveries (their columns); one already there for its endpoint and event is
-    skipped. The number inserted."""
-    if not rows:
-        return 0
+    """Inserts deliveries (their columns), numbered in the order given (one multi-row INSERT per
+    ``INSERT_CHUNK`` rows); one already there for its endpoint and event is skipped. The number
+    inserted."""
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    statement = (
-        insert(WebhookDelivery)
-        .values(list(rows))
-        .on_conflict_do_nothing(
-            index_elements=["endpoint_id", "event_id"],
-            index_where=col(WebhookDelivery.replay_of).is_(None),
+    inserted = 0
+    for start in range(0, len(rows), INSERT_CHUNK):
+        statement = (
+            insert(WebhookDelivery)
+            .values(list(rows[start : start + INSERT_CHUNK]))
+            .on_conflict_do_nothing(
+                index_elements=["endpoint_id", "event_id"],
+                index_where=col(WebhookDelivery.replay_of).is_(None),
+            )
+            .returning(col(WebhookDelivery.id))
         )
-        .returning(col(WebhookDelivery.id))
-    )
-    return len(list((await session.exec(statement)).scalars()))
+        inserted += len(list((await session.exec(statement)).scalars()))
+    return inserted
 
 
 async def add_delivery(session: AsyncSession, row: WebhookDelivery) -> WebhookDelivery:
@@ -248,6 +255,48 @@ async def mark_delivered(
             delivered_at=now,
         )
     )
+
+
+_DELIVERED_ALL = text(
+    "UPDATE webhook_deliveries AS d SET status = 'delivered', attempts = d.attempts + 1,"
+    " last_attempt_at = :now, last_status_code = v.code, last_error = NULL, delivered_at = :now"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:codes AS integer[])) AS v(id, code)"
+    " WHERE d.id = v.id AND d.status = 'pending'"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+async def mark_all_delivered(
+    session: AsyncSession, answered: Sequence[tuple[int, int]], now: datetime
+) -> None:
+    """:func:`mark_delivered` for many deliveries (id, status code): one statement on
+    PostgreSQL (``UPDATE ... FROM unnest``), one batch of parameters elsewhere."""
+    if not answered:
+        return
+    if _dialect(session) == "postgresql":
+        await session.exec(
+            _DELIVERED_ALL,  # type: ignore[call-overload]
+            params={
+                "now": now,
+                "ids": [i for i, _ in answered],
+                "codes": [c for _, c in answered],
+            },
+        )
+        return
+    table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("delivery_id"))
+        .where(table.c.status == PENDING)
+        .values(
+            status=DELIVERED,
+            attempts=table.c.attempts + 1,
+            last_attempt_at=now,
+            last_status_code=bindparam("code"),
+            last_error=None,
+            delivered_at=now,
+        )
+    )
+    await session.exec(statement, params=[{"delivery_id": i, "code": c} for i, c in answered])
 
 
 async def mark_failed(
