@@ -150,7 +150,12 @@ async def test_a_revoked_client_receives_nothing_more(
     await gateway.create_lead(writer, "revoked@example.com")
     await gateway.start_events()
     await until(lambda: _delivered_to(hooks, "other"))
-    assert (await gateway.deliveries(other_key, other_id))[0]["status"] == "delivered"
+
+    async def recorded() -> bool:
+        # The dispatcher records a round's outcomes once its requests are answered.
+        return (await gateway.deliveries(other_key, other_id))[0]["status"] == "delivered"
+
+    await until(recorded)
     assert not [r for r in hooks.requests if r.query == "revoked"]
     async with gateway.runtime.db.engine.connect() as connection:
         rows = (

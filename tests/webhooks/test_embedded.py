@@ -38,5 +38,10 @@ async def test_embedded_gateway_delivers_webhooks(
         event = hooks.verify(secret, received)
         assert event["event_type"] == "lead.created"
         assert event["payload"]["lead_id"] == lead_id
-        (logged,) = await gateway.deliveries(key, endpoint_id)
-        assert logged["status"] == "delivered"
+
+        async def recorded() -> bool:
+            # The dispatcher records a round's outcomes once its requests are answered.
+            (logged,) = await gateway.deliveries(key, endpoint_id)
+            return logged["status"] == "delivered"
+
+        await until(recorded)
