@@ -111,7 +111,9 @@ def settings(tmp_path: Path) -> Settings:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Deletes the Kafka topics the run created (tests/kafka_topics.py)."""
-    bootstrap = os.environ.get("SALES_GRAPH_KAFKA_BOOTSTRAP_SERVERS")
+    # The service URLs were taken out of the environment when this module was imported
+    # (read_service_urls): the environment no longer names the broker.
+    bootstrap = SERVICES.kafka
     if CREATED and bootstrap:
         try:
             asyncio.run(delete_created(bootstrap))

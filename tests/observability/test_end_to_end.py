@@ -27,6 +27,7 @@ from sqlmodel import select
 
 from sales_graph.db.engine import Database
 from sales_graph.db.models import OutboxEvent
+from sales_graph.events.subscriptions import SUBSCRIPTIONS
 from sales_graph.settings import TopicSettings
 from tests.events.conftest import read_topic
 from tests.gateways import seeded_org
@@ -41,8 +42,11 @@ START_DEADLINE_S = 150.0
 # From a request to its value in Prometheus, or its spans in Jaeger.
 BACKEND_DEADLINE_S = 60.0
 PARTITIONS = 2  # of the topics the worker creates (fewer files on the shared broker)
-# The worker's consumers (events/subscriptions.py), each in a group of its own.
-CONSUMERS = ("marketing-leads", "billing-contracts", "forecast-refresh")
+# The worker's consumers (events/subscriptions.py), each in a group of its own: Marketing's
+# leads, Billing's contracts, the forecast refresh, and the webhook fan-out of every topic.
+CONSUMERS = tuple(s.name for s in SUBSCRIPTIONS)
+# The consumers of opportunity events, each of which continues the request's trace.
+OPPORTUNITY_CONSUMERS = tuple(s.name for s in SUBSCRIPTIONS if s.topic == "opportunities")
 
 CREATE_LEAD = """
 mutation CreateLead($input: CreateLeadInput!) { createLead(input: $input) { id status } }
@@ -394,11 +398,7 @@ async def _scraped(
         deployment,
     )
     topics = _by(await prometheus.query(f"max by (topic) ({lag})"), "topic")
-    assert set(topics) == {
-        deployment.topics.marketing_leads,
-        deployment.topics.billing,
-        deployment.topics.opportunities,
-    }
+    assert set(topics) == {str(getattr(deployment.topics, s.topic)) for s in SUBSCRIPTIONS}
     # The gateway does not relay (the worker does), and the worker answers no HTTP requests.
     assert await prometheus.query(f'sales_graph_events_published_total{{job="{gw}"}}') == []
     assert await prometheus.query(f'sales_graph_http_requests_total{{job="{wk}"}}') == []
@@ -484,8 +484,8 @@ async def test_one_trace_in_jaeger_from_the_request_to_the_consumer(
         await ready(deployment)
         api = Api(deployment, token)
         created = await api.data(CREATE_LEAD, input=lead_input())
-        # The traced mutation: its opportunity.created is handled by the worker's
-        # forecast-refresh consumer (docs/events.md).
+        # The traced mutation: its opportunity.created is handled by the worker's consumers of
+        # the topic, forecast-refresh and the webhook fan-out (docs/events.md).
         converted = await api.data(
             CONVERT_LEAD,
             leadId=created["createLead"]["id"],
@@ -506,7 +506,17 @@ async def test_one_trace_in_jaeger_from_the_request_to_the_consumer(
             return bool(
                 named(spans, "mutation ConvertLead")
                 and named(spans, send_name, **{"messaging.message.id": event_id})
-                and named(spans, process_name, **{"messaging.message.id": event_id})
+                and all(
+                    named(
+                        spans,
+                        process_name,
+                        **{
+                            "messaging.message.id": event_id,
+                            "messaging.consumer.group.name": f"{deployment.consumer_group}.{c}",
+                        },
+                    )
+                    for c in OPPORTUNITY_CONSUMERS
+                )
             )
 
         try:
@@ -565,14 +575,15 @@ def _one_trace(
     assert recording.service == gateway
     assert operation in lineage(recording, spans)
 
-    # The consumer in the worker (forecast-refresh) continues it: its chain reaches the send.
-    (process,) = named(spans, f"process {deployment.topics.opportunities}")
-    assert process.service == worker
-    assert process.tags["span.kind"] == "consumer"
-    assert process.tags["messaging.message.id"] == event_id
-    assert process.tags["messaging.consumer.group.name"] == (
-        f"{deployment.consumer_group}.forecast-refresh"
-    )
-    chain = lineage(process, spans)
-    assert send in chain
-    assert chain[-1] == server
+    # Each consumer of the topic in the worker (forecast-refresh, the webhook fan-out) continues
+    # it, once: its chain reaches the send.
+    processes = named(spans, f"process {deployment.topics.opportunities}")
+    groups = sorted(str(p.tags["messaging.consumer.group.name"]) for p in processes)
+    assert groups == sorted(f"{deployment.consumer_group}.{c}" for c in OPPORTUNITY_CONSUMERS)
+    for process in processes:
+        assert process.service == worker
+        assert process.tags["span.kind"] == "consumer"
+        assert process.tags["messaging.message.id"] == event_id
+        chain = lineage(process, spans)
+        assert send in chain
+        assert chain[-1] == server
