@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
 import sys
+import time
+from collections.abc import Callable
 
 import structlog
 from opentelemetry import trace
@@ -56,21 +60,46 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     _adopt_library_loggers()
 
 
+REPEAT_WINDOW_S = 30.0
+_NUMBERS = re.compile(r"\d+")
+
+
 class _Structured(logging.Handler):
     """Lines libraries write through the standard ``logging`` module (OpenTelemetry's exporter
-    when a collector does not answer), as structured lines like ours instead of plain text
-    in the middle of the JSON stream."""
+    when a collector does not answer, aiokafka while the broker is away), as structured lines
+    like ours instead of plain text in the middle of the JSON stream.
+
+    A line that repeats (the same text, numbers aside) is written once per ``REPEAT_WINDOW_S``;
+    the next one written says how many were left out (``repeated``). aiokafka's clients retry a
+    broker that is away thousands of times a second, each retry a line."""
+
+    def __init__(self, level: int, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(level)
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            log = get_logger(record.name)
-            log.log(record.levelno, "library.log", message=record.getMessage())
+            message = record.getMessage()
+            key = (record.name, _NUMBERS.sub("N", message))
+            now = self._clock()
+            written_at, left_out = self._seen.get(key, (-math.inf, 0))
+            if now - written_at < REPEAT_WINDOW_S:
+                self._seen[key] = (written_at, left_out + 1)
+                return
+            if len(self._seen) > 1000:
+                self._seen.clear()  # bounded, whatever a library writes
+            self._seen[key] = (now, 0)
+            fields: dict[str, object] = {"message": message}
+            if left_out:
+                fields["repeated"] = left_out
+            get_logger(record.name).log(record.levelno, "library.log", **fields)
         except Exception:  # a log line must never break the caller
             self.handleError(record)
 
 
 # The libraries whose standard-library log lines are passed on (at WARNING and above).
-_LIBRARY_LOGGERS = ("opentelemetry",)
+_LIBRARY_LOGGERS = ("opentelemetry", "aiokafka")
 
 
 def _adopt_library_loggers() -> None:
