@@ -29,6 +29,7 @@ from sales_graph.db.engine import Database
 from sales_graph.db.models import OutboxEvent
 from sales_graph.events.subscriptions import SUBSCRIPTIONS
 from sales_graph.settings import TopicSettings
+from sales_graph.worker.launch import subscriptions
 from tests.events.conftest import read_topic
 from tests.gateways import seeded_org
 from tests.kafka_topics import unique_topics
@@ -45,8 +46,12 @@ PARTITIONS = 2  # of the topics the worker creates (fewer files on the shared br
 # The worker's consumers (events/subscriptions.py), each in a group of its own: Marketing's
 # leads, Billing's contracts, the forecast refresh, and the webhook fan-out of every topic.
 CONSUMERS = tuple(s.name for s in SUBSCRIPTIONS)
-# The consumers of opportunity events, each of which continues the request's trace.
-OPPORTUNITY_CONSUMERS = tuple(s.name for s in SUBSCRIPTIONS if s.topic == "opportunities")
+# The consumers of opportunity events that continue the request's trace: one message at a time.
+# A consumer with a batch handler (the webhook fan-out) handles a partition's batch in a trace
+# of its own, linked to each message's (docs/operations.md).
+OPPORTUNITY_CONSUMERS = tuple(
+    s.name for s in subscriptions() if s.topic == "opportunities" and s.batch_handler is None
+)
 
 CREATE_LEAD = """
 mutation CreateLead($input: CreateLeadInput!) { createLead(input: $input) { id status } }
@@ -575,8 +580,8 @@ def _one_trace(
     assert recording.service == gateway
     assert operation in lineage(recording, spans)
 
-    # Each consumer of the topic in the worker (forecast-refresh, the webhook fan-out) continues
-    # it, once: its chain reaches the send.
+    # Each consumer of the topic in the worker that handles one message at a time
+    # (forecast-refresh) continues it, once: its chain reaches the send.
     processes = named(spans, f"process {deployment.topics.opportunities}")
     groups = sorted(str(p.tags["messaging.consumer.group.name"]) for p in processes)
     assert groups == sorted(f"{deployment.consumer_group}.{c}" for c in OPPORTUNITY_CONSUMERS)

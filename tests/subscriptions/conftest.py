@@ -109,11 +109,19 @@ class Ws:
     async def send(self, message: dict[str, Any]) -> None:
         await self.connection.send(orjson.dumps(message).decode())
 
+    async def frame(self) -> dict[str, Any]:
+        """The next message; graphql-transport-ws messages are text frames (browser clients
+        such as graphql-ws parse nothing else)."""
+        raw = await self.connection.recv()
+        assert isinstance(raw, str), f"a binary frame: {raw!r}"
+        message: dict[str, Any] = orjson.loads(raw)
+        return message
+
     async def receive(self, deadline_s: float = 20) -> dict[str, Any]:
         """The next message other than a ping (answered with a pong)."""
         async with asyncio.timeout(deadline_s):
             while True:
-                message: dict[str, Any] = orjson.loads(await self.connection.recv())
+                message = await self.frame()
                 if message["type"] != "ping":
                     return message
                 self.pings += 1
@@ -124,7 +132,7 @@ class Ws:
         pings = self.pings
         while self.pings == pings:
             async with asyncio.timeout(deadline_s):
-                message = orjson.loads(await self.connection.recv())
+                message = await self.frame()
             assert message["type"] == "ping", message
             self.pings += 1
             await self.send({"type": "pong"})

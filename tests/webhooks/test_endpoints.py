@@ -26,6 +26,15 @@ MANAGE = "leads:read webhooks:manage"
         ("fc00::1", True),
         ("::ffff:127.0.0.1", True),
         ("224.0.0.1", True),
+        ("240.0.0.1", True),  # reserved
+        # IPv4 inside IPv6, judged as the IPv4 it reaches: NAT64 (169.254.169.254, 10.0.0.1),
+        # IPv4-compatible, 6to4.
+        ("64:ff9b::a9fe:a9fe", True),
+        ("64:ff9b:1::a00:1", True),
+        ("::a9fe:a9fe", True),
+        ("::127.0.0.2", True),
+        ("2002:a9fe:a9fe::", True),
+        ("64:ff9b::101:101", False),  # 1.1.1.1 through NAT64
         ("93.184.216.34", False),
         ("2606:4700:4700::1111", False),
     ],
@@ -49,6 +58,11 @@ async def test_private_targets_are_refused(gateway: HookGateway) -> None:
         "ftp://example.com/hooks",
         "http://user:pw@example.com/hooks",
         "http://no-such-host.invalid/hooks",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "http://[::10.0.0.1]/hooks",
+        # Not ASCII: httpx cannot send it (IDNA is xn--...), and ① is 1 to a resolver.
+        "https://\u2460.\u2460.\u2460.\u2460/hooks",
+        "http://\u2460\u2461\u2466.0.0.1/hooks",
     ):
         response = await gateway.rest(
             key,

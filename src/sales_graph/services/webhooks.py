@@ -132,11 +132,35 @@ def blocked_address(address: str, allowed: Iterable[str]) -> bool:
     private, link-local, shared, reserved, multicast, unspecified), unless an allowed network
     holds it."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(ip in ipaddress.ip_network(n, strict=False) for n in allowed):
+    networks = [ipaddress.ip_network(n, strict=False) for n in allowed]
+    if any(ip in n for n in networks):
         return False
-    return not ip.is_global or ip.is_multicast or ip.is_unspecified
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in _SPECIAL:
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            # An IPv4 address inside IPv6 (mapped, compatible, 6to4, Teredo, NAT64) is judged
+            # as IPv4: a NAT64 gateway turns 64:ff9b::a9fe:a9fe into 169.254.169.254.
+            ip = embedded
+            if any(ip in n for n in networks):
+                return False
+    return not ip.is_global or ip.is_multicast or ip.is_unspecified or ip.is_reserved
+
+
+_SPECIAL = (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1"))
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _IPV4_COMPATIBLE or any(ip in net for net in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 RESOLVE_TIMEOUT_S = 5.0
@@ -164,6 +188,9 @@ def _parts(url: str, settings: WebhookSettings) -> tuple[str, int]:
         raise TargetRefused("the scheme must be " + " or ".join(schemes))
     if not parts.hostname:
         raise TargetRefused("the URL names no host")
+    if not parts.hostname.isascii():
+        # An internationalised name is sent in its ASCII form (IDNA: xn--...), as HTTP needs.
+        raise TargetRefused("the host must be written in ASCII (an IDN as xn--...)")
     if parts.username is not None or parts.password is not None:
         raise TargetRefused("the URL must not carry credentials")
     if parts.fragment:

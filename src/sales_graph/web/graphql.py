@@ -19,10 +19,11 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAd
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -104,6 +105,18 @@ def _without_body(send: Send) -> Send:
     return send_head
 
 
+class _TextFrames(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages are text frames (the protocol refuses binary ones from a
+    client with 4400, and browser clients such as graphql-ws parse text only); the view's JSON
+    encoder gives bytes, which Strawberry would send as binary frames."""
+
+    async def send_json(self, message: Any) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GraphQLApp(GraphQL[Context | Connection, None]):
     """Strawberry's view; with ``graphiql=True`` a browser's GET without a query gets our
     GraphiQL page (``web/graphiql.py``); without (production) it is a GET without a query
@@ -111,6 +124,7 @@ class GraphQLApp(GraphQL[Context | Connection, None]):
     and over SSE (``web/sse.py``)."""
 
     request_adapter_class = _RequestAdapter
+    websocket_adapter_class = _TextFrames
     graphql_transport_ws_handler_class = LiveTransportWSHandler
 
     def __init__(

@@ -296,6 +296,11 @@ async def send(
         return webhooks.Attempt(None, f"timeout after {settings.timeout_s} s")
     except httpx.HTTPError as exc:
         return webhooks.Attempt(None, f"{type(exc).__name__}: {exc}"[:1000])
+    except Exception as exc:
+        # Whatever one attempt raises (a URL httpx cannot encode, say) fails that attempt,
+        # never the round: the other deliveries' outcomes are recorded.
+        _log.exception("webhooks.attempt_error", delivery_id=str(row.id))
+        return webhooks.Attempt(None, f"{type(exc).__name__}: {exc}"[:1000])
     status = response.status_code
     return webhooks.Attempt(status, None if 200 <= status < 300 else f"HTTP {status}")
 
