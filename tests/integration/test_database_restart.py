@@ -110,6 +110,19 @@ async def test_what_counts_as_the_database_being_away() -> None:
     wrapped = RuntimeError("while reading")
     wrapped.__cause__ = asyncpg.exceptions.ConnectionDoesNotExistError("closed")
     assert is_unavailable(wrapped)
+    # A commit after the restart cut the connection under a savepoint (the soak found it).
+    from sqlalchemy.exc import PendingRollbackError
+
+    for kind in ("", "savepoint "):
+        assert is_unavailable(
+            PendingRollbackError(
+                f"Can't reconnect until invalid {kind}transaction is rolled back.  Please "
+                "rollback() fully before proceeding"
+            )
+        )
+    assert not is_unavailable(
+        PendingRollbackError("This Session's transaction has been rolled back")
+    )
     duplicate = asyncpg.exceptions.UniqueViolationError("duplicate key")
     assert not is_unavailable(IntegrityError("INSERT", {}, duplicate))
     assert not is_unavailable(ValueError("a bug"))

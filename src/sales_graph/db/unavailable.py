@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 # Connection exceptions (class 08) and operator intervention (57P: admin or crash shutdown,
 # cannot connect now): what a restart or a failover sends.
 _SQLSTATE_PREFIXES = ("08", "57P")
+_INVALIDATED = "Can't reconnect until invalid"
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -29,8 +30,9 @@ def is_unavailable(error: BaseException) -> bool:
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
-        if isinstance(current, PendingRollbackError) and "invalid transaction" in str(current):
-            # A commit after the connection was lost in the request (SQLAlchemy invalidated it).
+        if isinstance(current, PendingRollbackError) and _INVALIDATED in str(current):
+            # A commit after the connection was lost in the request (SQLAlchemy invalidated it):
+            # "Can't reconnect until invalid (savepoint) transaction is rolled back".
             return True
         state = _sqlstate(current)
         if state is not None and state.startswith(_SQLSTATE_PREFIXES):
