@@ -94,7 +94,11 @@ class Subscription:
         owner = parse_id(owner_id, "ownerId")
         span = parse_period(period, info.context.runtime.settings.fiscal_year_start_month)
 
-        async def summary(session: AsyncSession, scope: AccessScope, _: LiveEvent) -> Pipeline:
+        async def summary(
+            session: AsyncSession, scope: AccessScope, event: LiveEvent
+        ) -> Pipeline | None:
+            if not await live.pipeline_change_visible(session, scope, event, owner):
+                return None
             return Pipeline.from_result(await forecasting.pipeline(session, scope, owner, span))
 
         return await live_stream(

@@ -122,26 +122,34 @@ class LiveStream(EventSource):
     async def __anext__(self) -> Delivery:
         while True:
             try:
-                event = await self._next_event()
+                burst = await self._next_burst()
             except SlowConsumer as exc:
                 self.connection.end(CloseCode.SLOW_CONSUMER, f"Slow consumer: {exc}")
                 # The transport closes the connection and cancels this operation.
                 await _until_cancelled()
-            result = await self._answer(event)
-            if result is not None:
-                return Delivery(result)
+            # A coalesced answer is of the state now: the latest event the subscriber may
+            # learn of stands for the burst (an earlier one it does not see must not hide it).
+            for event in reversed(burst):
+                result = await self._answer(event)
+                if result is not None:
+                    return Delivery(result)
 
-    async def _next_event(self) -> LiveEvent:
+    async def _next_burst(self) -> list[LiveEvent]:
+        """The next relevant event, or with coalescing, it and the relevant ones that came
+        within ``coalesce_s`` after it."""
         while True:
             event = await self.listener.get()
-            if self.relevant is not None and not self.relevant(event):
+            if not self._relevant(event):
                 continue
-            if self.coalesce_s > 0:
-                # Changes come in bursts (a conversion, a reassignment of many deals): one
-                # answer after the burst instead of one per event.
-                await asyncio.sleep(self.coalesce_s)
-                self.listener.pending()
-            return event
+            if self.coalesce_s <= 0:
+                return [event]
+            # Changes come in bursts (a conversion, a reassignment of many deals): one
+            # answer after the burst instead of one per event.
+            await asyncio.sleep(self.coalesce_s)
+            return [event, *filter(self._relevant, self.listener.pending())]
+
+    def _relevant(self, event: LiveEvent) -> bool:
+        return self.relevant is None or self.relevant(event)
 
     async def _answer(self, event: LiveEvent) -> ExecutionResult | None:
         """The audience's answer to ``event`` (None: nothing to deliver), worked out by the first

@@ -170,6 +170,22 @@ def touches_owner(event: LiveEvent, owner_id: uuid.UUID) -> bool:
     return str(owner_id) in owners
 
 
+async def pipeline_change_visible(
+    session: AsyncSession, scope: AccessScope, event: LiveEvent, owner_id: uuid.UUID
+) -> bool:
+    """Whether a subscriber to ``owner_id``'s pipeline may learn of this change: the deal is
+    visible to them now, or the pipeline is their own (a deal reassigned away from them)."""
+    if scope.actor_id == owner_id:
+        return True
+    opportunity_id = _event_id(event, "opportunity_id")
+    if opportunity_id is None:
+        return False
+    try:
+        return await opportunity_repo.get(session, scope, opportunity_id) is not None
+    except Forbidden:
+        return False
+
+
 def touches_forecast(event: LiveEvent, period: str, territory_id: uuid.UUID | None) -> bool:
     """Whether a ``forecast.updated`` event is of ``period`` (and ``territory_id`` if given)."""
     if event.event_type != "forecast.updated" or event.payload.get("period") != period:
