@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from sqlalchemy import text
 from standardwebhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -68,6 +70,10 @@ class Receiver:
     def delivered(self) -> list[Received]:
         return [r for r in self.requests if 200 <= r.status < 300]
 
+    async def got(self, count: int) -> bool:
+        """Whether ``count`` requests were answered 2xx (a condition for ``until``)."""
+        return len(self.delivered()) >= count
+
     def verify(self, secret: str, received: Received) -> dict[str, Any]:
         """The event, when ``secret`` signed the request (Standard Webhooks' own check)."""
         verified: dict[str, Any] = Webhook(secret).verify(received.body, received.headers)
@@ -112,6 +118,32 @@ async def hooks() -> AsyncIterator[Receiver]:
         yield found
 
 
+# A partner that writes leads and manages its endpoints: what most tests register with.
+PARTNER = "leads:read leads:write webhooks:manage"
+
+
+def endpoint_routes(endpoint_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """Every route naming an endpoint (method, path, a body it takes): each is a 404 for
+    another client's endpoint, an unknown id and a deleted endpoint."""
+    path = f"/api/v1/webhooks/endpoints/{endpoint_id}"
+    return [
+        ("GET", path, None),
+        ("GET", f"{path}/deliveries", None),
+        ("PUT", path, {"enabled": False}),
+        ("POST", f"{path}/rotate-secret", {}),
+        ("DELETE", path, None),
+    ]
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A registered endpoint and the API key of its partner client."""
+
+    key: str
+    id: str
+    secret: str
+
+
 @dataclass
 class HookGateway(EventGateway):
     async def api_key(self, scopes: str) -> str:
@@ -128,17 +160,49 @@ class HookGateway(EventGateway):
     async def rest(self, key: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.client.request(method, path, headers={"X-API-Key": key}, **kwargs)
 
-    async def register(self, key: str, url: str, *event_types: str) -> tuple[str, str]:
-        """A new endpoint of the key's client: (its id, its secret)."""
-        response = await self.rest(
+    async def graphql(self, key: str, query: str, **variables: Any) -> dict[str, Any]:
+        """The response body of a GraphQL request made with ``key``."""
+        response = await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"X-API-Key": key},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def post_endpoint(self, key: str, url: str, *event_types: str) -> httpx.Response:
+        """The answer to registering ``url`` for ``event_types``, whatever it is."""
+        return await self.rest(
             key,
             "POST",
             "/api/v1/webhooks/endpoints",
             json={"url": url, "event_types": list(event_types)},
         )
+
+    async def register(self, key: str, url: str, *event_types: str) -> tuple[str, str]:
+        """A new endpoint of the key's client: (its id, its secret)."""
+        response = await self.post_endpoint(key, url, *event_types)
         assert response.status_code == 201, response.text
         body = response.json()
         return body["endpoint"]["id"], body["secret"]
+
+    async def hook(self, url: str, *event_types: str, scopes: str = PARTNER) -> Hook:
+        """A new partner client (an API key with ``scopes``) with an endpoint at ``url``."""
+        key = await self.api_key(scopes)
+        endpoint_id, secret = await self.register(key, url, *event_types)
+        return Hook(key, endpoint_id, secret)
+
+    async def stored_deliveries(self, endpoint_id: str) -> list[tuple[int, str]]:
+        """An endpoint's rows in ``webhook_deliveries`` (id, status), whatever the API shows."""
+        async with self.runtime.db.engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT id, status FROM webhook_deliveries WHERE endpoint_id = :e ORDER BY id"
+                ),
+                {"e": uuid.UUID(endpoint_id)},
+            )
+            return [(int(i), str(status)) for i, status in rows]
 
     async def deliveries(self, key: str, endpoint_id: str, **params: Any) -> list[dict[str, Any]]:
         response = await self.rest(
@@ -195,4 +259,16 @@ async def gateway(
     fresh_postgres: str, kafka_bootstrap: str, tmp_path: Path
 ) -> AsyncIterator[HookGateway]:
     async with hook_gateway(fresh_postgres, tmp_path, kafka_bootstrap) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def quiet_gateway(
+    fresh_postgres: str, kafka_bootstrap: str, tmp_path: Path
+) -> AsyncIterator[HookGateway]:
+    """Fan-out running, no dispatcher of the worker's: deliveries stay pending unless the test
+    runs a dispatcher of its own."""
+    async with hook_gateway(
+        fresh_postgres, tmp_path, kafka_bootstrap, enabled=False, dispatch_batch_size=3
+    ) as opened:
         yield opened

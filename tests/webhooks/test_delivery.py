@@ -3,7 +3,6 @@ aggregate, through failures and a dispatcher restart (docs/real-time.md, "Outbou
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -36,15 +35,15 @@ def of_lead(received: list[Any], lead_id: str) -> list[str]:
 async def test_events_are_delivered_signed_and_in_order(
     gateway: HookGateway, hooks: Receiver
 ) -> None:
-    key = await gateway.api_key("leads:read leads:write webhooks:manage")
-    endpoint_id, secret = await gateway.register(key, hooks.url, *LEAD_EVENTS)
+    hook = await gateway.hook(hooks.url, *LEAD_EVENTS)
+    key, endpoint_id, secret = hook.key, hook.id, hook.secret
     leads = [await gateway.create_lead(key, f"hook{i}@example.com") for i in range(3)]
     for lead_id in leads:
         await qualify(gateway, key, lead_id)
     await gateway.start_events()
 
     # created, assigned (the automatic assignment), qualified: 3 per lead.
-    await until(lambda: _delivered(hooks, 9))
+    await until(lambda: hooks.got(9))
     assert len(hooks.requests) == 9, [r.event["event_type"] for r in hooks.requests]
     for received in hooks.requests:
         event = hooks.verify(secret, received)
@@ -67,17 +66,12 @@ async def test_events_are_delivered_signed_and_in_order(
     assert {d["event_id"] for d in log} == {r.webhook_id for r in hooks.requests}
 
 
-async def _delivered(hooks: Receiver, count: int) -> bool:
-    return len(hooks.delivered()) >= count
-
-
 async def test_an_event_is_fanned_out_once(gateway: HookGateway, hooks: Receiver) -> None:
     """A redelivered event (the consumer's inbox) makes no second delivery."""
     from sales_graph.worker.webhooks import fan_out_handler
 
-    key = await gateway.api_key("leads:read leads:write webhooks:manage")
-    endpoint_id, _ = await gateway.register(key, hooks.url, "lead.created")
-    lead_id = await gateway.create_lead(key, "once@example.com")
+    hook = await gateway.hook(hooks.url, "lead.created")
+    lead_id = await gateway.create_lead(hook.key, "once@example.com")
     async with gateway.runtime.db.engine.connect() as connection:
         (envelope,) = (
             await connection.execute(
@@ -88,14 +82,7 @@ async def test_an_event_is_fanned_out_once(gateway: HookGateway, hooks: Receiver
     handle = fan_out_handler(gateway.runtime)
     for _ in range(3):
         await handle(dict(envelope))
-    async with gateway.runtime.db.engine.connect() as connection:
-        rows = (
-            await connection.execute(
-                text("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = :e"),
-                {"e": uuid.UUID(endpoint_id)},
-            )
-        ).scalar_one()
-    assert rows == 1
+    assert len(await gateway.stored_deliveries(hook.id)) == 1
 
 
 async def test_retries_until_the_receiver_recovers_across_a_restart(
@@ -113,8 +100,8 @@ async def test_retries_until_the_receiver_recovers_across_a_restart(
     hooks.answer = answer
     failed_before = metrics.WEBHOOK_ATTEMPTS.labels("failed")._value.get()
     delivered_before = metrics.WEBHOOK_ATTEMPTS.labels("delivered")._value.get()
-    key = await gateway.api_key("leads:read leads:write webhooks:manage")
-    endpoint_id, secret = await gateway.register(key, hooks.url, *LEAD_EVENTS)
+    hook = await gateway.hook(hooks.url, *LEAD_EVENTS)
+    key, endpoint_id, secret = hook.key, hook.id, hook.secret
     leads = [await gateway.create_lead(key, f"retry{i}@example.com") for i in range(2)]
     events = await gateway.start_events()
     await until(lambda: _some_failed(hooks))
@@ -124,7 +111,7 @@ async def test_retries_until_the_receiver_recovers_across_a_restart(
         await qualify(gateway, key, lead_id)
     await gateway.start_events()
 
-    await until(lambda: _delivered(hooks, 6), deadline_s=60)
+    await until(lambda: hooks.got(6), deadline_s=60)
     delivered = hooks.delivered()
     assert len(delivered) == 6
     assert len({r.webhook_id for r in delivered}) == 6

@@ -1,5 +1,6 @@
-"""Dispatchers side by side (FOR UPDATE SKIP LOCKED, order per aggregate kept) and one killed
-between sending and recording (its rows are sent again once their lease ends: at least once)."""
+"""Dispatchers side by side (FOR UPDATE SKIP LOCKED, order per aggregate kept), one killed
+between sending and recording (its rows are sent again once their lease ends: at least once),
+and a deleted endpoint (sent nothing more; an attempt recorded after it was deleted: no effect)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -18,19 +19,8 @@ from sales_graph.db.repositories.webhooks import Due, pending_count
 from sales_graph.timeutil import utcnow
 from sales_graph.worker.webhooks import Dispatcher
 from tests.events.conftest import until
-from tests.webhooks.conftest import HookGateway, Receiver, hook_gateway
+from tests.webhooks.conftest import HookGateway, Receiver
 from tests.webhooks.test_delivery import LEAD_EVENTS, of_lead, qualify
-
-
-@pytest.fixture
-async def quiet_gateway(
-    fresh_postgres: str, kafka_bootstrap: str, tmp_path: Path
-) -> AsyncIterator[HookGateway]:
-    """Fan-out running, no dispatcher of the worker's: the test runs its own."""
-    async with hook_gateway(
-        fresh_postgres, tmp_path, kafka_bootstrap, enabled=False, dispatch_batch_size=3
-    ) as opened:
-        yield opened
 
 
 @contextlib.asynccontextmanager
@@ -53,11 +43,10 @@ async def test_two_dispatchers_share_the_deliveries_in_order(
     quiet_gateway: HookGateway, hooks: Receiver
 ) -> None:
     gateway = quiet_gateway
-    key = await gateway.api_key("leads:read leads:write webhooks:manage")
-    _, secret = await gateway.register(key, hooks.url, *LEAD_EVENTS)
-    leads = [await gateway.create_lead(key, f"pair{i}@example.com") for i in range(6)]
+    hook = await gateway.hook(hooks.url, *LEAD_EVENTS)
+    leads = [await gateway.create_lead(hook.key, f"pair{i}@example.com") for i in range(6)]
     for lead_id in leads:
-        await qualify(gateway, key, lead_id)
+        await qualify(gateway, hook.key, lead_id)
     await gateway.start_events()
 
     async def fanned_out() -> bool:
@@ -78,7 +67,7 @@ async def test_two_dispatchers_share_the_deliveries_in_order(
     assert len(delivered) == 18
     assert first.delivered + second.delivered == 18
     for received in delivered:
-        hooks.verify(secret, received)
+        hooks.verify(hook.secret, received)
     for lead_id in leads:
         assert of_lead(delivered, lead_id) == list(LEAD_EVENTS)
 
@@ -91,9 +80,8 @@ async def test_a_dispatcher_killed_after_sending_leaves_them_to_be_sent_again(
     quiet_gateway: HookGateway, hooks: Receiver
 ) -> None:
     gateway = quiet_gateway
-    key = await gateway.api_key("leads:read leads:write webhooks:manage")
-    endpoint_id, secret = await gateway.register(key, hooks.url, "lead.created")
-    await gateway.create_lead(key, "killed@example.com")
+    hook = await gateway.hook(hooks.url, "lead.created")
+    await gateway.create_lead(hook.key, "killed@example.com")
     await gateway.start_events()
     await until(lambda: _pending_is(gateway, 1))
 
@@ -117,8 +105,8 @@ async def test_a_dispatcher_killed_after_sending_leaves_them_to_be_sent_again(
         await until(lambda: _pending_is(gateway, 0))
     first, again = hooks.delivered()
     assert first.webhook_id == again.webhook_id  # the receiver deduplicates by it
-    hooks.verify(secret, again)
-    (logged,) = await gateway.deliveries(key, endpoint_id)
+    hooks.verify(hook.secret, again)
+    (logged,) = await gateway.deliveries(hook.key, hook.id)
     assert logged["status"] == "delivered"
     assert logged["attempts"] == 1
 
@@ -130,10 +118,8 @@ async def _pending_is(gateway: HookGateway, count: int) -> bool:
 async def test_a_revoked_client_receives_nothing_more(
     gateway: HookGateway, hooks: Receiver
 ) -> None:
-    revoked_key = await gateway.api_key("leads:read webhooks:manage")
-    revoked_id, _ = await gateway.register(revoked_key, hooks.url + "?revoked", "lead.created")
-    other_key = await gateway.api_key("leads:read webhooks:manage")
-    other_id, _ = await gateway.register(other_key, hooks.url + "?other", "lead.created")
+    revoked = await gateway.hook(hooks.url + "?revoked", "lead.created")
+    other = await gateway.hook(hooks.url + "?other", "lead.created")
     async with gateway.runtime.db.engine.connect() as connection:
         client_id = (
             await connection.execute(
@@ -141,7 +127,7 @@ async def test_a_revoked_client_receives_nothing_more(
                     "SELECT c.client_id FROM api_clients c JOIN webhook_endpoints e"
                     " ON e.client_id = c.id WHERE e.id = :e"
                 ),
-                {"e": uuid.UUID(revoked_id)},
+                {"e": uuid.UUID(revoked.id)},
             )
         ).scalar_one()
     async with gateway.runtime.db.session() as session:
@@ -153,19 +139,88 @@ async def test_a_revoked_client_receives_nothing_more(
 
     async def recorded() -> bool:
         # The dispatcher records a round's outcomes once its requests are answered.
-        return (await gateway.deliveries(other_key, other_id))[0]["status"] == "delivered"
+        return (await gateway.deliveries(other.key, other.id))[0]["status"] == "delivered"
 
     await until(recorded)
     assert not [r for r in hooks.requests if r.query == "revoked"]
-    async with gateway.runtime.db.engine.connect() as connection:
-        rows = (
-            await connection.execute(
-                text("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = :e"),
-                {"e": uuid.UUID(revoked_id)},
-            )
-        ).scalar_one()
-    assert rows == 0
+    assert await gateway.stored_deliveries(revoked.id) == []
 
 
 async def _delivered_to(hooks: Receiver, query: str) -> bool:
     return any(r.query == query for r in hooks.delivered())
+
+
+async def _outbox_types(gateway: HookGateway) -> list[str]:
+    async with gateway.runtime.db.engine.connect() as connection:
+        rows = await connection.execute(text("SELECT event_type FROM outbox ORDER BY id"))
+        return [str(event_type) for (event_type,) in rows]
+
+
+async def test_a_deleted_endpoint_is_sent_nothing_more(
+    quiet_gateway: HookGateway, hooks: Receiver
+) -> None:
+    """Its pending deliveries are cancelled (kept, never sent), later events make it none, a
+    dispatcher sends only the other endpoint's, and deleting records no event."""
+    gateway = quiet_gateway
+    gone = await gateway.hook(hooks.url + "?gone", "lead.created")
+    kept = await gateway.hook(hooks.url + "?kept", "lead.created")
+    await gateway.create_lead(kept.key, "deleted1@example.com")
+    await gateway.start_events()
+    await until(lambda: _pending_is(gateway, 2))
+    ((pending_id, _),) = await gateway.stored_deliveries(gone.id)
+    events_before = await _outbox_types(gateway)
+
+    response = await gateway.rest(gone.key, "DELETE", f"/api/v1/webhooks/endpoints/{gone.id}")
+    assert response.status_code == 204, response.text
+    assert await gateway.stored_deliveries(gone.id) == [(pending_id, "cancelled")]
+    assert await _outbox_types(gateway) == events_before
+    replay = await gateway.rest(
+        gone.key, "POST", f"/api/v1/webhooks/deliveries/{pending_id}/replay"
+    )
+    assert replay.status_code == 404, replay.text
+
+    await gateway.create_lead(kept.key, "deleted2@example.com")
+    await until(lambda: _pending_is(gateway, 2))  # the kept endpoint's two
+    settings = gateway.runtime.settings.webhooks.model_copy(update={"enabled": True})
+    async with running(Dispatcher(gateway.runtime.db, settings)):
+        await until(lambda: _pending_is(gateway, 0))
+    assert [r.query for r in hooks.delivered()] == ["kept", "kept"]
+    assert [r.query for r in hooks.requests] == ["kept", "kept"]
+    assert await gateway.stored_deliveries(gone.id) == [(pending_id, "cancelled")]
+
+
+async def test_an_attempt_recorded_after_deletion_disables_nothing(
+    quiet_gateway: HookGateway, hooks: Receiver
+) -> None:
+    """A delivery in flight when its endpoint is deleted, whose last attempt then fails, stays
+    cancelled; the deleted endpoint is not disabled and no webhook.endpoint_disabled is
+    recorded (no event about an endpoint the client deleted)."""
+    from sales_graph.db.repositories.webhooks import claim_due
+    from sales_graph.services.webhooks import Attempt, record_attempt
+
+    gateway = quiet_gateway
+    hook = await gateway.hook(hooks.url, "lead.created")
+    await gateway.create_lead(hook.key, "inflight@example.com")
+    await gateway.start_events()
+    await until(lambda: _pending_is(gateway, 1))
+    settings = gateway.runtime.settings.webhooks
+    async with gateway.runtime.db.session() as session:
+        (due,) = await claim_due(session, utcnow(), 10)
+    response = await gateway.rest(hook.key, "DELETE", f"/api/v1/webhooks/endpoints/{hook.id}")
+    assert response.status_code == 204, response.text
+    events_before = await _outbox_types(gateway)
+
+    exhausted = replace(due, attempts=settings.max_attempts - 1)
+    async with gateway.runtime.db.session() as session:
+        delivered = await record_attempt(session, exhausted, Attempt(503, None), settings)
+    assert delivered is False
+    assert await gateway.stored_deliveries(hook.id) == [(due.id, "cancelled")]
+    assert await _outbox_types(gateway) == events_before
+    async with gateway.runtime.db.engine.connect() as connection:
+        enabled = (
+            await connection.execute(
+                text("SELECT enabled FROM webhook_endpoints WHERE id = :e"),
+                {"e": uuid.UUID(hook.id)},
+            )
+        ).scalar_one()
+    assert enabled is True

@@ -26,22 +26,17 @@ async def test_embedded_gateway_delivers_webhooks(
     )
     async with app_client(app) as client:
         gateway = HookGateway(client, app, org, "sqlite")
-        key = await gateway.api_key("leads:read leads:write webhooks:manage")
-        endpoint_id, secret = await gateway.register(key, hooks.url, "lead.created")
-        lead_id = await gateway.create_lead(key, "embedded@example.com")
-
-        async def delivered() -> bool:
-            return len(hooks.delivered()) >= 1
-
-        await until(delivered)
+        hook = await gateway.hook(hooks.url, "lead.created")
+        lead_id = await gateway.create_lead(hook.key, "embedded@example.com")
+        await until(lambda: hooks.got(1))
         (received,) = hooks.requests
-        event = hooks.verify(secret, received)
+        event = hooks.verify(hook.secret, received)
         assert event["event_type"] == "lead.created"
         assert event["payload"]["lead_id"] == lead_id
 
         async def recorded() -> bool:
             # The dispatcher records a round's outcomes once its requests are answered.
-            (logged,) = await gateway.deliveries(key, endpoint_id)
+            (logged,) = await gateway.deliveries(hook.key, hook.id)
             return logged["status"] == "delivered"
 
         await until(recorded)

@@ -1,12 +1,14 @@
-"""Registering endpoints: who may, what they may receive, where they may point (SSRF), and who
-sees them (docs/real-time.md, "Outbound webhooks")."""
+"""Registering endpoints: who may, what they may receive, where they may point (SSRF), who
+sees them, and deleting them (docs/real-time.md, "Outbound webhooks")."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
 from sales_graph.services.webhooks import blocked_address
-from tests.webhooks.conftest import HookGateway, Receiver
+from tests.webhooks.conftest import HookGateway, Receiver, endpoint_routes
 
 MANAGE = "leads:read webhooks:manage"
 
@@ -64,12 +66,7 @@ async def test_private_targets_are_refused(gateway: HookGateway) -> None:
         "https://\u2460.\u2460.\u2460.\u2460/hooks",
         "http://\u2460\u2461\u2466.0.0.1/hooks",
     ):
-        response = await gateway.rest(
-            key,
-            "POST",
-            "/api/v1/webhooks/endpoints",
-            json={"url": url, "event_types": ["lead.created"]},
-        )
+        response = await gateway.post_endpoint(key, url, "lead.created")
         assert response.status_code == 400, (url, response.text)
         assert "url" in response.json()["error"]["details"]["fields"], response.text
 
@@ -81,42 +78,22 @@ async def test_https_is_required_unless_the_setting_says_otherwise(
     gateway.runtime.settings.webhooks = gateway.runtime.settings.webhooks.model_copy(
         update={"require_https": True}
     )
-    response = await gateway.rest(
-        key,
-        "POST",
-        "/api/v1/webhooks/endpoints",
-        json={"url": hooks.url, "event_types": ["lead.created"]},
-    )
+    response = await gateway.post_endpoint(key, hooks.url, "lead.created")
     assert response.status_code == 400, response.text
 
 
 async def test_scopes_decide_who_registers_what(gateway: HookGateway, hooks: Receiver) -> None:
     no_manage = await gateway.api_key("leads:read")
-    response = await gateway.rest(
-        no_manage,
-        "POST",
-        "/api/v1/webhooks/endpoints",
-        json={"url": hooks.url, "event_types": ["lead.created"]},
-    )
+    response = await gateway.post_endpoint(no_manage, hooks.url, "lead.created")
     assert response.status_code == 403, response.text
     assert response.json()["error"]["details"] == {"required_scope": "webhooks:manage"}
 
     manage_only = await gateway.api_key("webhooks:manage")
-    response = await gateway.rest(
-        manage_only,
-        "POST",
-        "/api/v1/webhooks/endpoints",
-        json={"url": hooks.url, "event_types": ["opportunity.closed_won"]},
-    )
+    response = await gateway.post_endpoint(manage_only, hooks.url, "opportunity.closed_won")
     assert response.status_code == 403, response.text
     assert response.json()["error"]["details"]["event_type"] == "opportunity.closed_won"
 
-    response = await gateway.rest(
-        manage_only,
-        "POST",
-        "/api/v1/webhooks/endpoints",
-        json={"url": hooks.url, "event_types": ["no.such_event"]},
-    )
+    response = await gateway.post_endpoint(manage_only, hooks.url, "no.such_event")
     assert response.status_code == 400, response.text
 
 
@@ -142,12 +119,7 @@ async def test_a_partner_sees_and_manages_only_its_own_endpoints(
 
     listed = await gateway.rest(theirs, "GET", "/api/v1/webhooks/endpoints")
     assert listed.json() == {"data": []}
-    for method, path, body in (
-        ("GET", f"/api/v1/webhooks/endpoints/{endpoint_id}", None),
-        ("GET", f"/api/v1/webhooks/endpoints/{endpoint_id}/deliveries", None),
-        ("PUT", f"/api/v1/webhooks/endpoints/{endpoint_id}", {"enabled": False}),
-        ("POST", f"/api/v1/webhooks/endpoints/{endpoint_id}/rotate-secret", {}),
-    ):
+    for method, path, body in endpoint_routes(endpoint_id):
         response = await gateway.rest(theirs, method, path, json=body)
         assert response.status_code == 404, (method, path, response.text)
 
@@ -196,3 +168,73 @@ def test_an_attempt_connects_to_the_checked_address() -> None:
     assert target.host_header == "partner.example.com:8443"
     assert target.server_name == "partner.example.com"
     assert pinned("https://partner.example.com/h", "2606:4700::1").url == "https://[2606:4700::1]/h"
+
+
+async def test_a_deleted_endpoint_is_gone_and_frees_its_place(
+    gateway: HookGateway, hooks: Receiver
+) -> None:
+    """A client at the limit, every endpoint disabled, is still at the limit; deleting one
+    frees its place, and its id is NOT_FOUND from then on (docs/real-time.md)."""
+    gateway.runtime.settings.webhooks = gateway.runtime.settings.webhooks.model_copy(
+        update={"max_endpoints_per_client": 2}
+    )
+    key = await gateway.api_key(MANAGE)
+    first, _ = await gateway.register(key, hooks.url + "?first", "lead.created")
+    second, _ = await gateway.register(key, hooks.url + "?second", "lead.created")
+    for endpoint_id in (first, second):
+        response = await gateway.rest(
+            key, "PUT", f"/api/v1/webhooks/endpoints/{endpoint_id}", json={"enabled": False}
+        )
+        assert response.status_code == 200, response.text
+    full = await gateway.post_endpoint(key, hooks.url + "?third", "lead.created")
+    assert full.status_code == 409, full.text
+    assert full.json()["error"]["details"] == {"max_endpoints": 2}
+
+    # An unknown id is NOT_FOUND (another client's endpoint too: the test of ownership above);
+    # a key without webhooks:manage is refused before anything is looked up.
+    unknown = await gateway.rest(key, "DELETE", f"/api/v1/webhooks/endpoints/{uuid.uuid4()}")
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["error"]["code"] == "NOT_FOUND"
+    no_manage = await gateway.api_key("leads:read")
+    refused = await gateway.rest(no_manage, "DELETE", f"/api/v1/webhooks/endpoints/{first}")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["details"] == {"required_scope": "webhooks:manage"}
+
+    deleted = await gateway.rest(key, "DELETE", f"/api/v1/webhooks/endpoints/{first}")
+    assert deleted.status_code == 204, deleted.text
+    assert deleted.content == b""
+    assert "content-type" not in deleted.headers
+    for method, path, body in endpoint_routes(first):
+        response = await gateway.rest(key, method, path, json=body)
+        assert response.status_code == 404, (method, path, response.text)
+    listed = await gateway.rest(key, "GET", "/api/v1/webhooks/endpoints")
+    assert [e["id"] for e in listed.json()["data"]] == [second]
+
+    again = await gateway.post_endpoint(key, hooks.url + "?third", "lead.created")
+    assert again.status_code == 201, again.text
+    full = await gateway.post_endpoint(key, hooks.url + "?fourth", "lead.created")
+    assert full.status_code == 409, full.text
+
+
+async def test_an_endpoint_is_deleted_over_graphql(gateway: HookGateway, hooks: Receiver) -> None:
+    delete = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }"
+    key = await gateway.api_key(MANAGE)
+    endpoint_id, _ = await gateway.register(key, hooks.url, "lead.created")
+
+    error = await gateway.error(gateway.org.admin, delete, id=endpoint_id)
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    other = await gateway.graphql(await gateway.api_key(MANAGE), delete, id=endpoint_id)
+    assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND", other
+
+    assert await gateway.graphql(key, delete, id=endpoint_id) == {
+        "data": {"deleteWebhookEndpoint": endpoint_id}
+    }
+    read = await gateway.graphql(
+        key, "query($id: ID!) { webhookEndpoint(id: $id) { id } }", id=endpoint_id
+    )
+    assert read["errors"][0]["extensions"]["code"] == "NOT_FOUND", read
+    again = await gateway.graphql(key, delete, id=endpoint_id)
+    assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND", again
+    assert await gateway.graphql(key, "{ webhookEndpoints { id } }") == {
+        "data": {"webhookEndpoints": []}
+    }

@@ -3,22 +3,21 @@ delivery failed every attempt, with its notice event (docs/real-time.md, "Outbou
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.events.conftest import until
-from tests.webhooks.conftest import HookGateway, Receiver
-
-MANAGE = "leads:read leads:write webhooks:manage"
+from tests.webhooks.conftest import PARTNER, HookGateway, Receiver
 
 
 async def test_a_delivery_is_replayed(gateway: HookGateway, hooks: Receiver) -> None:
-    key = await gateway.api_key(MANAGE)
-    endpoint_id, secret = await gateway.register(key, hooks.url, "lead.created")
+    hook = await gateway.hook(hooks.url, "lead.created")
+    key, endpoint_id, secret = hook.key, hook.id, hook.secret
     await gateway.create_lead(key, "replay@example.com")
     await gateway.start_events()
-    await until(lambda: _delivered(hooks, 1))
+    await until(lambda: hooks.got(1))
     (delivery,) = await gateway.deliveries(key, endpoint_id)
 
     response = await gateway.rest(
@@ -28,7 +27,7 @@ async def test_a_delivery_is_replayed(gateway: HookGateway, hooks: Receiver) -> 
     replay = response.json()
     assert replay["replay_of"] == delivery["id"]
     assert replay["event_id"] == delivery["event_id"]
-    await until(lambda: _delivered(hooks, 2))
+    await until(lambda: hooks.got(2))
     first, again = hooks.delivered()
     assert again.webhook_id == first.webhook_id == delivery["event_id"]
     assert hooks.verify(secret, again) == hooks.verify(secret, first)
@@ -37,7 +36,7 @@ async def test_a_delivery_is_replayed(gateway: HookGateway, hooks: Receiver) -> 
     delivered = await gateway.deliveries(key, endpoint_id, status="delivered")
     assert len(delivered) == 2
 
-    other = await gateway.api_key(MANAGE)
+    other = await gateway.api_key(PARTNER)
     refused = await gateway.rest(
         other, "POST", f"/api/v1/webhooks/deliveries/{delivery['id']}/replay"
     )
@@ -47,8 +46,8 @@ async def test_a_delivery_is_replayed(gateway: HookGateway, hooks: Receiver) -> 
 async def test_a_rotated_secret_overlaps_the_previous_one(
     gateway: HookGateway, hooks: Receiver
 ) -> None:
-    key = await gateway.api_key(MANAGE)
-    endpoint_id, old = await gateway.register(key, hooks.url, "lead.created")
+    hook = await gateway.hook(hooks.url, "lead.created")
+    key, endpoint_id, old = hook.key, hook.id, hook.secret
     response = await gateway.rest(
         key, "POST", f"/api/v1/webhooks/endpoints/{endpoint_id}/rotate-secret", json={}
     )
@@ -58,7 +57,7 @@ async def test_a_rotated_secret_overlaps_the_previous_one(
     assert response.json()["endpoint"]["previous_secret_expires_at"] is not None
     await gateway.create_lead(key, "rotated@example.com")
     events = await gateway.start_events()
-    await until(lambda: _delivered(hooks, 1))
+    await until(lambda: hooks.got(1))
     (received,) = hooks.delivered()
     assert len(received.headers["webhook-signature"].split()) == 2
     # A receiver that knows either secret verifies the delivery.
@@ -74,7 +73,7 @@ async def test_a_rotated_secret_overlaps_the_previous_one(
     )
     newest = response.json()["secret"]
     await gateway.create_lead(key, "rotated2@example.com")
-    await until(lambda: _delivered(hooks, 2))
+    await until(lambda: hooks.got(2))
     second = hooks.delivered()[1]
     assert len(second.headers["webhook-signature"].split()) == 1
     hooks.verify(newest, second)
@@ -92,11 +91,11 @@ async def test_an_endpoint_is_disabled_after_persistent_failure(
     gateway: HookGateway, hooks: Receiver
 ) -> None:
     hooks.answer = lambda event: 204 if event["event_type"] == "webhook.endpoint_disabled" else 503
-    key = await gateway.api_key(MANAGE)
+    key = await gateway.api_key(PARTNER)
     failing_id, _ = await gateway.register(key, hooks.url + "?failing", "lead.created")
     _, notices_secret = await gateway.register(key, hooks.url, "webhook.endpoint_disabled")
     # Another client's endpoint hears nothing of it.
-    other = await gateway.api_key(MANAGE)
+    other = await gateway.api_key(PARTNER)
     await gateway.register(other, hooks.url + "?other", "webhook.endpoint_disabled")
     await gateway.create_lead(key, "failing@example.com")
     await gateway.create_lead(key, "failing2@example.com")
@@ -148,5 +147,56 @@ async def test_an_endpoint_is_disabled_after_persistent_failure(
     assert log[0]["status"] == "delivered"
 
 
-async def _delivered(hooks: Receiver, count: int) -> bool:
-    return len(hooks.delivered()) >= count
+async def test_a_pending_delivery_is_not_replayed(
+    quiet_gateway: HookGateway, hooks: Receiver
+) -> None:
+    """Replay is for a delivered or failed delivery; one still pending (or in flight) will be
+    sent anyway: a 409 CONFLICT in the error envelope, over REST and GraphQL alike."""
+    gateway = quiet_gateway
+    hook = await gateway.hook(hooks.url, "lead.created")
+    await gateway.create_lead(hook.key, "pending@example.com")
+    await gateway.start_events()
+
+    async def logged() -> list[dict[str, Any]]:
+        return await gateway.deliveries(hook.key, hook.id)
+
+    (delivery,) = await until(logged)
+    assert delivery["status"] == "pending"
+
+    response = await gateway.rest(
+        hook.key, "POST", f"/api/v1/webhooks/deliveries/{delivery['id']}/replay"
+    )
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "CONFLICT"
+    assert "pending" in error["message"]
+    assert error["details"] == {"status": "pending", "replayable": ["delivered", "failed"]}
+    assert error["request_id"] == response.headers["X-Request-ID"]
+
+    body = await gateway.graphql(
+        hook.key,
+        "mutation($id: ID!) { replayWebhookDelivery(id: $id) { id } }",
+        id=delivery["id"],
+    )
+    assert body["errors"][0]["extensions"]["code"] == "CONFLICT", body
+    assert [d["id"] for d in await gateway.deliveries(hook.key, hook.id)] == [delivery["id"]]
+
+
+async def test_a_rotation_with_overlap_null_takes_the_default(
+    gateway: HookGateway, hooks: Receiver
+) -> None:
+    hook = await gateway.hook(hooks.url, "lead.created")
+    path = f"/api/v1/webhooks/endpoints/{hook.id}/rotate-secret"
+    overlap = timedelta(seconds=gateway.runtime.settings.webhooks.secret_overlap_s)
+    for body in ({"overlap_seconds": None}, {}):
+        before = datetime.now(UTC)
+        response = await gateway.rest(hook.key, "POST", path, json=body)
+        assert response.status_code == 200, (body, response.text)
+        expires = datetime.fromisoformat(response.json()["endpoint"]["previous_secret_expires_at"])
+        assert before + overlap - timedelta(seconds=1) <= expires, body
+        assert expires <= datetime.now(UTC) + overlap, body
+
+    for bad in (-1, 7 * 86400 + 1, "60", 1.5, True):
+        response = await gateway.rest(hook.key, "POST", path, json={"overlap_seconds": bad})
+        assert response.status_code == 400, (bad, response.text)
+        assert "overlap_seconds" in response.json()["error"]["details"]["fields"], response.text

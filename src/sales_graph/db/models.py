@@ -585,7 +585,8 @@ class CommissionLine(SQLModel, table=True):
 class WebhookEndpoint(_Timestamps, table=True):
     """A partner client's target URL and the event types it receives there. The secret signs
     the deliveries (Standard Webhooks), so it is kept as it is, not hashed; after a rotation
-    the previous one signs as well until ``previous_secret_expires_at``."""
+    the previous one signs as well until ``previous_secret_expires_at``. A deleted endpoint
+    keeps its row and its deliveries (``deleted_at`` set): sent nothing, found by no one."""
 
     __tablename__ = "webhook_endpoints"
 
@@ -602,11 +603,13 @@ class WebhookEndpoint(_Timestamps, table=True):
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled_reason: str | None = Field(default=None, max_length=500)
     version: int = 1
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class WebhookDelivery(SQLModel, table=True):
     """One event for one endpoint: pending until the endpoint answers 2xx (delivered) or the
-    attempts run out (failed). A replay is a new row naming the one it replays."""
+    attempts run out (failed), or its endpoint is deleted (cancelled). A replay is a new row
+    naming the one it replays."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -639,7 +642,8 @@ class WebhookDelivery(SQLModel, table=True):
     # The event's topic and message key: deliveries of one key to one endpoint go in id order.
     ordering_key: str = Field(max_length=300)
     envelope: dict[str, Any] = Field(sa_type=JSONDoc)
-    status: str = Field(default="pending", max_length=16)  # pending | delivered | failed
+    # pending | delivered | failed | cancelled (its endpoint deleted)
+    status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

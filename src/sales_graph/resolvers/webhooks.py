@@ -115,7 +115,22 @@ class WebhookMutations:
         )
         return WebhookEndpointWithSecret.of(result)
 
-    @strawberry.mutation(description="Send a delivery's event to its endpoint again.")
+    @strawberry.mutation(
+        description="Delete a webhook endpoint: it is sent nothing more (its pending "
+        "deliveries are cancelled), no longer counts toward the limit of endpoints, and is "
+        "NOT_FOUND from now on, its delivery log with it. The id of the endpoint deleted."
+    )
+    async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        endpoint_id = parse_id(id, "id")
+        deleted = await mutate(
+            info, lambda s, scope: webhooks.delete_endpoint(s, scope, endpoint_id)
+        )
+        return strawberry.ID(str(deleted))
+
+    @strawberry.mutation(
+        description="Send a delivered or failed delivery's event to its endpoint again (a "
+        "pending one is a CONFLICT: it will be sent anyway)."
+    )
     async def replay_webhook_delivery(self, info: Info, id: strawberry.ID) -> WebhookDelivery:
         delivery_id = _delivery_id(id, "id")
         row = await mutate(info, lambda s, scope: webhooks.replay_delivery(s, scope, delivery_id))

@@ -1,7 +1,8 @@
 """Request body schemas, read from the input models the services take.
 
 A body is the model's JSON Schema said the way the REST document needs it: optional fields
-may be left out but are not null; text holds no NUL and is not blank where the model trims
+may be left out but are not null, unless the route names them ``nullable`` (null then means
+what leaving them out means); text holds no NUL and is not blank where the model trims
 and requires it; integers stay within GraphQL's ``Int``; decimals carry their places as
 ``multipleOf`` and their digits as ``maximum``; dates are business dates (``bounds``); an
 email is one the service accepts; free-form JSON is a plain object. ``request_validation``
@@ -23,6 +24,7 @@ from sales_graph.rest.schemas import (
     NON_BLANK_PATTERN,
     TEXT_PATTERN,
     json_object,
+    nullable,
 )
 from sales_graph.rest.shapes import JSONObject
 
@@ -107,6 +109,7 @@ def _integer(found: JSONObject) -> JSONObject:
         "type": "integer",
         "minimum": max(found.get("minimum", -INT_MAX - 1), -INT_MAX - 1),
         "maximum": min(found.get("maximum", INT_MAX), INT_MAX),
+        **({"description": found["description"]} if "description" in found else {}),
     }
 
 
@@ -134,21 +137,28 @@ def _field(model: type[BaseModel], name: str, prop: JSONObject, defs: Mapping[st
 
 
 def body_schema(
-    model: type[BaseModel], *, omit: Iterable[str] = (), renames: Mapping[str, str] | None = None
+    model: type[BaseModel],
+    *,
+    omit: Iterable[str] = (),
+    renames: Mapping[str, str] | None = None,
+    nulls: Iterable[str] = (),
 ) -> JSONObject:
     """The JSON body that ``model`` takes: its fields but ``omit``, some named as ``renames``
-    says (model field -> body field)."""
+    says (model field -> body field), those of ``nulls`` (optional ones) null as well."""
     schema = model.model_json_schema()
     defs = schema.get("$defs", {})
-    left_out, names = set(omit), dict(renames or {})
-    properties = {
-        names.get(name, name): _field(model, name, prop, defs)
-        for name, prop in schema["properties"].items()
-        if name not in left_out
-    }
+    left_out, names, null = set(omit), dict(renames or {}), set(nulls)
+    required: list[str] = schema.get("required", [])
+    if stray := null - (set(schema["properties"]) - set(required)):
+        raise ValueError(f"{model.__name__}: no optional field {sorted(stray)} to take null")
+    properties: JSONObject = {}
+    for name, prop in schema["properties"].items():
+        if name not in left_out:
+            found = _field(model, name, prop, defs)
+            properties[names.get(name, name)] = nullable(found) if name in null else found
     return {
         "type": "object",
         "properties": properties,
-        "required": [names.get(n, n) for n in schema.get("required", []) if n not in left_out],
+        "required": [names.get(n, n) for n in required if n not in left_out],
         "additionalProperties": False,
     }

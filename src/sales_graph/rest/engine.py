@@ -135,16 +135,21 @@ def rest_endpoint(
             if route.follow_up is not None and operation.follow_up is not None:
                 more = operation.follow_up.of(inputs)
                 data |= await _run(schema, route.follow_up, more, context)
-            response = JSONResponse(
-                operation.answer.shape(data),
-                route.status,
-                headers=_headers(operation, data, request),
-            )
+            response = _response(operation, data, request)
             if claim is not None:
                 await keys.store(session, claim, response)
         return response
 
     return endpoint
+
+
+def _response(operation: Operation, data: dict[str, Any], request: Request) -> Response:
+    """The answer: the operation's data in the route's shape, or nothing for a 204."""
+    route = operation.route
+    headers = _headers(operation, data, request)
+    if route.status == 204:
+        return Response(status_code=204, headers=headers)
+    return JSONResponse(operation.answer.shape(data), route.status, headers=headers)
 
 
 def _headers(operation: Operation, data: dict[str, Any], request: Request) -> dict[str, str]:

@@ -147,8 +147,9 @@ def _success(operation: Operation) -> JSONObject:
             **({"ETag": {"schema": ETAG}} if route.etag else {}),
             **({"Link": _NEXT_LINK} if route.next_page else {}),
         },
-        "content": {"application/json": {"schema": _response_schema(operation)}},
     }
+    if route.status != 204:  # No Content: no body
+        response["content"] = {"application/json": {"schema": _response_schema(operation)}}
     if route.links:
         response["links"] = {link.name: _link(link) for link in route.links}
     return response
@@ -199,7 +200,7 @@ def _components(operations: Iterable[Operation]) -> dict[str, JSONObject]:
     for operation in operations:
         for name, schema in operation.answer.components.items():
             assert named.setdefault(name, schema) == schema, f"two schemas named {name}"
-        if "$ref" not in operation.answer.schema:
+        if "$ref" not in operation.answer.schema and operation.route.status != 204:
             answers[_response_name(operation.route)] = operation.answer.schema
     return named | answers
 
@@ -267,14 +268,15 @@ def docs_html(operations: Iterable[Operation]) -> str:
     sections = []
     for operation in operations:
         route = operation.route
-        body, answer = operation.body, operation.answer.schema
+        body = operation.body
+        answer = operation.answer.schema if route.status != 204 else None
         params = ", ".join(p.name for p in route.query)
         sections.append(
             f"<section><h2><code>{route.method} {html.escape(route.path)}</code></h2>"
             f"<p>{html.escape(route.summary)} &mdash; success <b>{route.status}</b>"
             f"{f'; query: <code>{html.escape(params)}</code>' if params else ''}</p>"
             f"{'<h3>Request body</h3>' + _schema_text(body, components) if body else ''}"
-            f"<h3>Response</h3>{_schema_text(answer, components)}"
+            f"<h3>Response</h3>{_schema_text(answer, components) or 'No content.'}"
             f"<details><summary>GraphQL operation</summary>"
             f"<pre>{html.escape(operation.document)}</pre></details></section>"
         )

@@ -26,7 +26,7 @@ class Parameter:
 def _body(body: Body, route: RestRoute) -> JSONObject:
     omit = (*body.omit, *([snake(route.if_match)] if route.if_match else []))
     omit = tuple(name for name in omit if name in body.model.model_fields)
-    schema = body_schema(body.model, omit=omit, renames=body.renames)
+    schema = body_schema(body.model, omit=omit, renames=body.renames, nulls=body.nullable)
     return {**schema, "allOf": list(body.rules)} if body.rules else schema
 
 

@@ -41,12 +41,16 @@ class QueryParam:
 class Body:
     """A JSON body: the fields of the service's input ``model``, but ``omit`` (and the
     ``If-Match`` variable's), named as ``renames`` says (model field -> REST field); ``rules``
-    are JSON Schema about the whole body that no field's type says (the stage table's)."""
+    are JSON Schema about the whole body that no field's type says (the stage table's).
+    ``nullable`` names the optional fields that also take null, meaning what leaving them out
+    means (a rotation's ``overlap_seconds``: the default); the others may be left out but are
+    not null."""
 
     model: type[BaseModel]
     omit: tuple[str, ...] = ()
     renames: Mapping[str, str] = field(default_factory=dict)
     rules: tuple[JSONObject, ...] = ()
+    nullable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class RestRoute:
     document: str
     # The resources the document spreads as ``...<type>`` (their fragments are derived).
     shapes: tuple[Shape, ...] = ()
+    # The success status; 204 answers no body (what the operation returns is not shown).
     status: int = 200
     body: Body | None = None
     # The spec's request example, sent by schemathesis' examples phase.

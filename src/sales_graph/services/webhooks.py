@@ -53,6 +53,8 @@ from sales_graph.timeutil import utcnow
 MANAGE_SCOPE = "webhooks:manage"
 DISABLED_EVENT = "webhook.endpoint_disabled"
 STATUSES = (PENDING, DELIVERED, FAILED)
+# What a replay may start from: a delivery that is over.
+REPLAYABLE = (DELIVERED, FAILED)
 
 # The read scopes an event type's payload needs, by its topic (and what some payloads add:
 # the deal owner's name and email, the account's name and contacts).
@@ -120,8 +122,12 @@ class WebhookEndpointChanges(Input):
 
 
 class SecretRotation(Input):
-    # How long the previous secret keeps signing (default: the setting, a day).
-    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] | None = None
+    # How long the previous secret keeps signing; None (null, or left out): the setting.
+    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] | None = Field(
+        default=None,
+        description="seconds the previous secret keeps signing, 0 to 604800; null or left out:"
+        " the default (SECRET_OVERLAP_S, a day)",
+    )
 
 
 # --- targets (SSRF) ----------------------------------------------------------------------------
@@ -272,6 +278,16 @@ async def _managing_owner(session: AsyncSession, scope: AccessScope) -> ApiClien
     return client
 
 
+async def _endpoint_to_change(
+    session: AsyncSession, scope: AccessScope, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
+    """One of the caller's client's endpoints, locked for a change; NOT_FOUND when it is
+    another client's, deleted or unknown."""
+    client = await _managing_owner(session, scope)
+    row = await repo.endpoint_of(session, client.id, endpoint_id, lock=True)
+    return found(row, "Webhook endpoint", "id")
+
+
 def _may_receive(scope: AccessScope, event_types: Iterable[str]) -> None:
     for name in event_types:
         for needed in sorted(EVENT_SCOPES[name]):
@@ -340,10 +356,7 @@ async def update_endpoint(
     changes: WebhookEndpointChanges,
     settings: WebhookSettings,
 ) -> WebhookEndpoint:
-    client = await _managing_owner(session, scope)
-    row = found(
-        await repo.endpoint_of(session, client.id, endpoint_id, lock=True), "Webhook endpoint", "id"
-    )
+    row = await _endpoint_to_change(session, scope, endpoint_id)
     check_version("webhook endpoint", changes.expected_version, row.version)
     if changes.event_types is not None:
         _may_receive(scope, changes.event_types)
@@ -376,10 +389,7 @@ async def rotate_secret(
 ) -> EndpointWithSecret:
     """A new secret signs from now on; the current one signs too, for the overlap (a
     delivery then carries both signatures), and is dropped at the next rotation."""
-    client = await _managing_owner(session, scope)
-    row = found(
-        await repo.endpoint_of(session, client.id, endpoint_id, lock=True), "Webhook endpoint", "id"
-    )
+    row = await _endpoint_to_change(session, scope, endpoint_id)
     now = utcnow()
     overlap = (
         rotation.overlap_seconds
@@ -395,6 +405,17 @@ async def rotate_secret(
     session.add(row)
     await session.flush()
     return EndpointWithSecret(row, secret)
+
+
+async def delete_endpoint(
+    session: AsyncSession, scope: AccessScope, endpoint_id: uuid.UUID
+) -> uuid.UUID:
+    """Deletes one of the client's endpoints: it is sent nothing more (its pending deliveries
+    are cancelled), no longer counts toward ``max_endpoints_per_client``, and is NOT_FOUND from
+    now on, its delivery log with it. The rows stay (nothing is lost); no event is recorded."""
+    row = await _endpoint_to_change(session, scope, endpoint_id)
+    await repo.delete(session, row, utcnow())
+    return row.id
 
 
 async def list_deliveries(
@@ -419,9 +440,17 @@ async def replay_delivery(
     session: AsyncSession, scope: AccessScope, delivery_id: int
 ) -> WebhookDelivery:
     """Sends a delivery's event again: a new delivery of the same event (same ``webhook-id``,
-    the event id), due now, in its aggregate's order behind any still pending."""
+    the event id), due now, in its aggregate's order behind any still pending. Only a delivered
+    or failed delivery is replayed: a pending one (waiting for an attempt, or in flight) will
+    be sent anyway, so replaying it is a CONFLICT."""
     client = await _managing_owner(session, scope)
     original = found(await repo.delivery_of(session, client.id, delivery_id), "Delivery", "id")
+    if original.status not in REPLAYABLE:
+        raise Conflict(
+            f"A {original.status} delivery is not replayed: it will be sent anyway; replay it"
+            " once it is delivered or failed",
+            details={"status": original.status, "replayable": list(REPLAYABLE)},
+        )
     row = WebhookDelivery(
         endpoint_id=original.endpoint_id,
         event_id=original.event_id,

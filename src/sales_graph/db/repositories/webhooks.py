@@ -7,6 +7,9 @@ the same ordering key (the event's topic and aggregate) that they do not hold, a
 relays do, so one aggregate's events reach an endpoint in order. A claimed delivery is leased
 (not due again for a while) and the claim commits before anything is sent: no transaction is
 held open while a partner answers.
+
+A deleted endpoint (``deleted_at`` set) keeps its row and its deliveries, but no read here finds
+it or them, the fan-out and the claim leave it out, and its pending deliveries are cancelled.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from sales_graph.db.types import UTCDateTime
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
+# A delivery that was pending when its endpoint was deleted: never sent.
+CANCELLED = "cancelled"
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -37,6 +42,11 @@ def _dialect(session: AsyncSession) -> str:
 
 
 # --- endpoints ---------------------------------------------------------------------------------
+
+
+def _live() -> Any:
+    """Endpoints not deleted."""
+    return col(WebhookEndpoint.deleted_at).is_(None)
 
 
 async def add_endpoint(session: AsyncSession, row: WebhookEndpoint) -> WebhookEndpoint:
@@ -49,6 +59,7 @@ async def endpoints_of(session: AsyncSession, owner: uuid.UUID) -> list[WebhookE
     query = (
         select(WebhookEndpoint)
         .where(col(WebhookEndpoint.client_id) == owner)
+        .where(_live())
         .order_by(col(WebhookEndpoint.created_at), col(WebhookEndpoint.id))
     )
     return list((await session.exec(query)).all())
@@ -59,6 +70,7 @@ async def count_endpoints(session: AsyncSession, owner: uuid.UUID) -> int:
         select(func.count())
         .select_from(WebhookEndpoint)
         .where(col(WebhookEndpoint.client_id) == owner)
+        .where(_live())
     )
     return int((await session.exec(query)).one())
 
@@ -70,6 +82,7 @@ async def endpoint_of(
         select(WebhookEndpoint)
         .where(col(WebhookEndpoint.id) == endpoint_id)
         .where(col(WebhookEndpoint.client_id) == owner)
+        .where(_live())
     )
     if lock:
         query = query.with_for_update()
@@ -79,12 +92,13 @@ async def endpoint_of(
 async def subscribed(
     session: AsyncSession, event_type: str
 ) -> list[tuple[WebhookEndpoint, ApiClient]]:
-    """The enabled endpoints of clients not revoked that asked for ``event_type``, with their
-    clients (whose scopes decide whether they may still receive it)."""
+    """The enabled endpoints (not deleted) of clients not revoked that asked for ``event_type``,
+    with their clients (whose scopes decide whether they may still receive it)."""
     query = (
         select(WebhookEndpoint, ApiClient)
         .join(ApiClient, col(ApiClient.id) == col(WebhookEndpoint.client_id))
         .where(col(WebhookEndpoint.enabled).is_(True))
+        .where(_live())
         .where(col(ApiClient.revoked_at).is_(None))
         .order_by(col(WebhookEndpoint.id))
     )
@@ -95,9 +109,10 @@ async def subscribed(
 async def disable(
     session: AsyncSession, endpoint_id: uuid.UUID, now: datetime, reason: str
 ) -> WebhookEndpoint | None:
-    """Disables an enabled endpoint; None when it was not enabled (another dispatcher did)."""
+    """Disables an enabled endpoint; None when it was not enabled (another dispatcher did) or
+    was deleted meanwhile (its client deleted it while its last attempt was in flight)."""
     row = await session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
-    if row is None or not row.enabled:
+    if row is None or not row.enabled or row.deleted_at is not None:
         return None
     row.enabled = False
     row.disabled_at = now
@@ -107,6 +122,24 @@ async def disable(
     session.add(row)
     await session.flush()
     return row
+
+
+async def delete(session: AsyncSession, row: WebhookEndpoint, now: datetime) -> int:
+    """Marks an endpoint (locked by the caller) deleted and cancels its pending deliveries, in
+    flight ones too (their outcome is then not recorded: :func:`mark_delivered` and
+    :func:`mark_failed` change pending rows only). The number cancelled."""
+    row.deleted_at = now
+    row.updated_at = now
+    row.version += 1
+    session.add(row)
+    await session.flush()
+    result = await session.exec(
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.endpoint_id) == row.id)
+        .where(col(WebhookDelivery.status) == PENDING)
+        .values(status=CANCELLED)
+    )
+    return int(result.rowcount)
 
 
 # --- deliveries --------------------------------------------------------------------------------
@@ -157,8 +190,8 @@ class Due:
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
-    """The oldest due deliveries of enabled endpoints of clients not revoked that this
-    dispatcher may send now, locked for its transaction; a delivery behind an earlier pending
+    """The oldest due deliveries of enabled endpoints (not deleted) of clients not revoked that
+    this dispatcher may send now, locked for its transaction; a delivery behind an earlier pending
     one of its endpoint and ordering key that it does not hold (held by another dispatcher, or
     waiting for its retry) is left."""
     d, e = WebhookDelivery, WebhookEndpoint
@@ -180,6 +213,9 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Du
         .where(col(d.status) == PENDING)
         .where(col(d.next_attempt_at) <= now)
         .where(col(e.enabled).is_(True))
+        # A deleted endpoint is sent nothing (a delivery fanned out while it was being deleted
+        # stays pending, unsent).
+        .where(col(e.deleted_at).is_(None))
         # A revoked client receives nothing more (its deliveries wait, unsent).
         .where(col(ApiClient.revoked_at).is_(None))
         .order_by(col(d.id))
@@ -336,11 +372,13 @@ async def deliveries_of(
     limit: int,
     offset: int,
 ) -> list[WebhookDelivery]:
-    """An endpoint's delivery log, newest first (none when the endpoint is not the owner's)."""
+    """An endpoint's delivery log, newest first (none when the endpoint is not the owner's or
+    is deleted)."""
     query = (
         select(WebhookDelivery)
         .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
         .where(col(WebhookEndpoint.client_id) == owner)
+        .where(_live())
         .where(col(WebhookDelivery.endpoint_id) == endpoint_id)
         .order_by(col(WebhookDelivery.id).desc())
         .limit(limit)
@@ -358,6 +396,7 @@ async def delivery_of(
         select(WebhookDelivery)
         .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
         .where(col(WebhookEndpoint.client_id) == owner)
+        .where(_live())
         .where(col(WebhookDelivery.id) == delivery_id)
     )
     return (await session.exec(query)).first()

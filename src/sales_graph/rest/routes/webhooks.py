@@ -66,6 +66,14 @@ ROUTES = (
         body=Body(WebhookEndpointChanges),
     ),
     RestRoute(
+        method="DELETE",
+        path="/api/v1/webhooks/endpoints/{id}",
+        operation_id="deleteWebhookEndpoint",
+        summary="Delete a Webhook Endpoint",
+        document="mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        status=204,
+    ),
+    RestRoute(
         method="POST",
         path="/api/v1/webhooks/endpoints/{id}/rotate-secret",
         operation_id="rotateWebhookSecret",
@@ -76,7 +84,7 @@ ROUTES = (
             }
         }""",
         shapes=(WEBHOOK_ENDPOINT,),
-        body=Body(SecretRotation),
+        body=Body(SecretRotation, nullable=("overlap_seconds",)),
     ),
     RestRoute(
         method="GET",
