@@ -633,8 +633,7 @@ async def _bare_http(
         address = (await webhooks.check_target(endpoint.url, settings))[0]
 
         async def one(row: Due) -> bool:
-            async with lanes.lane() as client:
-                return (await send(client, row, address, settings)).delivered
+            return (await send(lanes, row, address)).delivered
 
         delivered = sum(await asyncio.gather(*(one(row) for row in due)))
         seconds = time.perf_counter() - began

@@ -164,10 +164,17 @@ def test_an_attempt_connects_to_the_checked_address() -> None:
     from sales_graph.services.webhooks import pinned
 
     target = pinned("https://partner.example.com:8443/hooks?x=1", "93.184.216.34")
-    assert target.url == "https://93.184.216.34:8443/hooks?x=1"
+    assert (target.tls, target.address, target.port) == (True, "93.184.216.34", 8443)
     assert target.host_header == "partner.example.com:8443"
     assert target.server_name == "partner.example.com"
-    assert pinned("https://partner.example.com/h", "2606:4700::1").url == "https://[2606:4700::1]/h"
+    assert target.target == "/hooks?x=1"
+    v6 = pinned("http://[2606:4700::1]/h%20x/ü y?q=a b#", "2606:4700::1")
+    assert (v6.tls, v6.port, v6.host_header) == (False, 80, "[2606:4700::1]")
+    # Nothing of the URL can end the request line or add a header.
+    assert v6.target == "/h%20x/%C3%BC%20y?q=a%20b"
+    assert pinned("http://h.example/", "1.1.1.1").target == "/"
+    assert pinned("http://h.example", "1.1.1.1").target == "/"
+    assert pinned("http://h.example/a\r\nX-Evil: 1", "1.1.1.1").target == "/aX-Evil:%201"
 
 
 async def test_a_deleted_endpoint_is_gone_and_frees_its_place(

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -227,21 +227,40 @@ async def check_target(url: str, settings: WebhookSettings) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Pinned:
-    """A request to ``url`` sent to one checked address: the URL names the address, the
-    ``Host`` header and TLS (SNI, the certificate's name) the URL's host."""
+    """A request to a URL sent to one checked address: the connection goes to ``address`` and
+    ``port`` (over TLS if ``tls``), ``Host`` and TLS (SNI, the certificate's name) name the
+    URL's host; ``target`` is the request line's path and query, percent-encoded."""
 
-    url: str
+    tls: bool
+    address: str
+    port: int
     host_header: str
     server_name: str
+    target: str
+
+
+# What stays as it is in a request target's path and query (RFC 3986's pchar, "/", "?" and
+# "%" of what is already encoded); anything else is percent-encoded as UTF-8.
+_TARGET_SAFE = "/?%:@!$&'()*+,;=-._~"
 
 
 def pinned(url: str, address: str) -> Pinned:
     parts = urlsplit(url)
     assert parts.hostname is not None
-    literal = f"[{address}]" if ":" in address else address
+    tls = parts.scheme == "https"
     port = f":{parts.port}" if parts.port is not None else ""
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return Pinned(urlunsplit(parts._replace(netloc=literal + port)), host + port, parts.hostname)
+    target = quote(parts.path or "/", safe=_TARGET_SAFE)
+    if parts.query:
+        target += "?" + quote(parts.query, safe=_TARGET_SAFE)
+    return Pinned(
+        tls=tls,
+        address=address,
+        port=parts.port or (443 if tls else 80),
+        host_header=host + port,
+        server_name=parts.hostname,
+        target=target,
+    )
 
 
 async def _checked_url(url: str, settings: WebhookSettings) -> str:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import httptools
 import httpx
 import orjson
 
@@ -34,11 +35,13 @@ from sales_graph.db.repositories import webhooks as webhook_repo
 from sales_graph.db.repositories.webhooks import Due
 from sales_graph.logs import get_logger
 from sales_graph.services import webhooks
+from sales_graph.services.webhooks import Pinned
 from sales_graph.settings import WebhookSettings
 from sales_graph.telemetry.metrics import webhook_attempt
 from sales_graph.timeutil import utcnow
 from sales_graph.worker.consumer import BatchHandler, MessageHandler
 from sales_graph.worker.handling import event_id_of, handling
+from sales_graph.worker.http1 import Http1Client, Origin
 
 if TYPE_CHECKING:
     from sales_graph.runtime import Runtime
@@ -48,8 +51,8 @@ _log = get_logger("sales_graph.worker.webhooks")
 USER_AGENT = f"sales-graph-webhooks/{__version__}"
 # A claimed round's lease: the attempts' timeouts plus this.
 LEASE_MARGIN_S = 30.0
-# How long an idle connection to a receiver is kept for the next round, and to how many hosts
-# (the last ones it sent to) a lane keeps one.
+# How long an idle connection to a receiver is kept for the next round, and how many idle ones
+# are kept in all (this many per concurrent send).
 KEEPALIVE_S = 30.0
 LANE_CONNECTIONS = 4
 # The error of an attempt not made: the target's address is not allowed (SSRF).
@@ -87,56 +90,31 @@ def fan_out_batch_handler(runtime: Runtime) -> BatchHandler:
 
 
 class Lanes:
-    """The dispatcher's HTTP clients: ``MAX_CONCURRENT_SENDS`` lanes, each an ``httpx`` client
-    sending one request at a time over connections it keeps alive (to the last few hosts it
-    sent to), redirects not followed, no proxy from the environment. One client with a pool of
-    50 connections shared by 50 requests in flight spends its time in the pool's bookkeeping
-    (242 requests/s to a loopback receiver against ~1,000 for 50 clients of one connection
-    each, docs/performance.md); a lane's client never waits for a connection."""
+    """The dispatcher's HTTP: at most ``MAX_CONCURRENT_SENDS`` requests in flight over an
+    :class:`~sales_graph.worker.http1.Http1Client` (connections kept alive per checked address,
+    redirects never followed, no proxy), each attempt bounded by ``TIMEOUT_S``."""
 
-    def __init__(
-        self, settings: WebhookSettings, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
-        self._settings = settings
-        self._transport = transport
+    def __init__(self, settings: WebhookSettings, tls: ssl.SSLContext | None = None) -> None:
+        self.settings = settings
         self._turns = asyncio.Semaphore(settings.max_concurrent_sends)
-        self._idle: list[httpx.AsyncClient] = []
-        self._clients: list[httpx.AsyncClient] = []
-        # One TLS context (the CA bundle loaded once) for every lane.
-        self._tls: ssl.SSLContext | None = None
-
-    def _new_client(self) -> httpx.AsyncClient:
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context()
-        client = httpx.AsyncClient(
-            timeout=self._settings.timeout_s,
-            limits=httpx.Limits(
-                max_connections=LANE_CONNECTIONS,
-                max_keepalive_connections=LANE_CONNECTIONS,
-                keepalive_expiry=KEEPALIVE_S,
-            ),
-            verify=self._tls,
-            follow_redirects=False,  # a redirect is a failed attempt, never followed
-            trust_env=False,  # no proxy from the environment
-            transport=self._transport,
+        self._client = Http1Client(
+            keepalive_s=KEEPALIVE_S,
+            max_idle=settings.max_concurrent_sends * LANE_CONNECTIONS,
+            # The system's CAs (certifi's bundle), loaded once for every connection.
+            tls=tls or httpx.create_ssl_context(),
         )
-        self._clients.append(client)
-        return client
 
-    @contextlib.asynccontextmanager
-    async def lane(self) -> AsyncIterator[httpx.AsyncClient]:
-        """A free lane's client, for one request (waits while every lane is busy; a lane's
-        client is made when first needed)."""
+    async def post(self, target: Pinned, headers: str, body: bytes) -> int:
+        """The answer's status; TimeoutError after ``TIMEOUT_S`` (waiting for a turn aside)."""
         async with self._turns:
-            client = self._idle.pop() if self._idle else self._new_client()
-            try:
-                yield client
-            finally:
-                self._idle.append(client)
+            async with asyncio.timeout(self.settings.timeout_s):
+                origin = Origin(target.tls, target.address, target.port, target.server_name)
+                return await self._client.post(
+                    origin, target.target, f"Host: {target.host_header}\r\n{headers}", body
+                )
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        self._client.close()
 
     async def __aenter__(self) -> Lanes:
         return self
@@ -153,7 +131,6 @@ class Dispatcher:
     name: str = "webhooks"
     # Called between sending a round and recording it (a test kills the dispatcher there).
     after_send: Callable[[list[Due]], Awaitable[None]] | None = None
-    transport: httpx.AsyncBaseTransport | None = None
     # A claimed round's lease: the attempts' timeouts plus this.
     lease_margin_s: float = LEASE_MARGIN_S
     attempts: int = field(default=0, init=False)
@@ -178,7 +155,7 @@ class Dispatcher:
             await webhook_repo.lease(session, [row.id for row in due], now + lease)
         if not due:
             return 0
-        lanes = self._lanes or Lanes(self.settings, self.transport)
+        lanes = self._lanes or Lanes(self.settings)
         try:
             # Each URL of the round checked (SSRF) once, just before its attempts.
             urls = list(dict.fromkeys(row.url for row in due))
@@ -237,22 +214,18 @@ class Dispatcher:
         """One aggregate's deliveries to one endpoint, in order, until one fails."""
         results = []
         for row in rows:
-            async with lanes.lane() as client:
-                attempt = await self._send(client, row, checked[row.url])
+            found = checked[row.url]
+            if isinstance(found, webhooks.TargetRefused):
+                attempt = webhooks.Attempt(None, f"{REFUSED}{found}")
+            else:
+                attempt = await send(lanes, row, found[0])
             results.append((row, attempt))
             if not attempt.delivered:
                 break
         return results
 
-    async def _send(
-        self, client: httpx.AsyncClient, row: Due, checked: list[str] | webhooks.TargetRefused
-    ) -> webhooks.Attempt:
-        if isinstance(checked, webhooks.TargetRefused):
-            return webhooks.Attempt(None, f"{REFUSED}{checked}")
-        return await send(client, row, checked[0], self.settings)
-
     async def run(self, stop: asyncio.Event) -> None:
-        async with Lanes(self.settings, self.transport) as lanes:
+        async with Lanes(self.settings) as lanes:
             self._lanes = lanes
             try:
                 while not stop.is_set():
@@ -269,40 +242,30 @@ class Dispatcher:
                 self._lanes = None
 
 
-async def send(
-    client: httpx.AsyncClient, row: Due, address: str, settings: WebhookSettings
-) -> webhooks.Attempt:
+async def send(lanes: Lanes, row: Due, address: str) -> webhooks.Attempt:
     """One attempt: the delivery's envelope POSTed signed to ``address``, an address its URL's
-    host was just checked to resolve to (not a second resolution of the name)."""
-    target = webhooks.pinned(row.url, address)
-    body = orjson.dumps(row.envelope).decode()
-    headers = webhooks.signature_headers(row.secrets, str(row.event_id), utcnow(), body)
-    headers |= {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "host": target.host_header,
-    }
+    host was just checked to resolve to (not a second resolution of the name); the answer's
+    body is not read."""
+    body = orjson.dumps(row.envelope)
+    signed = webhooks.signature_headers(row.secrets, str(row.event_id), utcnow(), body.decode())
+    headers = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
     try:
-        request = client.build_request(
-            "POST",
-            target.url,
-            content=body,
-            headers=headers,
-            extensions={"sni_hostname": target.server_name},
+        status = await lanes.post(
+            webhooks.pinned(row.url, address), headers + _FIXED_HEADERS, body
         )
-        response = await client.send(request, stream=True)  # the answer's body is not read
-        await response.aclose()
-    except httpx.TimeoutException:
-        return webhooks.Attempt(None, f"timeout after {settings.timeout_s} s")
-    except httpx.HTTPError as exc:
+    except TimeoutError:
+        return webhooks.Attempt(None, f"timeout after {lanes.settings.timeout_s} s")
+    except (OSError, ssl.SSLError, httptools.HttpParserError) as exc:
         return webhooks.Attempt(None, f"{type(exc).__name__}: {exc}"[:1000])
     except Exception as exc:
-        # Whatever one attempt raises (a URL httpx cannot encode, say) fails that attempt,
-        # never the round: the other deliveries' outcomes are recorded.
+        # Whatever one attempt raises fails that attempt, never the round: the other
+        # deliveries' outcomes are recorded.
         _log.exception("webhooks.attempt_error", delivery_id=str(row.id))
         return webhooks.Attempt(None, f"{type(exc).__name__}: {exc}"[:1000])
-    status = response.status_code
     return webhooks.Attempt(status, None if 200 <= status < 300 else f"HTTP {status}")
+
+
+_FIXED_HEADERS = f"Content-Type: application/json\r\nUser-Agent: {USER_AGENT}\r\n"
 
 
 def services(runtime: Runtime) -> list[Service]:
