@@ -250,9 +250,7 @@ async def send(lanes: Lanes, row: Due, address: str) -> webhooks.Attempt:
     signed = webhooks.signature_headers(row.secrets, str(row.event_id), utcnow(), body.decode())
     headers = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
     try:
-        status = await lanes.post(
-            webhooks.pinned(row.url, address), headers + _FIXED_HEADERS, body
-        )
+        status = await lanes.post(webhooks.pinned(row.url, address), headers + _FIXED_HEADERS, body)
     except TimeoutError:
         return webhooks.Attempt(None, f"timeout after {lanes.settings.timeout_s} s")
     except (OSError, ssl.SSLError, httptools.HttpParserError) as exc:
