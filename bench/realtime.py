@@ -579,6 +579,7 @@ async def _round(hooks: _Webhooks, count: int, *, together: bool) -> dict[str, A
         tasks.append(asyncio.create_task(consumer.run(stop)))
         if together:
             tasks.append(asyncio.create_task(dispatcher.run(stop)))
+        first = await _until(lambda: consumer.stats.handled > 0, 60, "fan-out's first batch")
         fanned = await _until(lambda: consumer.stats.handled >= count, 300, "fan-out")
         if not together:
             stop.set()
@@ -596,6 +597,7 @@ async def _round(hooks: _Webhooks, count: int, *, together: bool) -> dict[str, A
         "events": count,
         "relay_events_per_s": round(relay_rate),
         "fan_out_events_per_s": round(count / (fanned - began)),
+        "fan_out_first_batch_ms": round((first - began) * 1000),
         "deliveries_per_s": round(count / (delivered - dispatch_began)),
         "attempts": dispatcher.attempts,
         "dead_lettered": consumer.stats.dead_lettered,

@@ -225,7 +225,7 @@ class WebhookSettings(BaseModel):
     max_backoff_s: float = Field(default=6 * 3600.0, ge=0)
     # The dispatcher: deliveries claimed per round, idle poll interval, attempts of a round in
     # flight at once (and connections kept alive).
-    dispatch_batch_size: int = Field(default=500, gt=0, le=1000)
+    dispatch_batch_size: int = Field(default=1000, gt=0, le=1000)
     poll_interval_s: float = Field(default=1.0, gt=0)
     max_concurrent_sends: int = Field(default=50, gt=0, le=1000)
     # After a secret rotation the previous secret also signs for this long.

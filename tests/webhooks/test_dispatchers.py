@@ -1,5 +1,6 @@
 """Dispatchers side by side (FOR UPDATE SKIP LOCKED, order per aggregate kept), one killed
-between sending and recording (its rows are sent again once their lease ends: at least once),
+between sending and recording (its rows are sent again: at once if its claim's transaction was
+still open, once their lease ends if the round had leased them; at least once either way),
 and a deleted endpoint (sent nothing more; an attempt recorded after it was deleted: no effect)."""
 
 from __future__ import annotations
@@ -76,9 +77,13 @@ async def _all_sent(gateway: HookGateway) -> bool:
     return await _pending(gateway) == 0
 
 
+@pytest.mark.parametrize("hold_s", [2.0, 0.0], ids=["held", "leased"])
 async def test_a_dispatcher_killed_after_sending_leaves_them_to_be_sent_again(
-    quiet_gateway: HookGateway, hooks: Receiver
+    quiet_gateway: HookGateway, hooks: Receiver, hold_s: float
 ) -> None:
+    """Held: the round ended within HOLD_S, so its claim's transaction was still open; it rolls
+    back and the row is due at once. Leased: the round outlasted HOLD_S (0 here), so it leased
+    the row and committed; the row is due again when the lease ends."""
     gateway = quiet_gateway
     hook = await gateway.hook(hooks.url, "lead.created")
     await gateway.create_lead(hook.key, "killed@example.com")
@@ -94,13 +99,15 @@ async def test_a_dispatcher_killed_after_sending_leaves_them_to_be_sent_again(
     settings = gateway.runtime.settings.webhooks.model_copy(
         update={"enabled": True, "timeout_s": 0.5}
     )
-    doomed = Dispatcher(gateway.runtime.db, settings, after_send=die, lease_margin_s=0.0)
+    doomed = Dispatcher(
+        gateway.runtime.db, settings, after_send=die, lease_margin_s=0.0, hold_s=hold_s
+    )
     with pytest.raises(Killed):
         await doomed.run_once()
     assert len(hooks.delivered()) == 1
     assert await _pending(gateway) == 1
 
-    survivor = Dispatcher(gateway.runtime.db, settings)
+    survivor = Dispatcher(gateway.runtime.db, settings, hold_s=hold_s)
     async with running(survivor):
         await until(lambda: _pending_is(gateway, 0))
     first, again = hooks.delivered()

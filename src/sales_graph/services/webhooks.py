@@ -529,23 +529,12 @@ def _targets(
 
 
 def _delivery_rows(
-    targets: list[WebhookEndpoint], message: dict[str, Any], now: datetime
-) -> list[dict[str, Any]]:
-    event_type, event_id = message["event_type"], message["event_id"]
+    targets: list[WebhookEndpoint], message: dict[str, Any]
+) -> list[repo.NewDelivery]:
+    event_type, event_id = message["event_type"], uuid.UUID(message["event_id"])
     key = aggregate_key(event_type, message["payload"])
     return [
-        {
-            "endpoint_id": endpoint.id,
-            "event_id": uuid.UUID(event_id),
-            "event_type": event_type,
-            "ordering_key": key,
-            "envelope": message,
-            "status": PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for endpoint in targets
+        repo.NewDelivery(endpoint.id, event_id, event_type, key, message) for endpoint in targets
     ]
 
 
@@ -562,14 +551,14 @@ async def fan_out(session: AsyncSession, message: dict[str, Any]) -> int:
         return 0
     if not await outbox_repo.remember_processed(session, WEBHOOK_INBOX, event_id):
         return 0
-    return await repo.add_deliveries(session, _delivery_rows(targets, message, utcnow()))
+    return await repo.add_deliveries(session, utcnow(), _delivery_rows(targets, message))
 
 
 async def fan_out_all(session: AsyncSession, messages: Sequence[dict[str, Any]]) -> int:
     """:func:`fan_out` for a batch of events in the caller's transaction, set-based: the
     subscribed endpoints read once per event type, the inbox rows of the events that have
-    targets inserted in one statement, their deliveries in one (per ``repo.INSERT_CHUNK``), in
-    the batch's order. An event twice in the batch, or processed before, makes nothing."""
+    targets inserted in one statement, their deliveries in one (on PostgreSQL), in the batch's
+    order. An event twice in the batch, or processed before, makes nothing."""
     subscribed: dict[str, list[tuple[WebhookEndpoint, ApiClient]]] = {}
     wanted: list[tuple[dict[str, Any], list[WebhookEndpoint]]] = []
     for message in messages:
@@ -586,13 +575,12 @@ async def fan_out_all(session: AsyncSession, messages: Sequence[dict[str, Any]])
         return 0
     event_ids = list(dict.fromkeys(str(message["event_id"]) for message, _ in wanted))
     fresh = await outbox_repo.remember_processed_all(session, WEBHOOK_INBOX, event_ids)
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
+    rows: list[repo.NewDelivery] = []
     for message, targets in wanted:
         if message["event_id"] in fresh:
             fresh.discard(message["event_id"])  # its first occurrence in the batch only
-            rows += _delivery_rows(targets, message, now)
-    return await repo.add_deliveries(session, rows)
+            rows += _delivery_rows(targets, message)
+    return await repo.add_deliveries(session, utcnow(), rows)
 
 
 # --- attempts ----------------------------------------------------------------------------------

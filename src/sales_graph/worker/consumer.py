@@ -89,6 +89,8 @@ class Consumer:
     unavailable_deadline_s: float = 240.0
     # Small batches: a batch is handled between two polls (max.poll.interval, 5 min).
     batch_size: int = 100
+    # With a batch handler (a partition's messages of a poll in one transaction), larger ones.
+    handler_batch_size: int = 1000
     batch_handler: BatchHandler | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats, init=False)
 
@@ -108,7 +110,8 @@ class Consumer:
         await consumer.start()
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                size = self.batch_size if self.batch_handler is None else self.handler_batch_size
+                batches = await consumer.getmany(timeout_ms=500, max_records=size)
                 # Partitions side by side, each in order (one key stays on one partition). One
                 # that fails cancels the others before the client stops: their uncommitted
                 # messages come again on the next run (the inbox skips what was applied).

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +29,7 @@ from sales_graph.logs import get_logger
 from sales_graph.settings import EventSettings
 from sales_graph.telemetry.metrics import events_published
 from sales_graph.timeutil import utcnow
+from sales_graph.worker.listen import Listener, idle_until
 from sales_graph.worker.sinks import Delivery, EventSink
 
 _log = get_logger("sales_graph.worker.relay")
@@ -38,8 +37,6 @@ _log = get_logger("sales_graph.worker.relay")
 # Transient failures (the broker is away) back off up to this long between tries.
 MAX_BACKOFF_S = 30.0
 MAX_UNRECORDED = 100_000
-RELISTEN_INTERVAL_S = 5.0
-LISTEN_CHECK_S = 1.0
 
 
 @dataclass(eq=False)
@@ -125,7 +122,7 @@ class Relay:
         _log.warning("outbox.publish_failed", relay=self.name, rows=len(ids), error=str(failure))
 
     async def run(self, stop: asyncio.Event) -> None:
-        listener = self.listener = Listener(self.db, self.wake)
+        listener = self.listener = Listener(self.db, self.wake, outbox_repo.NOTIFY_CHANNEL)
         try:
             while not stop.is_set():
                 await listener.ensure()
@@ -142,25 +139,12 @@ class Relay:
             await listener.close()
 
     async def _idle(self, stop: asyncio.Event, listener: Listener) -> None:
-        """Until a NOTIFY, the stop or the next poll. Every ``LISTEN_CHECK_S`` it looks (no
-        query) whether the listening connection is still open: a closed one ends the wait, so
-        that the loop listens again rather than waiting a whole poll interval deaf."""
-        self._wake.clear()
+        """Until a NOTIFY, the stop or the next poll (``worker/listen.py``)."""
         self.idle = True
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-        loop = asyncio.get_running_loop()
-        end = loop.time() + self.settings.relay_poll_interval_s
         try:
-            while (left := end - loop.time()) > 0:
-                done, _ = await asyncio.wait(
-                    waits, timeout=min(left, LISTEN_CHECK_S), return_when=asyncio.FIRST_COMPLETED
-                )
-                if done or listener.lost:
-                    return
+            await idle_until(stop, self._wake, listener, self.settings.relay_poll_interval_s)
         finally:
             self.idle = False
-            for waiting in waits:
-                waiting.cancel()
 
 
 def _split(
@@ -187,60 +171,3 @@ def _split(
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-
-
-@dataclass(eq=False)
-class Listener:
-    """On PostgreSQL, a connection that LISTENs for the outbox's NOTIFY, so a commit wakes the
-    relay at once. When the database closes it (a restart, cut connections) the relay notices
-    within ``LISTEN_CHECK_S`` and listens again on a new connection, trying at most every
-    ``RELISTEN_INTERVAL_S`` while the database is away; in between it polls."""
-
-    db: Database
-    wake: Callable[[], None]
-    listens: int = field(default=0, init=False)  # connections it has listened on
-    _connection: Any = field(default=None, init=False)
-    _driver: Any = field(default=None, init=False)
-    _next_try: float = field(default=0.0, init=False)
-
-    @property
-    def listening(self) -> bool:
-        return self._driver is not None and not self._driver.is_closed()
-
-    @property
-    def lost(self) -> bool:
-        """It listened, and its connection has been closed since."""
-        return self._driver is not None and self._driver.is_closed()
-
-    async def ensure(self) -> None:
-        if self.db.dialect != "postgresql" or self.listening:
-            return
-        await self.close()  # a lost connection: let go of it (``lost`` is False again)
-        if time.monotonic() < self._next_try:
-            return
-        try:
-            self._connection = await self.db.engine.connect()
-            raw = await self._connection.get_raw_connection()
-            self._driver = raw.driver_connection
-            await self._driver.add_listener(outbox_repo.NOTIFY_CHANNEL, self._on_notify)
-        except Exception as exc:
-            _log.warning("outbox.listen_unavailable", error=f"{type(exc).__name__}: {exc}")
-            await self.close()
-            self._next_try = time.monotonic() + RELISTEN_INTERVAL_S
-            return
-        self.listens += 1
-        if self.listens > 1:
-            _log.info("outbox.listening_again", connections=self.listens)
-
-    def _on_notify(self, *_: object) -> None:
-        self.wake()
-
-    async def close(self) -> None:
-        driver, connection = self._driver, self._connection
-        self._driver = self._connection = None
-        if driver is not None and not driver.is_closed():
-            with contextlib.suppress(Exception):
-                await driver.remove_listener(outbox_repo.NOTIFY_CHANNEL, self._on_notify)
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.close()

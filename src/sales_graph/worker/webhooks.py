@@ -5,20 +5,20 @@ The fan-out handler reads a committed event (a Kafka consumer per topic we publi
 in-process bus) and records its deliveries for the endpoints that asked for it, with its inbox
 row, in one transaction; the Kafka consumers' batch handler does the same for a partition's
 events of one poll in one transaction, set-based. The :class:`Dispatcher` claims due deliveries
-``FOR UPDATE SKIP LOCKED`` (several dispatchers share them, as relays share the outbox) and
-leases them (not due again for the round's timeouts and a margin) in one short transaction,
+``FOR UPDATE SKIP LOCKED`` (several dispatchers share them, as relays share the outbox),
 checks each URL of the round, sends each delivery signed with the endpoint's secrets over its
-:class:`Lanes`, and records the attempts in another (the delivered ones in one statement): a
-dispatcher killed between sending and recording leaves the rows pending, and they are sent
-again when the lease ends (at least once; receivers deduplicate by ``webhook-id``, the event
-id). One aggregate's deliveries to one endpoint go one after the other, and a failed one holds
-back the ones behind it.
+:class:`Lanes`, and records the attempts (the delivered ones in one statement): in the claim's
+transaction when the round ends within ``HOLD_S``; otherwise the round leases its rows (not
+due again for the round's timeouts and a margin), commits, and records them in a transaction of
+its own. A dispatcher killed between sending and recording leaves the rows pending, sent again
+at once (its transaction rolled back) or when the lease ends (at least once; receivers
+deduplicate by ``webhook-id``, the event id). One aggregate's deliveries to one endpoint go one
+after the other, and a failed one holds back the ones behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 import httpx
 import orjson
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph import __version__
 from sales_graph.db.engine import Database
@@ -42,6 +43,7 @@ from sales_graph.timeutil import utcnow
 from sales_graph.worker.consumer import BatchHandler, MessageHandler
 from sales_graph.worker.handling import event_id_of, handling
 from sales_graph.worker.http1 import Http1Client, Origin
+from sales_graph.worker.listen import Listener, idle_until
 
 if TYPE_CHECKING:
     from sales_graph.runtime import Runtime
@@ -51,6 +53,8 @@ _log = get_logger("sales_graph.worker.webhooks")
 USER_AGENT = f"sales-graph-webhooks/{__version__}"
 # A claimed round's lease: the attempts' timeouts plus this.
 LEASE_MARGIN_S = 30.0
+# A round that takes longer than this leases its rows and commits its claim (run_once).
+HOLD_S = 2.0
 # How long an idle connection to a receiver is kept for the next round, and how many idle ones
 # are kept in all (this many per concurrent send).
 KEEPALIVE_S = 30.0
@@ -133,54 +137,92 @@ class Dispatcher:
     after_send: Callable[[list[Due]], Awaitable[None]] | None = None
     # A claimed round's lease: the attempts' timeouts plus this.
     lease_margin_s: float = LEASE_MARGIN_S
+    # How long a round may keep its claim's transaction open before it leases its rows.
+    hold_s: float = HOLD_S
     attempts: int = field(default=0, init=False)
     delivered: int = field(default=0, init=False)
     _lanes: Lanes | None = field(default=None, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     async def run_once(self) -> int:
-        """Sends one round of due deliveries; the number claimed (0: nothing due now)."""
-        async with self.db.session() as session:
-            now = utcnow()
-            due = await webhook_repo.claim_due(session, now, self.settings.dispatch_batch_size)
-            groups: dict[tuple[Any, str], list[Due]] = {}
-            for row in due:
-                groups.setdefault((row.endpoint_id, row.ordering_key), []).append(row)
-            # Long enough for the longest chain of one aggregate's deliveries, one by one, and
-            # for the round's attempts queueing for the MAX_CONCURRENT_SENDS connections.
-            longest = max((len(g) for g in groups.values()), default=0)
-            waves = -(-len(due) // self.settings.max_concurrent_sends)
-            lease = timedelta(
-                seconds=self.settings.timeout_s * max(longest, waves) + self.lease_margin_s
-            )
-            await webhook_repo.lease(session, [row.id for row in due], now + lease)
-        if not due:
-            return 0
+        """Sends one round of due deliveries; the number claimed (0: nothing due now).
+
+        A round that ends within ``HOLD_S`` is recorded in its claim's transaction, its rows
+        locked all along: no lease to write, one transaction (a dispatcher that dies meanwhile
+        leaves them due at once: its transaction rolls back). A longer one leases its rows and
+        commits, so that no transaction stays open for the round's timeouts, and is recorded in
+        a transaction of its own when it ends."""
+        sending: asyncio.Task[list[tuple[Due, webhooks.Attempt]]] | None = None
+        try:
+            async with self.db.session() as session:
+                now = utcnow()
+                due = await webhook_repo.claim_due(session, now, self.settings.dispatch_batch_size)
+                if not due:
+                    return 0
+                groups: dict[tuple[Any, str], list[Due]] = {}
+                for row in due:
+                    groups.setdefault((row.endpoint_id, row.ordering_key), []).append(row)
+                sending = asyncio.ensure_future(self._send_round(due, list(groups.values())))
+                await asyncio.wait({sending}, timeout=self.hold_s)
+                held = sending.done()
+                if held:
+                    attempts = sending.result()
+                    outcomes = await self._record(session, due, attempts)
+                else:
+                    await webhook_repo.lease(
+                        session, [row.id for row in due], now + self._lease(due, groups)
+                    )
+            if not held:
+                attempts = await sending
+                async with self.db.session() as session:
+                    outcomes = await self._record(session, due, attempts)
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+        for (row, attempt), delivered in zip(attempts, outcomes, strict=True):
+            self._count(row, attempt, delivered)
+        return len(due)
+
+    def _lease(self, due: list[Due], groups: dict[tuple[Any, str], list[Due]]) -> timedelta:
+        """Long enough for the longest chain of one aggregate's deliveries, one by one, and for
+        the round's attempts queueing for the MAX_CONCURRENT_SENDS connections."""
+        longest = max(len(g) for g in groups.values())
+        waves = -(-len(due) // self.settings.max_concurrent_sends)
+        return timedelta(
+            seconds=self.settings.timeout_s * max(longest, waves) + self.lease_margin_s
+        )
+
+    async def _send_round(
+        self, due: list[Due], groups: list[list[Due]]
+    ) -> list[tuple[Due, webhooks.Attempt]]:
         lanes = self._lanes or Lanes(self.settings)
         try:
             # Each URL of the round checked (SSRF) once, just before its attempts.
             urls = list(dict.fromkeys(row.url for row in due))
             found = await asyncio.gather(*(self._check(u) for u in urls))
             checked = dict(zip(urls, found, strict=True))
-            sent = await asyncio.gather(
-                *(self._send_in_order(lanes, g, checked) for g in groups.values())
-            )
+            sent = await asyncio.gather(*(self._send_in_order(lanes, g, checked) for g in groups))
         finally:
             if lanes is not self._lanes:
                 await lanes.aclose()
         if self.after_send is not None:
             await self.after_send(due)
-        attempts = [result for results in sent for result in results]
-        async with self.db.session() as session:
-            outcomes = await webhooks.record_attempts(session, attempts, self.settings)
-            attempted = {row.id for row, _ in attempts}
-            # Those behind a failed one in their chain were not tried: due again at once
-            # (behind the failed one, which waits for its retry).
-            await webhook_repo.lease(
-                session, [row.id for row in due if row.id not in attempted], utcnow()
-            )
-        for (row, attempt), delivered in zip(attempts, outcomes, strict=True):
-            self._count(row, attempt, delivered)
-        return len(due)
+        return [result for results in sent for result in results]
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        due: list[Due],
+        attempts: list[tuple[Due, webhooks.Attempt]],
+    ) -> list[bool]:
+        outcomes = await webhooks.record_attempts(session, attempts, self.settings)
+        attempted = {row.id for row, _ in attempts}
+        # Those behind a failed one in their chain were not tried: due again at once (behind
+        # the failed one, which waits for its retry).
+        await webhook_repo.lease(
+            session, [row.id for row in due if row.id not in attempted], utcnow()
+        )
+        return outcomes
 
     def _count(self, row: Due, attempt: webhooks.Attempt, delivered: bool) -> None:
         self.attempts += 1
@@ -224,11 +266,18 @@ class Dispatcher:
                 break
         return results
 
+    def wake(self) -> None:
+        self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
+        """Rounds until ``stop``: at once while rounds come full, else after new deliveries
+        commit (a NOTIFY, on PostgreSQL) or ``POLL_INTERVAL_S`` (retries coming due)."""
+        listener = Listener(self.db, self.wake, webhook_repo.NOTIFY_CHANNEL)
         async with Lanes(self.settings) as lanes:
             self._lanes = lanes
             try:
                 while not stop.is_set():
+                    await listener.ensure()
                     try:
                         claimed = await self.run_once()
                     except Exception:
@@ -236,10 +285,10 @@ class Dispatcher:
                         claimed = 0
                     if claimed >= self.settings.dispatch_batch_size:
                         continue
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.settings.poll_interval_s)
+                    await idle_until(stop, self._wake, listener, self.settings.poll_interval_s)
             finally:
                 self._lanes = None
+                await listener.close()
 
 
 async def send(lanes: Lanes, row: Due, address: str) -> webhooks.Attempt:

@@ -14,14 +14,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Text, cast, delete, func, insert, text, update
+from sqlalchemy import ColumnElement, Text, bindparam, cast, delete, func, insert, text, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph.db.models import InboxEvent, OutboxEvent
+from sales_graph.db.types import UTCDateTime
 from sales_graph.timeutil import utcnow
 
 NOTIFY_CHANNEL = "sales_graph_outbox"
@@ -229,15 +229,26 @@ async def remember_processed_all(
     not processed before (whose rows it inserted)."""
     if not event_ids:
         return set()
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     now = utcnow()
+    if _dialect(session) == "postgresql":
+        params = {"consumer": consumer, "ids": list(event_ids), "now": now}
+        inserted = await session.exec(_REMEMBER_ALL, params=params)  # type: ignore[call-overload]
+        return {event_id for (event_id,) in inserted}
     statement = (
-        insert(InboxEvent)
+        sqlite_insert(InboxEvent)
         .values([{"consumer": consumer, "event_id": e, "processed_at": now} for e in event_ids])
         .on_conflict_do_nothing()
         .returning(col(InboxEvent.event_id))
     )
     return set((await session.exec(statement)).scalars())
+
+
+# One statement whatever the batch's size: the ids as one array parameter.
+_REMEMBER_ALL = text(
+    "INSERT INTO inbox (consumer, event_id, processed_at)"
+    " SELECT :consumer, e, :now FROM unnest(CAST(:ids AS text[])) AS e"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 async def forget_processed(session: AsyncSession, consumer: str, event_ids: Sequence[str]) -> None:

@@ -15,15 +15,28 @@ it or them, the fan-out and the claim leave it out, and its pending deliveries a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, literal, text, update
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    literal,
+    text,
+    update,
+)
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.types import TypeEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -149,16 +162,60 @@ async def delete(session: AsyncSession, row: WebhookEndpoint, now: datetime) -> 
 INSERT_CHUNK = 1000
 
 
-async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Inserts deliveries (their columns), numbered in the order given (one multi-row INSERT per
-    ``INSERT_CHUNK`` rows); one already there for its endpoint and event is skipped. The number
-    inserted."""
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+_ADD_DELIVERIES = text(
+    "INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, ordering_key, envelope,"
+    " status, attempts, next_attempt_at, created_at)"
+    " SELECT v.endpoint_id, v.event_id, v.event_type, v.ordering_key, CAST(v.envelope AS jsonb),"
+    " :status, 0, :now, :now"
+    " FROM unnest(CAST(:endpoint_ids AS uuid[]), CAST(:event_ids AS uuid[]),"
+    " CAST(:event_types AS text[]), CAST(:keys AS text[]), CAST(:envelopes AS text[]))"
+    " WITH ORDINALITY AS v(endpoint_id, event_id, event_type, ordering_key, envelope, n)"
+    " ORDER BY v.n"
+    " ON CONFLICT (endpoint_id, event_id) WHERE replay_of IS NULL DO NOTHING"
+    " RETURNING id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+async def add_deliveries(session: AsyncSession, now: datetime, rows: Sequence[NewDelivery]) -> int:
+    """Inserts pending deliveries due ``now``, numbered in the order given; one already there
+    for its endpoint and event is skipped. The number inserted. On PostgreSQL one statement
+    whose parameters are arrays (``INSERT ... SELECT FROM unnest``: no statement to build per
+    row); elsewhere a multi-row INSERT per ``INSERT_CHUNK`` rows."""
+    if not rows:
+        return 0
+    if _dialect(session) == "postgresql":
+        params = {
+            "status": PENDING,
+            "now": now,
+            "endpoint_ids": [r.endpoint_id for r in rows],
+            "event_ids": [r.event_id for r in rows],
+            "event_types": [r.event_type for r in rows],
+            "keys": [r.ordering_key for r in rows],
+            "envelopes": [_json_text(r.envelope) for r in rows],
+        }
+        inserted = len(list(await session.exec(_ADD_DELIVERIES, params=params)))  # type: ignore[call-overload]
+        if inserted:
+            await _notify(session)
+        return inserted
     inserted = 0
     for start in range(0, len(rows), INSERT_CHUNK):
+        values = [
+            {
+                "endpoint_id": r.endpoint_id,
+                "event_id": r.event_id,
+                "event_type": r.event_type,
+                "ordering_key": r.ordering_key,
+                "envelope": r.envelope,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for r in rows[start : start + INSERT_CHUNK]
+        ]
         statement = (
-            insert(WebhookDelivery)
-            .values(list(rows[start : start + INSERT_CHUNK]))
+            sqlite_insert(WebhookDelivery)
+            .values(values)
             .on_conflict_do_nothing(
                 index_elements=["endpoint_id", "event_id"],
                 index_where=col(WebhookDelivery.replay_of).is_(None),
@@ -169,10 +226,35 @@ async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     return inserted
 
 
+def _json_text(document: dict[str, Any]) -> str:
+    return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery to record: an event for an endpoint."""
+
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    ordering_key: str
+    envelope: dict[str, Any]
+
+
 async def add_delivery(session: AsyncSession, row: WebhookDelivery) -> WebhookDelivery:
     session.add(row)
     await session.flush()
+    if _dialect(session) == "postgresql":
+        await _notify(session)
     return row
+
+
+# The dispatchers LISTEN on it: new deliveries wake them at their commit (worker/listen.py).
+NOTIFY_CHANNEL = "sales_graph_webhooks"
+
+
+async def _notify(session: AsyncSession) -> None:
+    await session.exec(text(f"NOTIFY {NOTIFY_CHANNEL}"))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,9 +329,9 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Du
         sa_select(earlier.c.endpoint_id, earlier.c.ordering_key, func.min(earlier.c.id))
         .where(earlier.c.status == PENDING)
         .where(earlier.c.id < max(ours))
-        .where(earlier.c.id.not_in(ours))
-        .where(earlier.c.endpoint_id.in_({r.endpoint_id for r in rows}))
-        .where(earlier.c.ordering_key.in_({r.ordering_key for r in rows}))
+        .where(~_among(session, earlier.c.id, ours, BigInteger()))
+        .where(_among(session, earlier.c.endpoint_id, {r.endpoint_id for r in rows}, Uuid()))
+        .where(_among(session, earlier.c.ordering_key, {r.ordering_key for r in rows}, Text()))
         .group_by(earlier.c.endpoint_id, earlier.c.ordering_key)
     )
     blocked: dict[tuple[uuid.UUID, str], int] = {
@@ -264,13 +346,23 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Du
     ]
 
 
+def _among(
+    session: AsyncSession, column: Any, values: Iterable[Any], item: TypeEngine[Any]
+) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter whatever the count:
+    one statement text to prepare, not one per count of values."""
+    if _dialect(session) == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(None, list(values), ARRAY(item))))
+    return cast(ColumnElement[bool], column.in_(list(values)))
+
+
 async def lease(session: AsyncSession, ids: Sequence[int], until: datetime) -> None:
     """Claimed deliveries are not due again before ``until``: the dispatcher sends them outside
     the claim's transaction, and one that dies meanwhile leaves them to be sent again then."""
     if ids:
         await session.exec(
             update(WebhookDelivery)
-            .where(col(WebhookDelivery.id).in_(ids))
+            .where(_among(session, col(WebhookDelivery.id), ids, BigInteger()))
             .values(next_attempt_at=until)
         )
 
