@@ -4,11 +4,13 @@ to read what reached a topic."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -20,6 +22,7 @@ from sales_graph.worker.launch import EventRuntime, start_kafka
 from tests.gateways import app_client, gateway_settings, seeded_org
 from tests.graphql.conftest import Gateway
 from tests.kafka_topics import unique_topics
+from tests.services import ServiceUrls, require_reachable
 
 
 @dataclass
@@ -144,3 +147,25 @@ async def event_gateway(
 
 def runtime_of(gateway: Gateway) -> Runtime:
     return gateway.runtime
+
+
+@pytest.fixture
+async def kafka_proxy(services: ServiceUrls) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A toxiproxy proxy in front of Kafka's FAULTS listener (scripts/services)."""
+    require_reachable("toxiproxy", services.toxiproxy)
+    require_reachable("Kafka (faults listener)", services.kafka_faults)
+    name = f"kafka-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=services.toxiproxy, timeout=10) as api:
+        created = await api.post(
+            "/proxies",
+            json={
+                "name": name,
+                "listen": services.kafka_proxied,
+                "upstream": services.kafka_faults,
+            },
+        )
+        created.raise_for_status()
+        try:
+            yield api, name
+        finally:
+            await api.delete(f"/proxies/{name}")

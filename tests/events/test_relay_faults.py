@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,34 +29,12 @@ from tests.events.conftest import (
     until,
 )
 from tests.gateways import app_client, seeded_org
-from tests.services import ServiceUrls, require_reachable
+from tests.services import ServiceUrls
 
 CREATE = """mutation($input: CreateOpportunityInput!) { createOpportunity(input: $input) { id } }"""
 STAGE = """mutation($id: ID!, $stage: OpportunityStage!) {
   updateOpportunityStage(opportunityId: $id, stage: $stage) { id version } }"""
 OUTAGE_S = 30.0
-
-
-@pytest.fixture
-async def kafka_proxy(services: ServiceUrls) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """A toxiproxy proxy in front of Kafka's FAULTS listener (scripts/services)."""
-    require_reachable("toxiproxy", services.toxiproxy)
-    require_reachable("Kafka (faults listener)", services.kafka_faults)
-    name = f"kafka-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=services.toxiproxy, timeout=10) as api:
-        created = await api.post(
-            "/proxies",
-            json={
-                "name": name,
-                "listen": services.kafka_proxied,
-                "upstream": services.kafka_faults,
-            },
-        )
-        created.raise_for_status()
-        try:
-            yield api, name
-        finally:
-            await api.delete(f"/proxies/{name}")
 
 
 @pytest.fixture

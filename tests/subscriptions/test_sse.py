@@ -131,3 +131,72 @@ async def test_sse_needs_credentials_and_a_subscription(live_embedded: LiveFacto
             assert event == "next"
             assert data["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
             assert await sse.message() == ("complete", None)
+
+
+SUBSCRIPTION = "subscription { opportunityChanged { change } }"
+
+
+async def test_a_malformed_request_is_a_400_before_the_stream(live_embedded: LiveFactory) -> None:
+    async with live_embedded() as gateway:
+        token = gateway.token(gateway.org.r1)
+        for body in (
+            {"query": SUBSCRIPTION, "variables": "x"},
+            {"query": SUBSCRIPTION, "variables": [1]},
+            {"query": SUBSCRIPTION, "variables": 5},
+            {"query": SUBSCRIPTION, "operationName": 5},
+            {"query": SUBSCRIPTION, "extensions": [1]},
+            {"query": 5},
+            {"variables": {}},
+        ):
+            answers = []
+            for accept in ("text/event-stream", "application/json"):
+                response = await gateway.client.post(
+                    "/graphql",
+                    content=orjson.dumps(body),
+                    headers={
+                        **_headers(token),
+                        "Accept": accept,
+                        "content-type": "application/json",
+                    },
+                )
+                assert response.status_code == 400, (body, accept, response.text)
+                assert response.headers["content-type"].startswith("application/json")
+                error = response.json()["error"]
+                assert error["code"] == "VALIDATION_ERROR"
+                assert error["request_id"] == response.headers["X-Request-ID"]
+                answers.append(error["message"])
+            # The event stream's answer is the plain request's, word for word.
+            assert answers[0] == answers[1], body
+
+
+async def test_request_errors_come_in_the_stream(live_embedded: LiveFactory) -> None:
+    """Whatever GraphQL reports before executing (a document that does not parse, does not
+    validate, has no such operation, a variable that does not coerce) is one ``next`` with the
+    errors and no data, then ``complete`` (GraphQL over SSE, distinct connections mode)."""
+    async with live_embedded() as gateway:
+        token = gateway.token(gateway.org.r1)
+        for body in (
+            {"query": "subscription {"},
+            {"query": "subscription { opportunityChanged { nope } }"},
+            {"query": "subscription A { opportunityChanged { change } }", "operationName": "B"},
+            {
+                "query": "subscription($s: OpportunityStage) { opportunityChanged(stage: $s) "
+                "{ change } }",
+                "variables": {"s": "NOT_A_STAGE"},
+            },
+        ):
+            async with gateway.client.stream(
+                "POST", "/graphql", json=body, headers=_headers(token)
+            ) as response:
+                assert response.status_code == 200, body
+                assert response.headers["content-type"].startswith("text/event-stream")
+                sse = Sse(response.aiter_lines())
+                event, data = await sse.message()
+                assert event == "next", body
+                assert "data" not in data, data
+                assert data["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR", data
+                assert (
+                    data["errors"][0]["extensions"]["request_id"]
+                    == (response.headers["X-Request-ID"])
+                )
+                assert await sse.message() == ("complete", None)

@@ -10,7 +10,9 @@ import re
 from typing import Any
 
 from graphql.error import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from sales_graph.correlation import current_request_id
 from sales_graph.db.unavailable import is_unavailable
@@ -107,6 +109,7 @@ def _in_response_order(data: Any) -> Any:
 
 
 DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly"
+_REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError)
 
 
 class ErrorCodes(MaskErrors):
@@ -142,8 +145,12 @@ def coded(error: GraphQLError, masked_message: str = "Internal server error") ->
         if original.details:
             extensions["details"] = _graphql_details(original.details)
         return _with_extensions(error, original.message, extensions)
-    # A scalar's parser that raised while the document was validated: the caller's value.
-    before_execution = error.path is None and isinstance(original, ValueError | TypeError)
+    # A scalar's parser that raised while the document was validated: the caller's value; or
+    # a request Strawberry could not run (no such operation, no query), over a transport that
+    # answers it as a GraphQL error (SSE, WebSocket) rather than an HTTP 400.
+    before_execution = error.path is None and isinstance(
+        original, (ValueError, TypeError, *_REQUEST_ERRORS)
+    )
     if original is None or isinstance(original, GraphQLError) or before_execution:
         # Errors of the document or its variables; no schema hints leak out.
         message = _SUGGESTION.sub("", error.message)

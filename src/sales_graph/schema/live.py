@@ -40,6 +40,8 @@ from sales_graph.services.access import scope_for
 # of that audience who reaches the event late (one busy sending the previous answer): later, it
 # is worked out again, so a subscriber far behind still gets what it sees when it gets there.
 SHARE_WINDOW_S = 1.0
+# Why a connection whose bearer token's exp has passed ends (or is refused at connection_init).
+EXPIRED_REASON = "The token expired"
 
 
 class CloseCode(IntEnum):
@@ -76,13 +78,18 @@ class Connection:
         async with self.runtime.db.session() as session:
             return await scope_for(session, self.principal)
 
+    def token_expired(self) -> bool:
+        """Whether the bearer token's ``exp`` has passed (the verifier's leeway aside: a
+        connection lasts, a request does not)."""
+        return self.expires_at is not None and time.time() >= self.expires_at
+
     def valid_principal(self) -> Principal | None:
         """The principal events are delivered to now; None when the connection is ending, or
         its bearer token expired (then it ends, whether or not its watch has woken yet)."""
         if self.ending.done():
             return None
-        if self.expires_at is not None and time.time() >= self.expires_at:
-            self.end(CloseCode.UNAUTHORIZED, "The token expired")
+        if self.token_expired():
+            self.end(CloseCode.UNAUTHORIZED, EXPIRED_REASON)
             return None
         return self.principal
 

@@ -39,6 +39,7 @@ from sales_graph.web.graphiql import page as graphiql_page
 from sales_graph.web.live import operation_type
 from sales_graph.web.media import media_type
 from sales_graph.web.metrics import observe_operation
+from sales_graph.web.params import malformed
 from sales_graph.web.sse import serve_event_stream, wants_event_stream
 from sales_graph.web.websocket import LiveTransportWSHandler
 
@@ -83,17 +84,21 @@ class _RequestAdapter(StarletteRequestAdapter):
         return media_type(super().content_type) or None
 
 
-async def _subscription_body(request: Request) -> dict[str, Any] | None:
-    """The body of a POST asking for an event stream when it names a subscription; None for
-    anything else, which is then answered as any other POST (JSON, or its error)."""
+async def _event_stream_body(request: Request) -> dict[str, Any] | None:
+    """The body of a POST asking for an event stream that is answered with one: a well-formed
+    request (``web/params.py``) whose operation is not a query or a mutation. That is a
+    subscription, or a document whose operation cannot be told (a syntax error, an unknown
+    ``operationName``), whose errors then come in the stream as validation errors do (GraphQL
+    over SSE). None for anything else, which is answered as any other POST: a query or a
+    mutation in JSON, a malformed request with a 400 and the error envelope."""
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(body, dict):
-        return None
-    kind = operation_type(body.get("query"), body.get("operationName"))
-    return body if kind is OperationType.SUBSCRIPTION else None
+    if not isinstance(body, dict) or not body.get("query") or malformed(body):
+        return None  # no query (a 400, as for any POST) or malformed parameters
+    kind = operation_type(body["query"], body.get("operationName"))
+    return body if kind in (None, OperationType.SUBSCRIPTION) else None
 
 
 def _without_body(send: Send) -> Send:
@@ -163,11 +168,19 @@ class GraphQLApp(GraphQL[Context | Connection, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        # Strawberry reads any JSON body as an object (or a batch): "x", 1, null would be a 500.
         body_type, _ = parse_content_type(request.content_type or "")
-        posted_json = request.method == "POST" and "application/json" in body_type
-        if posted_json and not isinstance(self.parse_json(await request.get_body()), dict | list):
-            raise HTTPException(400, "The request body must be a JSON object")
+        params: object = None
+        if request.method == "GET":
+            params = self.parse_query_params(request.query_params)
+        elif request.method == "POST" and "application/json" in body_type:
+            params = self.parse_json(await request.get_body())
+            # Strawberry reads any JSON body as an object (or a batch): "x", 1, null would be
+            # a 500.
+            if not isinstance(params, dict | list):
+                raise HTTPException(400, "The request body must be a JSON object")
+        # The parameters' types, as SSE and WebSocket check them (web/params.py).
+        if isinstance(params, dict) and (reason := malformed(params)):
+            raise HTTPException(400, reason)
         return await super().parse_http_body(request)
 
     def encode_json(self, data: object) -> bytes:
@@ -181,7 +194,7 @@ class GraphQLApp(GraphQL[Context | Connection, None]):
             # RFC 9110 section 9.3.2: HEAD is GET without the content; Strawberry knows GET.
             scope, send = {**scope, "method": "GET"}, _without_body(send)
         request = Request(scope=scope, receive=receive)
-        if wants_event_stream(request) and (body := await _subscription_body(request)):
+        if wants_event_stream(request) and (body := await _event_stream_body(request)):
             await serve_event_stream(self.schema, request, body, send)
             return
         runtime: Runtime = request.app.state.runtime

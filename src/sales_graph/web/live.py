@@ -13,12 +13,13 @@ from typing import Any
 from graphql.utilities import get_operation_ast
 from starlette.datastructures import Headers
 
-from graphql import GraphQLError, OperationType, parse
+from graphql import GraphQLError, GraphQLFormattedError, OperationType, parse
 from sales_graph.auth.compact import read_compact
+from sales_graph.correlation import current_request_id
 from sales_graph.domain.principal import Principal
 from sales_graph.errors import SalesGraphError, ServiceUnavailable, Unauthorized
 from sales_graph.logs import get_logger
-from sales_graph.schema.live import CloseCode, Connection
+from sales_graph.schema.live import EXPIRED_REASON, CloseCode, Connection
 
 _log = get_logger("sales_graph.web.live")
 _CREDENTIALS = ("authorization", "x-api-key")
@@ -84,8 +85,8 @@ async def watch_credentials(connection: Connection, headers: Headers) -> None:
         if expiry is not None:
             wait = min(wait, max(0.0, expiry - time.time()))
         await asyncio.sleep(wait)
-        if expiry is not None and time.time() >= expiry:
-            connection.end(CloseCode.UNAUTHORIZED, "The token expired")
+        if connection.token_expired():
+            connection.end(CloseCode.UNAUTHORIZED, EXPIRED_REASON)
             return
         try:
             connection.principal = await authenticate(connection, headers)
@@ -111,6 +112,14 @@ def operation_type(query: object, operation_name: object) -> OperationType | Non
 
 
 NOT_A_SUBSCRIPTION = "Only subscriptions run here; send queries and mutations to POST /graphql"
+
+
+def request_error(message: str) -> GraphQLFormattedError:
+    """A request that cannot run (malformed parameters, not a subscription), as the schema
+    formats such an error: ``VALIDATION_ERROR`` and the request id (of the WebSocket's upgrade
+    request, ``web/middleware.py``)."""
+    extensions = {"code": "VALIDATION_ERROR", "request_id": current_request_id()}
+    return GraphQLError(message, extensions=extensions).formatted
 
 
 def close_reason(reason: str) -> str:

@@ -8,6 +8,10 @@ JSON), then ``event: complete``; a comment line (``: ping``) every
 its credentials stay under watch. When the gateway ends the stream (expired credentials, a slow
 consumer) the last ``next`` carries an error whose ``extensions`` name the reason (``code``) and
 the WebSocket close code (``close_code``), then ``complete``.
+
+A malformed request never gets here (``web/graphql.py`` answers it with a 400 and the error
+envelope); what GraphQL reports before executing a well-formed one (parse, validation, no such
+operation, variables, scope, limits) is the one ``next``, without ``data``, then ``complete``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ def _message(event: str, data: bytes = b"") -> bytes:
 
 def _result(result: ExecutionResult) -> bytes:
     body: dict[str, Any] = {"data": result.data}
+    if result.data is None and result.errors and all(e.path is None for e in result.errors):
+        # Nothing ran (parse, validation, a limit, a scope): no data entry, as in JSON.
+        del body["data"]
     if result.errors:
         body["errors"] = [error.formatted for error in result.errors]
     if result.extensions:

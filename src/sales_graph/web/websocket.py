@@ -2,38 +2,49 @@
 
 Strawberry's protocol handler, with the gateway's rules: ``connection_init`` authenticates the
 connection (its payload's ``Authorization`` or ``X-API-Key``, else the upgrade request's) and
-is refused with 4401 otherwise; once acknowledged, the credentials stay under watch, a ``ping``
-goes out every ``SUBSCRIPTIONS__HEARTBEAT_S``, and a connection a subscription asks to end
-(a slow consumer, expired credentials) is closed with its code. Only subscriptions run here.
+is refused with 4401 otherwise, a bearer token past its ``exp`` included (the verifier's leeway
+is for requests); once acknowledged, the credentials stay under watch, a ``ping`` goes out every
+``SUBSCRIPTIONS__HEARTBEAT_S``, and a connection a subscription asks to end (a slow consumer,
+expired credentials) is closed with its code. Only subscriptions run here.
+
+A message the protocol does not describe closes the socket with 4400 (not a JSON object; a
+``subscribe`` without a string ``id`` or a payload with a string ``query``). A ``subscribe``
+whose other parameters are malformed (``web/params.py``) or that is not a subscription gets an
+``error`` message (``VALIDATION_ERROR``, as ``POST /graphql`` answers it): its operation only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage,
     ConnectionInitMessage,
+    Message,
     SubscribeMessage,
 )
 
-from graphql import GraphQLError, OperationType
+from graphql import OperationType
 from sales_graph.errors import ServiceUnavailable, Unauthorized
 from sales_graph.schema.context import Context
-from sales_graph.schema.live import Connection
+from sales_graph.schema.live import EXPIRED_REASON, CloseCode, Connection
 from sales_graph.web.live import (
     NOT_A_SUBSCRIPTION,
     authenticate,
     close_reason,
     credentials,
     operation_type,
+    request_error,
+    token_expiry,
     watch_credentials,
 )
+from sales_graph.web.params import malformed
 
 # RFC 6455: the server cannot serve now; the client may try again later.
 TRY_AGAIN_LATER = 1013
@@ -70,6 +81,12 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Context | Connection,
         except ServiceUnavailable as exc:
             await self.websocket.close(TRY_AGAIN_LATER, close_reason(exc.message))
             return
+        connection.expires_at = token_expiry(headers)
+        if connection.token_expired():
+            # Past its exp but within the verifier's leeway (enough for a request): the watch
+            # would end the connection at once, so it is refused before any connection_ack.
+            await self.websocket.close(int(CloseCode.UNAUTHORIZED), EXPIRED_REASON)
+            return
         await super().handle_connection_init(message)
         if self.connection_acknowledged:
             self._tasks = [
@@ -93,17 +110,35 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Context | Connection,
         code, reason = await self.connection.ending
         await self.websocket.close(int(code), close_reason(reason))
 
+    async def handle_message(self, message: Message) -> None:
+        if not isinstance(message, dict):
+            await self.handle_invalid_message("Invalid message: not a JSON object")
+            return
+        await super().handle_message(message)
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        payload = message.get("payload")
-        if self.connection_acknowledged and isinstance(payload, dict):
-            kind = operation_type(payload.get("query"), payload.get("operationName"))
-            if kind is not None and kind is not OperationType.SUBSCRIPTION:
-                error = GraphQLError(NOT_A_SUBSCRIPTION, extensions={"code": "VALIDATION_ERROR"})
-                await self.send_message(
-                    {"id": message["id"], "type": "error", "payload": [error.formatted]}
-                )
-                return
+        if reason := _invalid_subscribe(message):
+            # The protocol: a message of a format it does not describe closes the socket.
+            await self.handle_invalid_message(reason)
+            return
+        if not self.connection_acknowledged or message["id"] in self.operations:
+            await super().handle_subscribe(message)  # 4401, 4409
+            return
+        payload = message["payload"]
+        reason = malformed(payload) or _not_a_subscription(payload)
+        if reason is not None:
+            # A request error, as POST /graphql answers it (a 400 there): this operation only.
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [request_error(reason)]}
+            )
+            return
         await super().handle_subscribe(message)
+
+    async def handle_complete(self, message: CompleteMessage) -> None:
+        if not isinstance(message.get("id"), str):
+            await self.handle_invalid_message("Invalid message: complete needs a string id")
+            return
+        await super().handle_complete(message)
 
     async def shutdown(self) -> None:
         for task in getattr(self, "_tasks", []):
@@ -111,3 +146,24 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Context | Connection,
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await super().shutdown()
+
+
+def _invalid_subscribe(message: SubscribeMessage) -> str | None:
+    """Why a ``subscribe`` is not a message of the protocol (closed with 4400), or None: its
+    ``id`` is a non-empty string, its ``payload`` an object with a string ``query``."""
+    id_ = message.get("id")
+    if not isinstance(id_, str) or not id_:
+        return "Invalid message: subscribe needs an id, a non-empty string"
+    payload: object = message.get("payload")
+    if not isinstance(payload, dict):
+        return "Invalid message: subscribe needs a payload, an object"
+    if not isinstance(payload.get("query"), str):
+        return "Invalid message: subscribe needs a payload with a query, a string"
+    return None
+
+
+def _not_a_subscription(payload: Mapping[str, object]) -> str | None:
+    kind = operation_type(payload.get("query"), payload.get("operationName"))
+    if kind is not None and kind is not OperationType.SUBSCRIPTION:
+        return NOT_A_SUBSCRIPTION
+    return None
