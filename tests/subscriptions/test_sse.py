@@ -91,6 +91,23 @@ async def test_sse_heartbeat_and_expiry(live_embedded: LiveFactory) -> None:
             assert await sse.message() == ("complete", None)
 
 
+async def test_sse_with_a_token_past_its_exp_is_refused_before_the_stream(
+    live_embedded: LiveFactory,
+) -> None:
+    """Within the verifier's leeway a request still runs, but a stream would end at once: a
+    401 with the envelope instead, as a WebSocket's connection_init gets 4401."""
+    async with live_embedded() as gateway:
+        r1 = gateway.org.r1
+        token = gateway.runtime.tokens.issue(str(r1.id), roles=[r1.role], ttl_s=-5)
+        refused = await gateway.client.post(
+            "/graphql", json={"query": OPPORTUNITY_CHANGED}, headers=_headers(token)
+        )
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"]["code"] == "UNAUTHORIZED"
+        assert refused.json()["error"]["message"] == "The token expired"
+        assert gateway.listeners() == 0
+
+
 async def test_sse_needs_credentials_and_a_subscription(live_embedded: LiveFactory) -> None:
     async with live_embedded() as gateway:
         anonymous = await gateway.client.post(

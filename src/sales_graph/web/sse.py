@@ -29,9 +29,9 @@ from strawberry.types import ExecutionResult
 
 from sales_graph.errors import Unauthorized
 from sales_graph.logs import get_logger
-from sales_graph.schema.live import CloseCode, Connection
+from sales_graph.schema.live import EXPIRED_REASON, CloseCode, Connection
 from sales_graph.web.envelope import error_response
-from sales_graph.web.live import watch_credentials
+from sales_graph.web.live import token_expiry, watch_credentials
 
 _log = get_logger("sales_graph.web.sse")
 EVENT_STREAM = "text/event-stream"
@@ -78,6 +78,12 @@ async def serve_event_stream(
         await error_response(Unauthorized())(scope, request.receive, send)
         return
     connection = Connection(runtime=runtime, request=request, principal=principal)
+    connection.expires_at = token_expiry(request.headers)
+    if connection.token_expired():
+        # Past its exp but within the verifier's leeway (enough for a request): the watch would
+        # end the stream at once, so it is refused before it opens, as at a WebSocket's init.
+        await error_response(Unauthorized(EXPIRED_REASON))(scope, request.receive, send)
+        return
     stream = await schema.subscribe(
         body["query"],
         variable_values=body.get("variables"),
