@@ -625,7 +625,8 @@ async def _bare_http(
     assert endpoint is not None
     due = [
         Due(
-            r.id or 0, endpoint_id, r.event_id, r.ordering_key, 0, r.envelope, endpoint.url,
+            r.id or 0, endpoint_id, r.event_id, r.ordering_key, 0,
+            orjson.dumps(r.envelope).decode(), endpoint.url,
             (endpoint.secret,),
         )
         for r in reversed(rows)

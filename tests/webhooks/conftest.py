@@ -263,6 +263,24 @@ async def gateway(
 
 
 @pytest.fixture
+async def embedded_gateway(fresh_sqlite: str, tmp_path: Path) -> AsyncIterator[HookGateway]:
+    """The embedded footprint (SQLite, the in-process relay and bus: the fan-out is a bus
+    subscriber), no dispatcher of its own."""
+    org = await seeded_org(fresh_sqlite)
+    settings = gateway_settings(
+        tmp_path,
+        fresh_sqlite,
+        kafka_bootstrap_servers=None,
+        redis_url=None,
+        events=EventSettings(in_process=True, relay_poll_interval_s=0.2),
+        webhooks=TEST_WEBHOOKS.model_copy(update={"enabled": False}),
+    )
+    app = create_app(settings)
+    async with app_client(app) as client:
+        yield HookGateway(client, app, org, "sqlite")
+
+
+@pytest.fixture
 async def quiet_gateway(
     fresh_postgres: str, kafka_bootstrap: str, tmp_path: Path
 ) -> AsyncIterator[HookGateway]:

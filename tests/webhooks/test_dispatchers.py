@@ -118,6 +118,49 @@ async def test_a_dispatcher_killed_after_sending_leaves_them_to_be_sent_again(
     assert logged["attempts"] == 1
 
 
+async def test_on_sqlite_a_round_in_flight_leaves_the_database_writable(
+    embedded_gateway: HookGateway,
+) -> None:
+    """SQLite has one write lock: a round recorded in its claim's transaction would hold it
+    while waiting for answers, and every API write would wait for the receiver. Here the
+    receiver answers only once a lead was created during the attempt."""
+    gateway = embedded_gateway
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def held(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        arrived.set()
+        await release.wait()
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(held, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        hook = await gateway.hook(f"http://127.0.0.1:{port}/hooks", "lead.created")
+        await gateway.create_lead(hook.key, "first@example.com")
+        await until(lambda: _pending_is(gateway, 1))
+        settings = gateway.runtime.settings.webhooks.model_copy(update={"enabled": True})
+        dispatcher = Dispatcher(gateway.runtime.db, settings, hold_s=30.0)
+        sending = asyncio.create_task(dispatcher.run_once())
+        async with asyncio.timeout(10):
+            await arrived.wait()
+            await gateway.create_lead(hook.key, "second@example.com")
+        release.set()
+        assert await sending == 1
+        assert dispatcher.delivered == 1
+    finally:
+        release.set()
+        server.close()
+
+
 async def _pending_is(gateway: HookGateway, count: int) -> bool:
     return await _pending(gateway) == count
 

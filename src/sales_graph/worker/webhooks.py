@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 import httpx
-import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sales_graph import __version__
@@ -163,7 +162,10 @@ class Dispatcher:
                 for row in due:
                     groups.setdefault((row.endpoint_id, row.ordering_key), []).append(row)
                 sending = asyncio.ensure_future(self._send_round(due, list(groups.values())))
-                await asyncio.wait({sending}, timeout=self.hold_s)
+                # SQLite's transaction would hold the database's one write lock (every API
+                # write would wait for the round): there a round always leases and commits.
+                hold_s = self.hold_s if self.db.dialect == "postgresql" else 0.0
+                await asyncio.wait({sending}, timeout=hold_s)
                 held = sending.done()
                 if held:
                     attempts = sending.result()
@@ -295,11 +297,12 @@ async def send(lanes: Lanes, row: Due, address: str) -> webhooks.Attempt:
     """One attempt: the delivery's envelope POSTed signed to ``address``, an address its URL's
     host was just checked to resolve to (not a second resolution of the name); the answer's
     body is not read."""
-    body = orjson.dumps(row.envelope)
-    signed = webhooks.signature_headers(row.secrets, str(row.event_id), utcnow(), body.decode())
+    signed = webhooks.signature_headers(row.secrets, str(row.event_id), utcnow(), row.body)
     headers = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
     try:
-        status = await lanes.post(webhooks.pinned(row.url, address), headers + _FIXED_HEADERS, body)
+        status = await lanes.post(
+            webhooks.pinned(row.url, address), headers + _FIXED_HEADERS, row.body.encode()
+        )
     except TimeoutError:
         return webhooks.Attempt(None, f"timeout after {lanes.settings.timeout_s} s")
     except (OSError, ssl.SSLError, httptools.HttpParserError) as exc:

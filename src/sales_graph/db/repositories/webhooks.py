@@ -33,6 +33,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import cast as sa_cast
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -266,7 +267,8 @@ class Due:
     event_id: uuid.UUID
     ordering_key: str
     attempts: int
-    envelope: dict[str, Any]
+    # The envelope as stored JSON text: the request's body as it is, not decoded and encoded.
+    body: str
     url: str
     secrets: tuple[str, ...]
 
@@ -284,7 +286,7 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Du
             col(d.event_id),
             col(d.ordering_key),
             col(d.attempts),
-            col(d.envelope),
+            sa_cast(col(d.envelope), Text),
             col(e.url),
             col(e.secret),
             col(e.previous_secret),
