@@ -225,7 +225,8 @@ async def test_unknown_methods_are_405_with_allow(gateway: Gateway) -> None:  # 
     expected |= {"/graphql": {"GET", "HEAD", "POST"}, "/oauth/token": {"POST"}}
     for path, allowed in expected.items():
         concrete = PLACEHOLDER.sub(str(uuid.uuid4()), path)
-        for method in ("DELETE", "PATCH", "OPTIONS", "TRACE", *({"PUT", "POST"} - allowed)):
+        others = ("DELETE", "PATCH", "OPTIONS", "TRACE", "PUT", "POST")
+        for method in (m for m in others if m not in allowed):
             response = await gateway.client.request(method, concrete, headers=admin(gateway))
             envelope(response, 405, "METHOD_NOT_ALLOWED")
             assert set(response.headers["allow"].split(", ")) == allowed, (path, method)
