@@ -61,7 +61,11 @@ def test_under_every_fault_nothing_is_lost_or_applied_twice(
     events = figures["events"]
     assert events["lost"] == 0
     assert events["committed_events"] > 1000
-    assert events["distinct_event_ids"] == events["committed_events"]
+    # Events committed after the audit first read the outbox (worker jobs after the drain) are
+    # on Kafka too: known when it reads the outbox again, counted apart.
+    assert (
+        events["distinct_event_ids"] == events["committed_events"] + events["late_events_on_kafka"]
+    )
     marketing = figures["lead.qualified"]
     assert marketing["acked_by_kafka"] == marketing["produced"]
     assert marketing["applied"] + marketing["dead_lettered"] == marketing["acked_by_kafka"]
