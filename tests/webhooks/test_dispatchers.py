@@ -118,6 +118,36 @@ async def test_a_dispatcher_killed_after_sending_leaves_them_to_be_sent_again(
     assert logged["attempts"] == 1
 
 
+@contextlib.asynccontextmanager
+async def held_receiver() -> AsyncIterator[tuple[str, asyncio.Event, asyncio.Event]]:
+    """A receiver that reads each request, then answers 204 only once ``release`` is set:
+    its URL, the event set when a request arrived, and ``release``."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def held(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                arrived.set()
+                await release.wait()
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
+
+    server = await asyncio.start_server(held, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/hooks", arrived, release
+    finally:
+        release.set()
+        server.close()
+
+
 async def test_on_sqlite_a_round_in_flight_leaves_the_database_writable(
     embedded_gateway: HookGateway,
 ) -> None:
@@ -125,26 +155,8 @@ async def test_on_sqlite_a_round_in_flight_leaves_the_database_writable(
     while waiting for answers, and every API write would wait for the receiver. Here the
     receiver answers only once a lead was created during the attempt."""
     gateway = embedded_gateway
-    arrived, release = asyncio.Event(), asyncio.Event()
-
-    async def held(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        await reader.readexactly(length)
-        arrived.set()
-        await release.wait()
-        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(held, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        hook = await gateway.hook(f"http://127.0.0.1:{port}/hooks", "lead.created")
+    async with held_receiver() as (url, arrived, release):
+        hook = await gateway.hook(url, "lead.created")
         await gateway.create_lead(hook.key, "first@example.com")
         await until(lambda: _pending_is(gateway, 1))
         settings = gateway.runtime.settings.webhooks.model_copy(update={"enabled": True})
@@ -156,9 +168,31 @@ async def test_on_sqlite_a_round_in_flight_leaves_the_database_writable(
         release.set()
         assert await sending == 1
         assert dispatcher.delivered == 1
-    finally:
-        release.set()
-        server.close()
+
+
+async def test_a_receiver_that_does_not_answer_holds_back_no_other_endpoint(
+    quiet_gateway: HookGateway, hooks: Receiver
+) -> None:
+    """A partner's receiver takes the whole TIMEOUT_S (30 s here) to answer: the round it is
+    in leases its rows after HOLD_S and finishes in the background, so another partner's next
+    events go out meanwhile, well within that time."""
+    gateway = quiet_gateway
+    async with held_receiver() as (slow_url, slow_arrived, _):
+        slow = await gateway.hook(slow_url, "lead.created")
+        healthy = await gateway.hook(hooks.url, "lead.created")
+        settings = gateway.runtime.settings.webhooks.model_copy(
+            update={"enabled": True, "timeout_s": 30.0}
+        )
+        dispatcher = Dispatcher(gateway.runtime.db, settings, hold_s=0.1)
+        await gateway.start_events()
+        async with running(dispatcher):
+            await gateway.create_lead(slow.key, "slow@example.com")
+            async with asyncio.timeout(10):
+                await slow_arrived.wait()
+            for n in range(3):
+                await gateway.create_lead(healthy.key, f"healthy{n}@example.com")
+                await until(lambda n=n: hooks.got(n + 1), deadline_s=10)
+    assert len(hooks.delivered()) == 3
 
 
 async def _pending_is(gateway: HookGateway, count: int) -> bool:

@@ -142,7 +142,21 @@ async def test_a_kept_connection_the_receiver_closed_is_replaced() -> None:
 
 
 @pytest.mark.parametrize(
-    "reply", [b"SSH-2.0-OpenSSH_9.6\r\n", b"HTTP/1.1 abc\r\n\r\n", b"HTTP/1.1 200 OK\r\n"]
+    "reply",
+    [
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+        b"HTTP/1.1 abc\r\n\r\n",
+        # Headers never ended, then the close.
+        b"HTTP/1.1 200 OK\r\n",
+        # Not HTTP statuses (a 0xx would otherwise wait as an interim answer until the timeout).
+        b"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+        # A protocol switch is not an answer to a POST.
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        # A body cut short of its length: the receiver did not finish answering.
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+    ],
 )
 async def test_what_is_not_an_answer_fails(reply: bytes) -> None:
     async def bad(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -154,6 +168,65 @@ async def test_what_is_not_an_answer_fails(reply: bytes) -> None:
     async with server(bad) as (port, _):
         with pytest.raises(ProtocolFailure):
             await client.post(origin(port), "/", HEADERS, b"{}")
+    client.close()
+
+
+async def test_bytes_after_an_answer_never_answer_the_next_request() -> None:
+    """A receiver answers 500 and, in the same bytes, a 204 nobody asked for: the connection
+    is dropped, so the next request gets its own answer (500 again) on a new one."""
+    connections = 0
+
+    async def spoofing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            await read_request(reader, writer)
+            writer.write(
+                b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+            )
+            await writer.drain()
+
+    client = Http1Client(keepalive_s=30, max_idle=4, tls=NO_TLS)
+    async with server(spoofing) as (port, _):
+        statuses = [await client.post(origin(port), "/", HEADERS, b"{}") for _ in range(3)]
+    client.close()
+    assert statuses == [500, 500, 500]
+    assert connections == 3
+
+
+async def test_connections_are_kept_per_owner() -> None:
+    """Two endpoints on one receiver's address never share a connection."""
+    connections = 0
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await keep_alive(reader, writer)
+
+    client = Http1Client(keepalive_s=30, max_idle=4, tls=NO_TLS)
+    async with server(counted) as (port, _):
+        for owner in ("a", "b", "a", "b"):
+            where = Origin(False, "127.0.0.1", port, "partner.test", owner)
+            assert await client.post(where, "/", HEADERS, b"{}") == 204
+    client.close()
+    assert connections == 2
+
+
+async def test_an_idle_connection_is_closed_after_keepalive_s() -> None:
+    closed = asyncio.Event()
+
+    async def watched(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader, writer)
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+        await reader.read()  # until the client closes it
+        closed.set()
+
+    client = Http1Client(keepalive_s=0.05, max_idle=4, tls=NO_TLS)
+    async with server(watched) as (port, _):
+        assert await client.post(origin(port), "/", HEADERS, b"{}") == 204
+        async with asyncio.timeout(10):
+            await closed.wait()
     client.close()
 
 

@@ -32,24 +32,32 @@ class ProtocolFailure(ConnectionError):
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where one connection goes: ``address`` (an IP literal) and ``port``, TLS or not, and the
-    name the receiver is asked for (``Host``, SNI)."""
+    name the receiver is asked for (``Host``, SNI); and whose requests it carries (``owner``:
+    connections are not shared between owners, so one receiver's stray bytes can never be read
+    as the answer to another's request on a shared host)."""
 
     tls: bool
     address: str
     port: int
     server_name: str
+    owner: str = ""
 
 
 class _Connection(asyncio.Protocol):
-    """One connection, one request at a time; reusable after an answer that keeps it alive."""
+    """One connection, one request at a time; reusable after an answer that keeps it alive and
+    nothing after it (bytes nobody asked for close it: they could answer the next request)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = time.monotonic()
+        self.idle_timer: asyncio.TimerHandle | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._answer: asyncio.Future[tuple[int, bool]] | None = None
         self._status: int | None = None
+        # The answer says where its body ends (Content-Length, chunked): the connection closing
+        # before that end is a failure, not the end of the body.
+        self._framed = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -57,12 +65,14 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._answer is None or self._answer.done():
-            # Bytes nobody asked for: the connection is not usable any more.
-            self.close()
+        if not self._waiting():
+            self.close()  # bytes nobody asked for
             return
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ProtocolFailure("answered with a protocol switch (101), not to the POST"))
+            self.close()
         except httptools.HttpParserError as exc:
             self._fail(ProtocolFailure(f"not an HTTP/1.1 answer: {exc}"))
             self.close()
@@ -72,21 +82,45 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._status is not None and self._status >= 200:
-            self._resolve(self._status, keep_alive=False)
+        self._cancel_idle_timer()
+        if self._status is not None and self._status >= 200 and not self._framed:
+            self._resolve(self._status, keep_alive=False)  # its body ended with the connection
+        elif self._status is not None and self._status >= 200:
+            self._fail(
+                ProtocolFailure(f"connection closed before the answer's end (HTTP {self._status})")
+            )
         else:
             self._fail(ProtocolFailure(CLOSED_EARLY if exc is None else f"{CLOSED_EARLY}: {exc}"))
 
     # httptools callbacks (the body is not kept)
+    def on_message_begin(self) -> None:
+        if not self._waiting():
+            self.close()  # a second answer in the bytes of the first
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"content-length" or (
+            name == b"transfer-encoding" and b"chunked" in value.lower()
+        ):
+            self._framed = True
+
     def on_headers_complete(self) -> None:
-        self._status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if not 100 <= status <= 599:
+            self._fail(ProtocolFailure(f"not an HTTP status: {status}"))
+            raise ProtocolFailure(f"not an HTTP status: {status}")  # stops the parser
+        self._status = status
 
     def on_message_complete(self) -> None:
         status = self._parser.get_status_code()
         if status < 200:
             self._status = None  # 1xx: the answer is still to come
+            self._framed = False
             return
         self._resolve(status, keep_alive=self._parser.should_keep_alive())
+
+    def _waiting(self) -> bool:
+        return self._answer is not None and not self._answer.done()
 
     def _resolve(self, status: int, *, keep_alive: bool) -> None:
         if self._answer is not None and not self._answer.done():
@@ -100,6 +134,7 @@ class _Connection(asyncio.Protocol):
         """Sends ``request``; the answer's status and whether the connection stays usable."""
         assert self.transport is not None
         self._status = None
+        self._framed = False
         self._answer = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         try:
@@ -108,8 +143,22 @@ class _Connection(asyncio.Protocol):
             self._answer = None
         return status, keep_alive and not self.closed
 
+    def idle_for(self, keepalive_s: float) -> None:
+        """Kept for the next request, closed after ``keepalive_s`` without one."""
+        self.idle_since = time.monotonic()
+        self.idle_timer = asyncio.get_running_loop().call_later(keepalive_s, self.close)
+
+    def _cancel_idle_timer(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+
+    def taken(self) -> None:
+        self._cancel_idle_timer()
+
     def close(self) -> None:
         self.closed = True
+        self._cancel_idle_timer()
         if self.transport is not None:
             self.transport.close()
 
@@ -169,19 +218,18 @@ class Http1Client:
 
     def _take(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
-        oldest_kept = time.monotonic() - self._keepalive_s
         while idle:
             connection = idle.pop()
             self._idle_count -= 1
-            if not connection.closed and connection.idle_since >= oldest_kept:
+            if not connection.closed:
+                connection.taken()
                 return connection
-            connection.close()
         return None
 
     def _put(self, origin: Origin, connection: _Connection) -> None:
         if self._idle_count >= self._max_idle:
             self._evict_one()
-        connection.idle_since = time.monotonic()
+        connection.idle_for(self._keepalive_s)
         self._idle.setdefault(origin, deque()).append(connection)
         self._idle_count += 1
 

@@ -54,6 +54,8 @@ USER_AGENT = f"sales-graph-webhooks/{__version__}"
 LEASE_MARGIN_S = 30.0
 # A round that takes longer than this leases its rows and commits its claim (run_once).
 HOLD_S = 2.0
+# Leased rounds a dispatcher lets finish in the background while it claims the next ones.
+MAX_TAILS = 4
 # How long an idle connection to a receiver is kept for the next round, and how many idle ones
 # are kept in all (this many per concurrent send).
 KEEPALIVE_S = 30.0
@@ -107,11 +109,14 @@ class Lanes:
             tls=tls or httpx.create_ssl_context(),
         )
 
-    async def post(self, target: Pinned, headers: str, body: bytes) -> int:
-        """The answer's status; TimeoutError after ``TIMEOUT_S`` (waiting for a turn aside)."""
+    async def post(self, endpoint: str, target: Pinned, headers: str, body: bytes) -> int:
+        """The answer's status; TimeoutError after ``TIMEOUT_S`` (waiting for a turn aside).
+        Connections are kept per endpoint (``Origin.owner``)."""
         async with self._turns:
             async with asyncio.timeout(self.settings.timeout_s):
-                origin = Origin(target.tls, target.address, target.port, target.server_name)
+                origin = Origin(
+                    target.tls, target.address, target.port, target.server_name, endpoint
+                )
                 return await self._client.post(
                     origin, target.target, f"Host: {target.host_header}\r\n{headers}", body
                 )
@@ -143,14 +148,16 @@ class Dispatcher:
     _lanes: Lanes | None = field(default=None, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
-    async def run_once(self) -> int:
+    async def run_once(self, *, tails: set[asyncio.Task[None]] | None = None) -> int:
         """Sends one round of due deliveries; the number claimed (0: nothing due now).
 
         A round that ends within ``HOLD_S`` is recorded in its claim's transaction, its rows
         locked all along: no lease to write, one transaction (a dispatcher that dies meanwhile
         leaves them due at once: its transaction rolls back). A longer one leases its rows and
         commits, so that no transaction stays open for the round's timeouts, and is recorded in
-        a transaction of its own when it ends."""
+        a transaction of its own when it ends: with ``tails``, in a task added there, so that
+        the next rounds need not wait for its slowest receivers (the lease keeps its rows, and
+        those behind them, from being claimed again meanwhile)."""
         sending: asyncio.Task[list[tuple[Due, webhooks.Attempt]]] | None = None
         try:
             async with self.db.session() as session:
@@ -168,22 +175,48 @@ class Dispatcher:
                 await asyncio.wait({sending}, timeout=hold_s)
                 held = sending.done()
                 if held:
-                    attempts = sending.result()
-                    outcomes = await self._record(session, due, attempts)
+                    self._count_all(await self._record(session, due, sending.result()))
                 else:
                     await webhook_repo.lease(
                         session, [row.id for row in due], now + self._lease(due, groups)
                     )
             if not held:
-                attempts = await sending
-                async with self.db.session() as session:
-                    outcomes = await self._record(session, due, attempts)
+                finishing, sending = sending, None
+                if tails is None:
+                    await self._finish(finishing, due)
+                else:
+                    tail = asyncio.create_task(self._finish_in_background(finishing, due))
+                    tails.add(tail)
+                    tail.add_done_callback(tails.discard)
         finally:
             if sending is not None and not sending.done():
                 sending.cancel()
-        for (row, attempt), delivered in zip(attempts, outcomes, strict=True):
-            self._count(row, attempt, delivered)
         return len(due)
+
+    async def _finish(
+        self, sending: asyncio.Task[list[tuple[Due, webhooks.Attempt]]], due: list[Due]
+    ) -> None:
+        """A leased round's end: its attempts recorded when the last one is answered."""
+        try:
+            attempts = await sending
+            async with self.db.session() as session:
+                self._count_all(await self._record(session, due, attempts))
+        finally:
+            if not sending.done():
+                sending.cancel()
+
+    async def _finish_in_background(
+        self, sending: asyncio.Task[list[tuple[Due, webhooks.Attempt]]], due: list[Due]
+    ) -> None:
+        try:
+            await self._finish(sending, due)
+        except Exception:
+            # Its rows stay leased: sent again when the lease ends (at least once).
+            _log.exception("webhooks.dispatch_error", dispatcher=self.name, rows=len(due))
+
+    def _count_all(self, recorded: list[tuple[Due, webhooks.Attempt, bool]]) -> None:
+        for row, attempt, delivered in recorded:
+            self._count(row, attempt, delivered)
 
     def _lease(self, due: list[Due], groups: dict[tuple[Any, str], list[Due]]) -> timedelta:
         """Long enough for the longest chain of one aggregate's deliveries, one by one, and for
@@ -216,7 +249,8 @@ class Dispatcher:
         session: AsyncSession,
         due: list[Due],
         attempts: list[tuple[Due, webhooks.Attempt]],
-    ) -> list[bool]:
+    ) -> list[tuple[Due, webhooks.Attempt, bool]]:
+        """Each attempt with whether it was recorded as delivered."""
         outcomes = await webhooks.record_attempts(session, attempts, self.settings)
         attempted = {row.id for row, _ in attempts}
         # Those behind a failed one in their chain were not tried: due again at once (behind
@@ -224,7 +258,10 @@ class Dispatcher:
         await webhook_repo.lease(
             session, [row.id for row in due if row.id not in attempted], utcnow()
         )
-        return outcomes
+        return [
+            (row, attempt, delivered)
+            for (row, attempt), delivered in zip(attempts, outcomes, strict=True)
+        ]
 
     def _count(self, row: Due, attempt: webhooks.Attempt, delivered: bool) -> None:
         self.attempts += 1
@@ -275,13 +312,18 @@ class Dispatcher:
         """Rounds until ``stop``: at once while rounds come full, else after new deliveries
         commit (a NOTIFY, on PostgreSQL) or ``POLL_INTERVAL_S`` (retries coming due)."""
         listener = Listener(self.db, self.wake, webhook_repo.NOTIFY_CHANNEL)
+        # Leased rounds still waiting for slow receivers (at most MAX_TAILS; the sends of all
+        # rounds share the MAX_CONCURRENT_SENDS turns).
+        tails: set[asyncio.Task[None]] = set()
         async with Lanes(self.settings) as lanes:
             self._lanes = lanes
             try:
                 while not stop.is_set():
                     await listener.ensure()
+                    if len(tails) >= MAX_TAILS:
+                        await asyncio.wait(tails, return_when=asyncio.FIRST_COMPLETED)
                     try:
-                        claimed = await self.run_once()
+                        claimed = await self.run_once(tails=tails)
                     except Exception:
                         _log.exception("webhooks.dispatch_error", dispatcher=self.name)
                         claimed = 0
@@ -289,6 +331,10 @@ class Dispatcher:
                         continue
                     await idle_until(stop, self._wake, listener, self.settings.poll_interval_s)
             finally:
+                # Their rows stay leased: sent again when the lease ends (at least once).
+                for tail in tails:
+                    tail.cancel()
+                await asyncio.gather(*tails, return_exceptions=True)
                 self._lanes = None
                 await listener.close()
 
@@ -301,7 +347,10 @@ async def send(lanes: Lanes, row: Due, address: str) -> webhooks.Attempt:
     headers = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
     try:
         status = await lanes.post(
-            webhooks.pinned(row.url, address), headers + _FIXED_HEADERS, row.body.encode()
+            str(row.endpoint_id),
+            webhooks.pinned(row.url, address),
+            headers + _FIXED_HEADERS,
+            row.body.encode(),
         )
     except TimeoutError:
         return webhooks.Attempt(None, f"timeout after {lanes.settings.timeout_s} s")
