@@ -71,6 +71,91 @@ async def test_private_targets_are_refused(gateway: HookGateway) -> None:
         assert "url" in response.json()["error"]["details"]["fields"], response.text
 
 
+CREATE = (
+    "mutation($url: String!) { createWebhookEndpoint(input: {url: $url, "
+    'eventTypes: ["lead.created"]}) { secret } }'
+)
+UPDATE = (
+    "mutation($id: ID!, $url: String!) { updateWebhookEndpoint(id: $id, input: {url: $url})"
+    " { url } }"
+)
+
+
+def _malformed(base: str) -> list[tuple[str, str]]:
+    """URLs of an allowed host (``base``: the receiver's) that are not as RFC 3986 writes them,
+    with what the refusal says: each would be sent other than as registered, or not at all."""
+    port = base.split(":")[2].split("/")[0]
+    return [
+        # A "%" that does not begin two hex digits.
+        (f"{base}/good/%zz/%?x=%g1", "percent-encoding"),
+        (f"{base}/good/%u0041", "percent-encoding"),
+        (f"{base}?x=%41%2", "percent-encoding"),
+        (f"{base}%", "percent-encoding"),
+        # Whitespace and control characters, which urlsplit drops (CR, LF, TAB) or we would
+        # percent-encode when sending; leading and trailing ones are trimmed as from any text.
+        (f"{base}/a b", "whitespace or control characters"),
+        (f"{base}?x=a\r\nX-Evil: 1", "whitespace or control characters"),
+        (f"{base}/a\nb", "whitespace or control characters"),
+        (f"{base}/a\tb", "whitespace or control characters"),
+        (f"http://127.0.0.1\t:{port}/hooks", "whitespace or control characters"),
+        (f"{base}/a\x01b", "whitespace or control characters"),
+        (f"{base}/a\x1fb", "whitespace or control characters"),
+        (f"{base}/a\x7fb", "whitespace or control characters"),
+        (f"{base}/a\x85b", "whitespace or control characters"),
+        (f"{base}/a\u00a0b", "whitespace or control characters"),
+        (f"{base}?x=\u2028&y=1", "whitespace or control characters"),
+        # A fragment, even an empty one; port 0 (a port is 1 to 65535).
+        (f"{base}#", "fragment"),
+        (f"{base}?x=1#", "fragment"),
+        ("http://127.0.0.1:0/hooks", "port"),
+        ("http://127.0.0.1:00/hooks", "port"),
+    ]
+
+
+async def test_malformed_urls_are_refused_on_url(gateway: HookGateway, hooks: Receiver) -> None:
+    """Registering (REST and GraphQL) and changing the URL (PUT and GraphQL) refuse a URL that
+    is not as RFC 3986 writes it with a 400 VALIDATION_ERROR on ``url``, as they refuse a
+    target they will not call, and store nothing (docs/real-time.md, "Where an endpoint may
+    point")."""
+    key = await gateway.api_key(MANAGE)
+    endpoint_id, _ = await gateway.register(key, hooks.url, "lead.created")
+    path = f"/api/v1/webhooks/endpoints/{endpoint_id}"
+    for url, reason in _malformed(hooks.url):
+        created = await gateway.post_endpoint(key, url, "lead.created")
+        changed = await gateway.rest(key, "PUT", path, json={"url": url})
+        for response in (created, changed):
+            assert response.status_code == 400, (url, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "VALIDATION_ERROR", (url, error)
+            assert list(error["details"]["fields"]) == ["url"], (url, error)
+            assert reason in error["details"]["fields"]["url"], (url, error)
+        for body in (
+            await gateway.graphql(key, CREATE, url=url),
+            await gateway.graphql(key, UPDATE, id=endpoint_id, url=url),
+        ):
+            (error,) = body["errors"]
+            assert error["extensions"]["code"] == "VALIDATION_ERROR", (url, error)
+            assert reason in error["extensions"]["details"]["fields"]["url"], (url, error)
+    listed = await gateway.rest(key, "GET", "/api/v1/webhooks/endpoints")
+    assert [(e["id"], e["url"]) for e in listed.json()["data"]] == [(endpoint_id, hooks.url)]
+
+
+async def test_well_formed_urls_are_stored_as_written(
+    gateway: HookGateway, hooks: Receiver
+) -> None:
+    """Percent-encodings of either case, a port of 65535, an empty query and non-ASCII text
+    of the path (sent percent-encoded as UTF-8) are accepted and stored as they were sent."""
+    key = await gateway.api_key(MANAGE)
+    for url in (
+        f"{hooks.url}/%41%2f%C3%A9?x=%25&y=a%20b",
+        f"{hooks.url}/caf\u00e9?",
+        "http://127.0.0.1:65535/hooks",
+    ):
+        response = await gateway.post_endpoint(key, url, "lead.created")
+        assert response.status_code == 201, (url, response.text)
+        assert response.json()["endpoint"]["url"] == url
+
+
 async def test_https_is_required_unless_the_setting_says_otherwise(
     gateway: HookGateway, hooks: Receiver
 ) -> None:
@@ -245,3 +330,52 @@ async def test_an_endpoint_is_deleted_over_graphql(gateway: HookGateway, hooks: 
     assert await gateway.graphql(key, "{ webhookEndpoints { id } }") == {
         "data": {"webhookEndpoints": []}
     }
+
+
+async def test_a_body_is_refused_where_an_operation_takes_none(
+    gateway: HookGateway, hooks: Receiver
+) -> None:
+    """DELETE (and a replay's POST) takes no body: one is a 400 VALIDATION_ERROR, unknown
+    fields named as a POST's or PUT's are, and nothing is deleted; no body, or an empty JSON
+    object (which names nothing), is what it takes (docs/rest.md, "Requests")."""
+    key = await gateway.api_key(MANAGE)
+    endpoint_id, _ = await gateway.register(key, hooks.url, "lead.created")
+    path = f"/api/v1/webhooks/endpoints/{endpoint_id}"
+    json = {"Content-Type": "application/json"}
+    for content, headers, fields in (
+        (b'{"enabled": false}', json, {"enabled": "unknown body field"}),
+        (
+            b'{"url": "x", "force": true}',
+            json,
+            dict.fromkeys(("force", "url"), "unknown body field"),
+        ),
+        (b"[]", json, {"body": "not allowed: the operation takes no body"}),
+        (b"null", json, {"body": "not allowed: the operation takes no body"}),
+        (b"{", json, {"body": "not allowed: the operation takes no body"}),
+        (b" ", {}, {"body": "not allowed: the operation takes no body"}),
+        (b"enabled=false", {}, {"body": "not allowed: the operation takes no body"}),
+    ):
+        response = await gateway.client.request(
+            "DELETE", path, content=content, headers={"X-API-Key": key, **headers}
+        )
+        assert response.status_code == 400, (content, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "VALIDATION_ERROR", (content, error)
+        assert error["details"]["fields"] == fields, (content, error)
+    assert (await gateway.rest(key, "GET", path)).status_code == 200
+
+    replay = "/api/v1/webhooks/deliveries/999999999/replay"
+    refused = await gateway.rest(key, "POST", replay, json={"id": "x"})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["details"]["fields"] == {"id": "unknown body field"}
+    unknown = await gateway.rest(key, "POST", replay, json={})
+    assert unknown.status_code == 404, unknown.text
+    listed = await gateway.rest(key, "GET", "/api/v1/webhooks/endpoints", content=b'{"all": 1}')
+    assert listed.status_code == 400, listed.text
+    assert listed.json()["error"]["details"]["fields"] == {"all": "unknown body field"}
+
+    deleted = await gateway.rest(key, "DELETE", path, json={})
+    assert deleted.status_code == 204, deleted.text
+    endpoint_id, _ = await gateway.register(key, hooks.url, "lead.created")
+    deleted = await gateway.rest(key, "DELETE", f"/api/v1/webhooks/endpoints/{endpoint_id}")
+    assert deleted.status_code == 204, deleted.text

@@ -193,6 +193,28 @@ def _unknown(names: Iterable[str], allowed: set[str], where: str) -> None:
         )
 
 
+_NO_BODY = "not allowed: the operation takes no body"
+
+
+async def _no_body(request: Request) -> JSONObject:
+    """An operation without a ``requestBody`` (a GET, a DELETE, a replay's POST) takes no
+    content: one is refused rather than ignored, as a body's unknown fields are (an object's
+    keys are named as they are), so a caller's fields are never silently dropped. An empty JSON
+    object names nothing and passes, for clients that send one with every request."""
+    raw = await request.body()
+    try:
+        parsed = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        parsed = None
+    if parsed == {}:
+        return {}
+    if isinstance(parsed, dict):
+        _unknown(parsed.keys(), set(), "body field")
+    raise errors.ValidationError(
+        "The operation takes no request body", details={"fields": {"body": _NO_BODY}}
+    )
+
+
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]{0,18})")
 _BOOLEANS = {"true": True, "false": False}
 
@@ -258,7 +280,7 @@ class RequestValidation:
             elif values:
                 self._check(validator, values[0], name, fields)
         _refuse(fields)
-        body = await self._read_body(request) if self._body is not None else {}
+        body = await self._read_body(request) if self._body is not None else await _no_body(request)
         return RestInput(
             path=dict(request.path_params), query=dict(request.query_params), body=body
         )

@@ -22,6 +22,7 @@ import asyncio
 import base64
 import functools
 import ipaddress
+import re
 import secrets
 import socket
 import uuid
@@ -263,8 +264,40 @@ def pinned(url: str, address: str) -> Pinned:
     )
 
 
+# Whitespace (Unicode's too) and control characters (C0, DEL, C1): urlsplit drops CR, LF and TAB
+# and a request target would carry the others percent-encoded, so what is called would not be
+# what was registered. A "%" that does not begin an escape of two hex digits (RFC 3986, 2.1).
+_WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def check_syntax(url: str) -> None:
+    """Refuses a URL that RFC 3986 does not allow as written (whitespace or control characters,
+    a "%" that begins no escape), a fragment even empty, and port 0: it would be sent other than
+    as it was registered, or not at all. Checked when a URL is registered or changed, before
+    :func:`check_target`."""
+    if _WHITESPACE_OR_CONTROL.search(url):
+        raise TargetRefused(
+            "the URL must not contain whitespace or control characters (a space is written %20)"
+        )
+    if _BAD_ESCAPE.search(url):
+        raise TargetRefused(
+            "each '%' of the URL must begin a percent-encoding: '%' and two hex digits"
+            " (a '%' itself is written %25)"
+        )
+    if "#" in url:
+        raise TargetRefused("the URL must not have a fragment (not even an empty '#')")
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return  # not a URL at all: check_target says so
+    if port == 0:
+        raise TargetRefused("the port must be 1 to 65535")
+
+
 async def _checked_url(url: str, settings: WebhookSettings) -> str:
     try:
+        check_syntax(url)
         await check_target(url, settings)
     except TargetRefused as exc:
         raise invalid("url", str(exc)) from None
