@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
 from sales_graph.settings import FinanceSyncSettings, RateLimitSettings, Settings
+from sales_graph.web.server import uvicorn_options
 from tests.factories import Org, make_org
 
 
@@ -65,12 +66,20 @@ async def app_client(
         yield client
 
 
+def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """uvicorn's config for ``app`` on a free loopback port: a gateway (``create_app``) is
+    served with the options ``sales-graph serve`` gives uvicorn (``web/server.py``), from its
+    settings; another app (an identity provider, a receiver) with uvicorn's own."""
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    served_as = uvicorn_options(settings) if isinstance(settings, Settings) else {}
+    values = {"log_level": "warning"} | served_as | options
+    return uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", **values)
+
+
 @contextmanager
 def served(app: ASGIApp, name: str = "gateway", start_timeout_s: float = 30) -> Iterator[str]:
     """``app`` under uvicorn on a free loopback port, in a thread; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(server_config(app))
     thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s
@@ -88,13 +97,12 @@ def served(app: ASGIApp, name: str = "gateway", start_timeout_s: float = 30) -> 
 
 @asynccontextmanager
 async def live_server(
-    app: ASGIApp, start_timeout_s: float = 20
+    app: ASGIApp, start_timeout_s: float = 20, **options: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """``app`` under uvicorn on a free loopback port, as a task of this event loop, and a client
-    for it (real sockets: what an in-process transport would not show)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
+    for it (real sockets: what an in-process transport would not show); ``options`` of
+    ``uvicorn.Config`` override those of :func:`server_config`."""
+    server = uvicorn.Server(server_config(app, **options))
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(start_timeout_s):
         while not server.started:

@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         schema,
         graphiql=not settings.is_production,
         connection_init_timeout_s=settings.subscriptions.connection_init_timeout_s,
+        # A WebSocket message is bounded like a request body (docs/limits.md).
+        max_message_bytes=settings.http.max_body_bytes,
         # A browser page on another origin opens the WebSocket only when CORS allows it.
         allowed_origins=settings.http.cors_origins,
         allow_queries_via_get=True,
@@ -123,4 +125,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # Starlette would answer /graphql/ with a redirect to an absolute URL built from the Host
     # header (an open redirect, and a poisoned cache entry behind a shared cache): a 404 instead.
     app.router.redirect_slashes = False
+    # What it was built with, for whoever serves it (tests/gateways.py: web/server.py's options).
+    app.state.settings = settings
     return app

@@ -149,26 +149,24 @@ def serve(
 def _serve(demo: bool, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    options: dict[str, Any] = {
-        "factory": True,
-        "host": host,
-        "port": port,
-        "log_level": "warning",
-        "access_log": False,
-        "proxy_headers": False,
-        "server_header": False,
-    }
+    from sales_graph.web.server import uvicorn_options
+
+    where: dict[str, Any] = {"factory": True, "host": host, "port": port}
     if not demo:
         settings = _existing()
         os.environ.setdefault("SALES_GRAPH_DATA_DIR", str(settings.data_dir))
+        options = where | uvicorn_options(settings)
         with _metrics_port(settings):
             uvicorn.run("sales_graph.app:create_app", workers=workers, **options)
         return
     if workers != 1:
         raise typer.BadParameter("the demo runs one worker", param_hint="--workers")
     banner = _prepare_demo(f"http://{host}:{port}")
+    # The settings as the demo set them (the simulators' URLs, the data directory).
+    settings = Settings()
+    options = where | uvicorn_options(settings)
     server = _demo_server(uvicorn.Config("sales_graph.app:create_app", **options), banner)
-    with _metrics_port(Settings()):
+    with _metrics_port(settings):
         server.run()
     if not server.started:
         raise typer.Exit(1)

@@ -10,7 +10,11 @@ import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from typer.testing import CliRunner
 
+from sales_graph import cli
+from sales_graph.app import create_app
+from tests.gateways import server_config
 from tests.limits.conftest import Api, make_settings, serve
 
 LIMIT = 4096
@@ -134,3 +138,27 @@ async def test_an_encoded_graphql_body_is_refused(api: Api) -> None:
     assert response.status_code == 415
     assert response.headers["accept-encoding"] == "identity"
     assert response.json()["error"]["details"] == {"content_encoding": ["br"]}
+
+
+def test_websocket_messages_are_bounded_like_bodies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``sales-graph serve`` gives uvicorn the body limit as its WebSocket message limit
+    (``web/server.py``), not uvicorn's 16 MiB; the tests' servers run with what it gives."""
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SALES_GRAPH_DATA_DIR", str(tmp_path))  # restored afterwards
+    monkeypatch.setenv("SALES_GRAPH_HTTP__MAX_BODY_BYTES", str(LIMIT))
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    assert CliRunner().invoke(cli.app, ["migrate"]).exit_code == 0  # serve needs a database
+    result = CliRunner().invoke(cli.app, ["serve"])
+    assert result.exit_code == 0, result.output
+    (served,) = calls
+    assert served["ws_max_size"] == LIMIT
+
+    config = server_config(create_app(make_settings(tmp_path, http={"max_body_bytes": LIMIT})))
+    for option, value in served.items():
+        if option not in ("factory", "host", "port", "workers"):
+            assert getattr(config, option) == value, option

@@ -173,10 +173,13 @@ LiveFactory = Callable[..., AbstractAsyncContextManager[LiveGateway]]
 
 @pytest.fixture
 def live_embedded(fresh_sqlite: str, tmp_path: Path) -> LiveFactory:
-    """The embedded footprint on SQLite under uvicorn; ``subscriptions`` settings as given."""
+    """The embedded footprint on SQLite under uvicorn; ``subscriptions`` settings as given,
+    ``server`` options of ``uvicorn.Config`` over those ``sales-graph serve`` uses."""
 
     @asynccontextmanager
-    async def start(**subscriptions: Any) -> AsyncIterator[LiveGateway]:
+    async def start(
+        *, server: dict[str, Any] | None = None, **subscriptions: Any
+    ) -> AsyncIterator[LiveGateway]:
         org = await seeded_org(fresh_sqlite)
         settings = gateway_settings(
             tmp_path,
@@ -188,7 +191,7 @@ def live_embedded(fresh_sqlite: str, tmp_path: Path) -> LiveFactory:
             subscriptions=SubscriptionSettings(**subscriptions),
         )
         app = create_app(settings)
-        async with live_server(app) as client:
+        async with live_server(app, **(server or {})) as client:
             ws_url = str(client.base_url).replace("http://", "ws://").rstrip("/") + "/graphql"
             gateway = LiveGateway(client, app, org, "sqlite", ws_url)
             await until(_ready(gateway), deadline_s=15, every_s=0.02)

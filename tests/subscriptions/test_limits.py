@@ -7,6 +7,7 @@ import contextlib
 import uuid
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from sales_graph.db import engine
 from sales_graph.timeutil import format_datetime, utcnow
@@ -18,6 +19,28 @@ async def _refused(ws: Ws, id: str) -> dict[str, object]:
     assert (message["type"], message["id"]) == ("error", id), message
     error: dict[str, object] = message["payload"][0]
     return error
+
+
+async def _ended(ws: Ws, id: str, code: str, close_code: int) -> str:
+    """The error that ends subscription ``id`` when the gateway ends its connection (after the
+    results before it), with the connection's request id, then at once the close frame with
+    ``close_code``; the error's message, which the close frame's reason is (or begins)."""
+    while (message := await ws.receive())["type"] == "next":
+        assert message["id"] == id, message
+    assert (message["type"], message["id"]) == ("error", id), message
+    (error,) = message["payload"]
+    assert error["extensions"] == {
+        "code": code,
+        "close_code": close_code,
+        "request_id": ws.connection.response.headers["X-Request-ID"],
+    }
+    with pytest.raises(ConnectionClosed) as closed:
+        pytest.fail(f"a message after the error: {await ws.receive()}")
+    assert closed.value.rcvd is not None, "the server sent no close frame"
+    assert closed.value.rcvd.code == close_code
+    reason: str = error["message"]
+    assert reason.startswith(closed.value.rcvd.reason.removesuffix("..."))
+    return reason
 
 
 async def test_per_connection_and_per_principal_limits(live_embedded: LiveFactory) -> None:
@@ -69,8 +92,7 @@ async def test_a_slow_consumer_is_closed(live_embedded: LiveFactory) -> None:
                         "payload": {"opportunity_id": str(uuid.uuid4())},
                     },
                 )
-            code, reason = await rep.closed()
-            assert code == 4413
+            reason = await _ended(rep, "s", "SLOW_CONSUMER", 4413)
             assert reason.startswith("Slow consumer")
         await gateway.until_listening(0)
 
@@ -121,7 +143,7 @@ async def test_an_expired_token_ends_the_connection(live_embedded: LiveFactory) 
         async with gateway.ws(payload={"Authorization": f"Bearer {token}"}) as rep:
             await rep.acked()
             await rep.subscribe("s", OPPORTUNITY_CHANGED)
-            assert await rep.closed() == (4401, "The token expired")
+            assert await _ended(rep, "s", "UNAUTHORIZED", 4401) == "The token expired"
         await gateway.until_listening(0)
 
 
@@ -136,6 +158,5 @@ async def test_a_revoked_key_ends_the_connection(live_embedded: LiveFactory) -> 
             await partner.subscribe("s", OPPORTUNITY_CHANGED)
             await gateway.until_listening(1)
             await revoke(settings, key.prefix)
-            code, reason = await partner.closed()
-            assert code == 4401
+            reason = await _ended(partner, "s", "UNAUTHORIZED", 4401)
             assert reason.startswith("Credentials refused")

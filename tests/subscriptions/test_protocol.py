@@ -6,6 +6,7 @@ token past its ``exp`` is refused at ``connection_init``, before any ``connectio
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import orjson
@@ -95,6 +96,10 @@ async def test_malformed_parameters_are_an_error_of_their_operation(
             "Invalid message: subscribe needs an id, a non-empty string",
         ),
         (
+            {"id": "x" * 129, "type": "subscribe", "payload": {"query": SUBSCRIPTION}},
+            "Invalid message: subscribe needs an id of at most 128 characters",
+        ),
+        (
             {"id": "a", "type": "subscribe", "payload": {"query": 5}},
             "Invalid message: subscribe needs a payload with a query, a string",
         ),
@@ -118,6 +123,77 @@ async def test_an_invalid_message_closes_the_socket_with_4400(
         # A close frame with the reason, not a dropped connection (1006).
         assert await _closed_at_once(ws) == (4400, reason)
         # Its subscriptions end with it.
+        await gateway.until_listening(0)
+
+
+async def test_an_id_of_128_characters_is_taken(live_embedded: LiveFactory) -> None:
+    async with live_embedded() as gateway, gateway.ws(gateway.org.r1) as ws:
+        await ws.acked()
+        longest = "é" * 128  # characters, not bytes
+        await ws.subscribe(longest, OPPORTUNITY_CHANGED)
+        await gateway.until_listening(1)
+        deal = await gateway.create_opportunity(gateway.org.r1, "Longest id")
+        assert (await ws.next(longest))["opportunityChanged"]["opportunity"]["id"] == deal
+
+
+def _padded_subscribe(id: str, size: int) -> str:
+    """A ``subscribe`` of ``size`` bytes, padded by an unused variable that holds a character
+    of two bytes in UTF-8 (bytes count, not characters)."""
+    message = {
+        "id": id,
+        "type": "subscribe",
+        "payload": {"query": SUBSCRIPTION, "variables": {"pad": "é"}},
+    }
+    short = len(orjson.dumps(message))
+    message["payload"]["variables"] = {"pad": "é" + "x" * (size - short)}  # type: ignore[index]
+    text = orjson.dumps(message).decode()
+    assert len(text.encode()) == size
+    return text
+
+
+async def _ping_unless_closed(ws: Ws) -> None:
+    """A ping, whose pong would come if the message before it had been taken."""
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send({"type": "ping"})
+
+
+async def test_a_message_larger_than_a_request_body_closes_with_1009(
+    live_embedded: LiveFactory,
+) -> None:
+    """uvicorn as ``sales-graph serve`` runs it takes WebSocket messages up to the request
+    body's limit (SALES_GRAPH_HTTP__MAX_BODY_BYTES, 1 MiB), not its own 16 MiB: a larger one
+    closes the socket with 1009 ("message too big", RFC 6455) before the app sees it."""
+    limit = 1024 * 1024
+    async with live_embedded() as gateway, gateway.ws(gateway.org.r1) as ws:
+        assert gateway.runtime.settings.http.max_body_bytes == limit
+        await ws.acked()
+        await ws.subscribe("running", OPPORTUNITY_CHANGED)
+        # At the limit: taken (a subscription of its own).
+        await ws.connection.send(_padded_subscribe("at the limit", limit))
+        await gateway.until_listening(2)
+        await ws.connection.send(_padded_subscribe("over it", limit + 1))
+        await _ping_unless_closed(ws)
+        code, reason = await _closed_at_once(ws)
+        assert code == 1009, reason
+        await gateway.until_listening(0)
+
+
+async def test_a_server_that_takes_larger_messages_still_gets_1009(
+    live_embedded: LiveFactory,
+) -> None:
+    """Under a server that hands larger messages over (uvicorn run as ``uvicorn --factory
+    sales_graph.app:create_app``, with its 16 MiB), the gateway closes with 1009 itself."""
+    async with (
+        live_embedded(server={"ws_max_size": 16 * 1024 * 1024}) as gateway,
+        gateway.ws(gateway.org.r1) as ws,
+    ):
+        await ws.acked()
+        await ws.subscribe("running", OPPORTUNITY_CHANGED)
+        await ws.connection.send(_padded_subscribe("at the limit", 1024 * 1024))
+        await gateway.until_listening(2)
+        await ws.connection.send(_padded_subscribe("over it", 1024 * 1024 + 1))
+        await _ping_unless_closed(ws)
+        assert await _closed_at_once(ws) == (1009, "Message too big: more than 1048576 bytes")
         await gateway.until_listening(0)
 
 

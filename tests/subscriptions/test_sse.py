@@ -86,7 +86,11 @@ async def test_sse_heartbeat_and_expiry(live_embedded: LiveFactory) -> None:
             event, data = await sse.message()
             assert event == "next"
             error = data["errors"][0]
-            assert error["extensions"] == {"code": "UNAUTHORIZED", "close_code": 4401}
+            assert error["extensions"] == {
+                "code": "UNAUTHORIZED",
+                "close_code": 4401,
+                "request_id": response.headers["X-Request-ID"],
+            }
             assert error["message"] == "The token expired"
             assert await sse.message() == ("complete", None)
 

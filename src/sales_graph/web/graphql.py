@@ -11,6 +11,7 @@ A GET without a query from a browser (``Accept`` names ``text/html``) gets the G
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
 
@@ -19,11 +20,15 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAd
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -41,7 +46,7 @@ from sales_graph.web.media import media_type
 from sales_graph.web.metrics import observe_operation
 from sales_graph.web.params import malformed
 from sales_graph.web.sse import serve_event_stream, wants_event_stream
-from sales_graph.web.websocket import LiveTransportWSHandler
+from sales_graph.web.websocket import MESSAGE_TOO_BIG, LiveTransportWSHandler, too_big
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 
@@ -113,7 +118,36 @@ def _without_body(send: Send) -> Send:
 class _TextFrames(ASGIWebSocketAdapter):
     """graphql-transport-ws messages are text frames (the protocol refuses binary ones from a
     client with 4400, and browser clients such as graphql-ws parse text only); the view's JSON
-    encoder gives bytes, which Strawberry would send as binary frames."""
+    encoder gives bytes, which Strawberry would send as binary frames.
+
+    A message larger than the view's ``max_message_bytes`` (a request body's limit) closes the
+    socket with 1009 before it is decoded, whatever the server: uvicorn as ``sales-graph serve``
+    runs it refuses such a message itself (``web/server.py``), but a server run otherwise may
+    hand it over."""
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        # Strawberry's, with the size checked before the text is decoded.
+        assert isinstance(self.view, GraphQLApp)
+        limit = self.view.max_message_bytes
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if too_big(text, limit):
+                    reason = f"Message too big: more than {limit} bytes"
+                    await self.ws.close(MESSAGE_TOO_BIG, reason)
+                    return
+                try:
+                    yield self.view.decode_json(text)
+                except orjson.JSONDecodeError as exc:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from exc
+        except KeyError as exc:
+            # Starlette's receive_text of a binary frame.
+            raise NonTextMessageReceived from exc
+        except WebSocketDisconnect:
+            pass
 
     async def send_json(self, message: Any) -> None:
         try:
@@ -138,8 +172,11 @@ class GraphQLApp(GraphQL[Context | Connection, None]):
         *,
         graphiql: bool,
         connection_init_timeout_s: float = 10.0,
+        max_message_bytes: int = 1024 * 1024,
         **options: Any,
     ) -> None:
+        # The largest WebSocket message taken (SALES_GRAPH_HTTP__MAX_BODY_BYTES in create_app).
+        self.max_message_bytes = max_message_bytes
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,

@@ -112,14 +112,33 @@ def operation_type(query: object, operation_name: object) -> OperationType | Non
 
 
 NOT_A_SUBSCRIPTION = "Only subscriptions run here; send queries and mutations to POST /graphql"
+# The code of an error that ends a connection, by its close code.
+_ENDED_CODES = {
+    CloseCode.UNAUTHORIZED: "UNAUTHORIZED",
+    CloseCode.SLOW_CONSUMER: "SLOW_CONSUMER",
+}
+
+
+def gateway_error(message: str, code: str, **extensions: object) -> GraphQLFormattedError:
+    """An error the gateway itself sends a subscription (not one of executing it, which
+    ``schema/errors.py`` codes), formatted as the schema formats those: its ``code``, the
+    ``extensions`` given, and the request id (of the SSE request, or of the WebSocket's
+    upgrade request, ``web/middleware.py``). Every such error of both transports is made here."""
+    coded = {"code": code, **extensions, "request_id": current_request_id()}
+    return GraphQLError(message, extensions=coded).formatted
 
 
 def request_error(message: str) -> GraphQLFormattedError:
-    """A request that cannot run (malformed parameters, not a subscription), as the schema
-    formats such an error: ``VALIDATION_ERROR`` and the request id (of the WebSocket's upgrade
-    request, ``web/middleware.py``)."""
-    extensions = {"code": "VALIDATION_ERROR", "request_id": current_request_id()}
-    return GraphQLError(message, extensions=extensions).formatted
+    """A request that cannot run (malformed parameters, not a subscription):
+    ``VALIDATION_ERROR``."""
+    return gateway_error(message, "VALIDATION_ERROR")
+
+
+def ended_error(code: CloseCode, reason: str) -> GraphQLFormattedError:
+    """Why the gateway ends a connection (expired or refused credentials, a slow consumer):
+    the reason's code and the WebSocket close code (``close_code``); the last ``next`` of an
+    SSE stream, the ``error`` of each subscription of a WebSocket before its close frame."""
+    return gateway_error(reason, _ENDED_CODES.get(code, "INTERNAL_ERROR"), close_code=int(code))
 
 
 def close_reason(reason: str) -> str:

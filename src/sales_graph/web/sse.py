@@ -6,8 +6,9 @@
 JSON), then ``event: complete``; a comment line (``: ping``) every
 ``SUBSCRIPTIONS__HEARTBEAT_S``. The request was authenticated by the middleware like any other;
 its credentials stay under watch. When the gateway ends the stream (expired credentials, a slow
-consumer) the last ``next`` carries an error whose ``extensions`` name the reason (``code``) and
-the WebSocket close code (``close_code``), then ``complete``.
+consumer) the last ``next`` carries an error whose ``extensions`` name the reason (``code``),
+the WebSocket close code (``close_code``) and the request id (``web/live.py``'s
+``ended_error``), then ``complete``.
 
 A malformed request never gets here (``web/graphql.py`` answers it with a 400 and the error
 envelope); what GraphQL reports before executing a well-formed one (parse, validation, no such
@@ -31,14 +32,10 @@ from sales_graph.errors import Unauthorized
 from sales_graph.logs import get_logger
 from sales_graph.schema.live import EXPIRED_REASON, CloseCode, Connection
 from sales_graph.web.envelope import error_response
-from sales_graph.web.live import token_expiry, watch_credentials
+from sales_graph.web.live import ended_error, token_expiry, watch_credentials
 
 _log = get_logger("sales_graph.web.sse")
 EVENT_STREAM = "text/event-stream"
-_ENDED_CODES = {
-    CloseCode.UNAUTHORIZED: "UNAUTHORIZED",
-    CloseCode.SLOW_CONSUMER: "SLOW_CONSUMER",
-}
 
 
 def wants_event_stream(request: Request) -> bool:
@@ -165,8 +162,4 @@ async def _send(send: Send, body: bytes, *, more: bool = True) -> None:
 
 
 def _ended(code: CloseCode, reason: str) -> bytes:
-    error = {
-        "message": reason,
-        "extensions": {"code": _ENDED_CODES.get(code, "INTERNAL_ERROR"), "close_code": int(code)},
-    }
-    return orjson.dumps({"errors": [error]})
+    return orjson.dumps({"errors": [ended_error(code, reason)]})

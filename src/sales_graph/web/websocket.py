@@ -5,12 +5,17 @@ connection (its payload's ``Authorization`` or ``X-API-Key``, else the upgrade r
 is refused with 4401 otherwise, a bearer token past its ``exp`` included (the verifier's leeway
 is for requests); once acknowledged, the credentials stay under watch, a ``ping`` goes out every
 ``SUBSCRIPTIONS__HEARTBEAT_S``, and a connection a subscription asks to end (a slow consumer,
-expired credentials) is closed with its code. Only subscriptions run here.
+expired credentials) is closed with its code, each of its subscriptions first getting an
+``error`` that says why and carries the request id (``web/live.py``'s ``ended_error``, as the
+last ``next`` of an SSE stream). Only subscriptions run here.
 
-A message the protocol does not describe closes the socket with 4400 (not a JSON object; a
-``subscribe`` without a string ``id`` or a payload with a string ``query``). A ``subscribe``
-whose other parameters are malformed (``web/params.py``) or that is not a subscription gets an
-``error`` message (``VALIDATION_ERROR``, as ``POST /graphql`` answers it): its operation only.
+A message over a request body's limit closes the socket with 1009 (``web/graphql.py``; uvicorn
+as ``sales-graph serve`` runs it refuses it first, ``web/server.py``). A message the protocol
+does not describe closes it with 4400 (not a JSON object; a ``subscribe`` without a string
+``id`` of at most ``MAX_ID_LENGTH`` characters or a payload with a string ``query``). A
+``subscribe`` whose other parameters are malformed (``web/params.py``) or that is not a
+subscription gets an ``error`` message (``VALIDATION_ERROR``, as ``POST /graphql`` answers it):
+its operation only.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -39,6 +45,7 @@ from sales_graph.web.live import (
     authenticate,
     close_reason,
     credentials,
+    ended_error,
     operation_type,
     request_error,
     token_expiry,
@@ -48,6 +55,20 @@ from sales_graph.web.params import malformed
 
 # RFC 6455: the server cannot serve now; the client may try again later.
 TRY_AGAIN_LATER = 1013
+# RFC 6455: a message too big to process.
+MESSAGE_TOO_BIG = 1009
+# The longest subscription id taken: it is kept as long as its subscription runs.
+MAX_ID_LENGTH = 128
+# How long the errors that tell a connection's subscriptions why it ends may take to go out
+# (a slow consumer's socket may not drain) before the close frame follows anyway.
+_ENDING_ERRORS_S = 1.0
+
+
+def too_big(text: str, max_bytes: int) -> bool:
+    """Whether ``text`` takes more than ``max_bytes`` in UTF-8 (encoded only when it may)."""
+    if len(text) * 4 <= max_bytes:
+        return False
+    return len(text) > max_bytes or len(text.encode()) > max_bytes
 
 
 class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Context | Connection, None]):
@@ -108,6 +129,20 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Context | Connection,
 
     async def _end_when_asked(self) -> None:
         code, reason = await self.connection.ending
+        # Each running subscription gets an error saying why, with the request id (a browser
+        # cannot read the handshake's X-Request-ID), as an SSE stream's last next; nothing of
+        # it goes out after that (Strawberry's operation is completed), then the close frame.
+        error = ended_error(code, reason)
+        with contextlib.suppress(TimeoutError, WebSocketDisconnected):
+            async with asyncio.timeout(_ENDING_ERRORS_S):
+                for operation in list(self.operations.values()):
+                    if operation.completed:
+                        continue
+                    # Not forgotten: shutdown cancels its task.
+                    operation.completed = True
+                    await self.send_message(
+                        {"id": operation.id, "type": "error", "payload": [error]}
+                    )
         await self.websocket.close(int(code), close_reason(reason))
 
     async def handle_message(self, message: Message) -> None:
@@ -150,10 +185,13 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Context | Connection,
 
 def _invalid_subscribe(message: SubscribeMessage) -> str | None:
     """Why a ``subscribe`` is not a message of the protocol (closed with 4400), or None: its
-    ``id`` is a non-empty string, its ``payload`` an object with a string ``query``."""
+    ``id`` is a non-empty string of at most ``MAX_ID_LENGTH`` characters, its ``payload`` an
+    object with a string ``query``."""
     id_ = message.get("id")
     if not isinstance(id_, str) or not id_:
         return "Invalid message: subscribe needs an id, a non-empty string"
+    if len(id_) > MAX_ID_LENGTH:
+        return f"Invalid message: subscribe needs an id of at most {MAX_ID_LENGTH} characters"
     payload: object = message.get("payload")
     if not isinstance(payload, dict):
         return "Invalid message: subscribe needs a payload, an object"
