@@ -546,32 +546,32 @@ def markdown(results: dict[str, Any], json_name: str) -> str:
     return "\n".join(lines)
 
 
+def _splice(text: str, part: str, start: str, end: str, before: str, gap: str) -> str:
+    """``part`` (which begins with ``start`` and ends with ``end``) in place of what stands
+    between those markers in ``text``; without them, just before ``before`` (``gap`` between),
+    else at the end."""
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        return head + part + tail
+    if before in text:
+        head, tail = text.split(before, 1)
+        return head + part + gap + before + tail
+    return text.rstrip() + "\n\n" + part + "\n"
+
+
 def _replace_realtime(text: str, results: dict[str, Any], json_name: str) -> str:
     """Only scenario 7's part of the generated block (after ``--only realtime``); the rest of
     the block, from the last full run, is kept."""
     part = "\n".join(_scenario_7(results.get("scenarios", {}).get("7"), results, json_name))
-    if REALTIME_START in text and REALTIME_END in text:
-        head, rest = text.split(REALTIME_START, 1)
-        _, tail = rest.split(REALTIME_END, 1)
-        return head + part + tail
-    if END in text:
-        head, tail = text.split(END, 1)
-        return head + part + "\n\n" + END + tail
-    return text.rstrip() + "\n\n" + part + "\n"
+    return _splice(text, part, REALTIME_START, REALTIME_END, END, "\n\n")
 
 
 def _replace_webhooks(text: str, results: dict[str, Any], json_name: str) -> str:
     """Only the webhooks' part of scenario 7 (after ``--only webhooks``); the rest is kept."""
     hooks = results.get("scenarios", {}).get("7", {}).get("webhooks", {})
     part = "\n".join(_webhook_part(hooks, results, json_name))
-    if WEBHOOKS_START in text and WEBHOOKS_END in text:
-        head, rest = text.split(WEBHOOKS_START, 1)
-        _, tail = rest.split(WEBHOOKS_END, 1)
-        return head + part + tail
-    if REALTIME_END in text:
-        head, tail = text.split(REALTIME_END, 1)
-        return head + part + "\n" + REALTIME_END + tail
-    return text.rstrip() + "\n\n" + part + "\n"
+    return _splice(text, part, WEBHOOKS_START, WEBHOOKS_END, REALTIME_END, "\n")
 
 
 def write(

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 
 from sales_graph.db.engine import Database
 from sales_graph.db.migrate import upgrade
-from sales_graph.settings import FinanceSyncSettings, RateLimitSettings, Settings
+from sales_graph.settings import EventSettings, FinanceSyncSettings, RateLimitSettings, Settings
 from sales_graph.web.server import uvicorn_options
 from tests.factories import Org, make_org
 
@@ -39,6 +39,17 @@ def gateway_settings(tmp_path: Path, database_url: str | None = None, **fields: 
     if database_url is not None:
         values["database_url"] = database_url
     return Settings(**(values | fields))
+
+
+def embedded_settings(tmp_path: Path, database_url: str, **fields: Any) -> Settings:
+    """:func:`gateway_settings` of the embedded footprint (the in-process relay and bus, no
+    Kafka, no Redis) whatever the environment names."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": None,
+        "redis_url": None,
+        "events": EventSettings(in_process=True, relay_poll_interval_s=0.2),
+    }
+    return gateway_settings(tmp_path, database_url, **(values | fields))
 
 
 async def seeded_org(database_url: str) -> Org:

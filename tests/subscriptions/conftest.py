@@ -22,7 +22,7 @@ from sales_graph.db.models import Account, User
 from sales_graph.settings import EventSettings, SubscriptionSettings
 from sales_graph.worker.launch import start_kafka
 from tests.events.conftest import until
-from tests.gateways import gateway_settings, live_server, seeded_org
+from tests.gateways import embedded_settings, gateway_settings, live_server, seeded_org
 from tests.graphql.conftest import Gateway
 from tests.kafka_topics import unique_topics
 
@@ -181,14 +181,8 @@ def live_embedded(fresh_sqlite: str, tmp_path: Path) -> LiveFactory:
         *, server: dict[str, Any] | None = None, **subscriptions: Any
     ) -> AsyncIterator[LiveGateway]:
         org = await seeded_org(fresh_sqlite)
-        settings = gateway_settings(
-            tmp_path,
-            fresh_sqlite,
-            # The embedded footprint whatever the environment names.
-            kafka_bootstrap_servers=None,
-            redis_url=None,
-            events=EventSettings(in_process=True, relay_poll_interval_s=0.2),
-            subscriptions=SubscriptionSettings(**subscriptions),
+        settings = embedded_settings(
+            tmp_path, fresh_sqlite, subscriptions=SubscriptionSettings(**subscriptions)
         )
         app = create_app(settings)
         async with live_server(app, **(server or {})) as client:

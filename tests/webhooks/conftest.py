@@ -27,7 +27,7 @@ from sales_graph.app import create_app
 from sales_graph.auth.clients import issue_api_key
 from sales_graph.settings import EventSettings, WebhookSettings
 from tests.events.conftest import EventGateway
-from tests.gateways import app_client, gateway_settings, seeded_org
+from tests.gateways import app_client, embedded_settings, gateway_settings, seeded_org
 from tests.kafka_topics import unique_topics
 
 # Fast retries for tests: 0.2 s doubling (+-25 %), four attempts.
@@ -110,6 +110,19 @@ async def receiver() -> AsyncIterator[Receiver]:
     finally:
         server.should_exit = True
         await task
+
+
+async def read_post(reader: asyncio.StreamReader) -> bytes:
+    """For raw-socket receivers: one request read off ``reader`` (its head, its body by
+    Content-Length); the head."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    await reader.readexactly(length)
+    return head
 
 
 @pytest.fixture
@@ -267,13 +280,8 @@ async def embedded_gateway(fresh_sqlite: str, tmp_path: Path) -> AsyncIterator[H
     """The embedded footprint (SQLite, the in-process relay and bus: the fan-out is a bus
     subscriber), no dispatcher of its own."""
     org = await seeded_org(fresh_sqlite)
-    settings = gateway_settings(
-        tmp_path,
-        fresh_sqlite,
-        kafka_bootstrap_servers=None,
-        redis_url=None,
-        events=EventSettings(in_process=True, relay_poll_interval_s=0.2),
-        webhooks=TEST_WEBHOOKS.model_copy(update={"enabled": False}),
+    settings = embedded_settings(
+        tmp_path, fresh_sqlite, webhooks=TEST_WEBHOOKS.model_copy(update={"enabled": False})
     )
     app = create_app(settings)
     async with app_client(app) as client:

@@ -20,7 +20,7 @@ from sales_graph.db.repositories.webhooks import Due, pending_count
 from sales_graph.timeutil import utcnow
 from sales_graph.worker.webhooks import Dispatcher
 from tests.events.conftest import until
-from tests.webhooks.conftest import HookGateway, Receiver
+from tests.webhooks.conftest import HookGateway, Receiver, read_post
 from tests.webhooks.test_delivery import LEAD_EVENTS, of_lead, qualify
 
 
@@ -127,13 +127,7 @@ async def held_receiver() -> AsyncIterator[tuple[str, asyncio.Event, asyncio.Eve
     async def held(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                await reader.readexactly(length)
+                await read_post(reader)
                 arrived.set()
                 await release.wait()
                 writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")

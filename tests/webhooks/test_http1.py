@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sales_graph.worker.http1 import Http1Client, Origin, ProtocolFailure
+from tests.webhooks.conftest import read_post
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 NO_TLS = ssl.create_default_context()
@@ -48,13 +49,7 @@ async def server(
 
 
 async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    await reader.readexactly(length)
+    head = await read_post(reader)
     writer.heads.append(head)  # type: ignore[attr-defined]
     return head
 
@@ -73,20 +68,26 @@ async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
         await writer.drain()
 
 
+class Counted:
+    """A server's answer per connection, counting the connections it was given."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.connections = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await self.answer(reader, writer)
+
+
 async def test_a_connection_is_kept_alive_and_the_request_is_as_written() -> None:
-    connections = 0
-
-    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        await keep_alive(reader, writer)
-
+    counted = Counted(keep_alive)
     client = Http1Client(keepalive_s=30, max_idle=4, tls=NO_TLS)
     async with server(counted) as (port, heads):
         statuses = [await client.post(origin(port), "/h?x=1", HEADERS, b"{}") for _ in range(10)]
     client.close()
     assert statuses == [204] * 10
-    assert connections == 1
+    assert counted.connections == 1
     assert heads[0] == (
         b"POST /h?x=1 HTTP/1.1\r\nHost: partner.test\r\nContent-Type: application/json\r\n"
         b"Content-Length: 2\r\n\r\n"
@@ -102,11 +103,8 @@ async def test_answers_with_bodies_chunked_after_1xx_or_ended_by_the_close() -> 
             b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
         ]
     )
-    connections = 0
 
     async def varied(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
         for answer in answers:
             await read_request(reader, writer)
             writer.write(answer)
@@ -116,12 +114,13 @@ async def test_answers_with_bodies_chunked_after_1xx_or_ended_by_the_close() -> 
         writer.write(b"HTTP/1.0 202 Accepted\r\n\r\nuntil the end")
         await writer.drain()
 
+    counted = Counted(varied)
     client = Http1Client(keepalive_s=30, max_idle=4, tls=NO_TLS)
-    async with server(varied) as (port, _):
+    async with server(counted) as (port, _):
         statuses = [await client.post(origin(port), "/", HEADERS, b"{}") for _ in range(4)]
     client.close()
     assert statuses == [200, 201, 500, 202]
-    assert connections == 1
+    assert counted.connections == 1
 
 
 async def test_a_kept_connection_the_receiver_closed_is_replaced() -> None:
@@ -174,11 +173,8 @@ async def test_what_is_not_an_answer_fails(reply: bytes) -> None:
 async def test_bytes_after_an_answer_never_answer_the_next_request() -> None:
     """A receiver answers 500 and, in the same bytes, a 204 nobody asked for: the connection
     is dropped, so the next request gets its own answer (500 again) on a new one."""
-    connections = 0
 
     async def spoofing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
         while True:
             await read_request(reader, writer)
             writer.write(
@@ -186,30 +182,25 @@ async def test_bytes_after_an_answer_never_answer_the_next_request() -> None:
             )
             await writer.drain()
 
+    counted = Counted(spoofing)
     client = Http1Client(keepalive_s=30, max_idle=4, tls=NO_TLS)
-    async with server(spoofing) as (port, _):
+    async with server(counted) as (port, _):
         statuses = [await client.post(origin(port), "/", HEADERS, b"{}") for _ in range(3)]
     client.close()
     assert statuses == [500, 500, 500]
-    assert connections == 3
+    assert counted.connections == 3
 
 
 async def test_connections_are_kept_per_owner() -> None:
     """Two endpoints on one receiver's address never share a connection."""
-    connections = 0
-
-    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        await keep_alive(reader, writer)
-
+    counted = Counted(keep_alive)
     client = Http1Client(keepalive_s=30, max_idle=4, tls=NO_TLS)
     async with server(counted) as (port, _):
         for owner in ("a", "b", "a", "b"):
             where = Origin(False, "127.0.0.1", port, "partner.test", owner)
             assert await client.post(where, "/", HEADERS, b"{}") == 204
     client.close()
-    assert connections == 2
+    assert counted.connections == 2
 
 
 async def test_an_idle_connection_is_closed_after_keepalive_s() -> None:
