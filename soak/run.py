@@ -326,10 +326,11 @@ async def load(run: Run, driver: Driver) -> dict[str, Any]:
     except TimeoutError:
         run.log("marketing: messages still unsent after 180 s")
     run.log(f"load stopped: {len(driver.record.calls)} requests")
-    waited = await drain(run, driver)
-    run.log(f"drained: {waited}")
+    # The retries first: a write they apply commits events, which the drain then waits for.
     retried = await driver.retry_unknown()
     run.log(f"retried {retried} writes of unknown outcome with their idempotency keys")
+    waited = await drain(run, driver)
+    run.log(f"drained: {waited}")
     stop_monitor.set()
     await monitoring
     windows = [
@@ -371,7 +372,7 @@ def print_schedule(run: Run) -> None:
         held = f"for {fault.hold_s:.0f}s" if fault.hold_s else "at once"
         print(f"  +{at:5.0f}s  {fault.name} {held}, then {p.recovery_s:.0f}s of recovery")
         at += fault.hold_s + p.recovery_s
-    print(f"  +{at:5.0f}s  load stops; drain, retries, audit", flush=True)
+    print(f"  +{at:5.0f}s  load stops; retries, drain, audit", flush=True)
 
 
 def report(result: dict[str, Any], table: list[dict[str, Any]], recovered: list[dict[str, Any]],
